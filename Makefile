@@ -1,0 +1,59 @@
+# Two commands matter: `make run` (serve the hotline locally) and `make test`.
+# Both build .venv with Python 3.10 first (Rasa 3.6 runs on 3.10 only).
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  := $(BIN)/python
+STAMP   := $(VENV)/.installed
+# python3.10 from PATH, else from pyenv.
+PY310   := $(shell command -v python3.10 2>/dev/null || \
+             (command -v pyenv >/dev/null 2>&1 && \
+              for v in $$(pyenv versions --bare 2>/dev/null | grep '^3\.10'); do \
+                echo "$$(pyenv root)/versions/$$v/bin/python3.10"; done | tail -n 1))
+
+.PHONY: setup run test lint format train nlu-report bench browser clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@if [ -z "$(PY310)" ]; then \
+	  echo "error: Python 3.10 not found (Rasa 3.6 needs it). Install it, e.g. 'pyenv install 3.10', and retry." >&2; \
+	  exit 1; fi
+	@echo "using $(PY310)"
+	test -x $(PYTHON) || $(PY310) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip wheel
+	$(PYTHON) -m pip install --quiet -r requirements.lock
+	$(PYTHON) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+train: setup
+	$(BIN)/hotline train
+
+run: train
+	$(BIN)/hotline serve --host 127.0.0.1 --port 5000
+
+# Browser tests drive Debian's Chromium; scripts/ensure-chromium installs it when
+# it can (root with apt-get) and says what to do otherwise.
+browser:
+	@scripts/ensure-chromium
+
+test: train browser
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Held-out accuracy and 5-fold cross-validation, written to docs/.
+nlu-report: train
+	$(BIN)/hotline nlu-evaluate --cross-validation
+
+bench: train
+	$(PYTHON) bench/run.py
+
+clean:
+	rm -rf $(VENV) models

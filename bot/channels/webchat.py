@@ -1,0 +1,46 @@
+"""The WeChat-style web chat: the page at / and its JSON API at POST /api/chat."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+from werkzeug.exceptions import BadRequest
+
+import responses
+from bot.channels import deliver
+from bot.messages import InboundMessage
+
+bp = Blueprint("webchat", __name__)
+
+MAX_SENDER = 64
+MAX_BODY = 64 * 1024
+
+
+@bp.get("/")
+def page() -> str:
+    return render_template("chat.html", menu=responses.text("menu"))
+
+
+def _error(status: int, message: str):
+    return jsonify({"error": message}), status
+
+
+@bp.post("/api/chat")
+def chat():
+    if not request.is_json:
+        return _error(415, "send JSON: Content-Type: application/json")
+    if (request.content_length or 0) > MAX_BODY:
+        return _error(413, "message too large")
+    try:
+        data = request.get_json()
+    except BadRequest:
+        return _error(400, "body is not valid UTF-8 JSON")
+    if not isinstance(data, dict):
+        return _error(400, 'expected {"sender": "...", "text": "..."}')
+    sender, text = data.get("sender"), data.get("text", "")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
+        return _error(400, "sender must be a non-empty string of at most 64 characters")
+    if not isinstance(text, str):
+        return _error(400, "text must be a string")
+    # Web senders are browser session ids; prefixing keeps them apart from phone numbers.
+    message = InboundMessage("web", f"web:{sender.strip()}", text)
+    return jsonify({"replies": deliver(message)})

@@ -1,0 +1,139 @@
+"""The ``hotline`` command line. Each command's help text is its documentation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from nlu.training import MODELS, ROOT
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
+def cli(verbose: bool) -> None:
+    """Village anti-fraud hotline: SMS / WeChat bot, police report queue, tips."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Train even if the model is up to date.")
+def train(force: bool) -> None:
+    """Train the Rasa NLU model into models/ (no-op when newer than its data and config)."""
+    from nlu.training import train as run_training
+
+    path, trained = run_training(force=force)
+    click.echo(f"{'trained' if trained else 'up to date'}: {path.relative_to(ROOT)}")
+
+
+@cli.command("nlu-parse")
+@click.option(
+    "--models",
+    type=click.Path(path_type=Path),
+    default=MODELS,
+    show_default=True,
+    help="Folder with the trained model.",
+)
+def nlu_parse(models: Path) -> None:
+    """Parse messages from stdin, one per line, into JSON lines on stdout.
+
+    Each output line is {"text", "intent", "confidence", "entities": [{"entity",
+    "value", "start", "end"}]}. Fails when no trained model can be loaded (it never
+    falls back to keywords, which would make measurements lie).
+    """
+    from nlu.parser import ModelMissing, load_parser
+    from nlu.training import quiet_rasa
+
+    quiet_rasa()
+    # Rasa and TensorFlow print while loading: keep stdout for our JSON alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            parser = load_parser(models, allow_fallback=False)
+        except ModelMissing as exc:
+            raise click.ClickException(str(exc)) from exc
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        with contextlib.redirect_stdout(sys.stderr):
+            parse = parser.parse(text)
+        sys.stdout.write(json.dumps(parse.to_dict(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+@cli.command("nlu-evaluate")
+@click.option(
+    "--cross-validation",
+    "cv",
+    is_flag=True,
+    help="Also run 5-fold cross-validation (trains 5 models; minutes).",
+)
+@click.option("--folds", default=5, show_default=True)
+def nlu_evaluate(cv: bool, folds: int) -> None:
+    """Measure the model on nlu/tests/heldout.yml; write docs/nlu-heldout.md
+    (and docs/nlu-cross-validation.md with --cross-validation)."""
+    from nlu import evaluate
+    from nlu.parser import load_parser
+    from nlu.training import quiet_rasa
+
+    quiet_rasa()
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    parser = load_parser(MODELS, allow_fallback=False)
+    result = evaluate.evaluate_heldout(parser)
+    (docs / "nlu-heldout.md").write_text(
+        evaluate.heldout_markdown(result, "hotline nlu-evaluate"), encoding="utf-8"
+    )
+    click.echo(f"held-out accuracy: {result.accuracy:.1%} ({result.correct}/{result.total})")
+    if cv:
+        (docs / "nlu-cross-validation.md").write_text(
+            evaluate.cross_validate(folds), encoding="utf-8"
+        )
+        click.echo("wrote docs/nlu-cross-validation.md")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the hotline with a production WSGI server (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from bot.app import create_app
+
+    app = create_app()
+    click.echo(f"hotline on http://{host}:{port}/  (NLU: {app.extensions['hotline_parser'].name})")
+    waitress_serve(app, host=host, port=port, threads=threads)
+
+
+@cli.command()
+@click.option(
+    "--sender",
+    default="terminal",
+    show_default=True,
+    help="Who you are to the bot (a phone number tries the SMS path).",
+)
+def chat(sender: str) -> None:
+    """Chat with the bot in the terminal. Ctrl-D or Ctrl-C ends."""
+    from bot.app import create_app
+    from bot.channels import deliver
+    from bot.messages import InboundMessage
+
+    app = create_app()
+    click.echo("村村反诈热线 — type a message (Ctrl-D to quit)", err=True)
+    with app.app_context():
+        while True:
+            try:
+                text = input("> ")
+            except (EOFError, KeyboardInterrupt):
+                click.echo("", err=True)
+                return
+            for reply in deliver(InboundMessage("sms", sender, text)):
+                click.echo(f"< {reply}")

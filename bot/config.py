@@ -1,0 +1,65 @@
+"""Configuration from the environment (and a local ``.env``), with embedded defaults
+that run the hotline on one machine: SQLite in var/, console SMS, local model."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (default, what it is). README's configuration table is generated from this.
+SETTINGS: dict[str, tuple[str | None, str]] = {
+    "HOTLINE_VAR": ("var", "folder for the database, keys and uploads (git-ignored)"),
+    "HOTLINE_DB": (None, "SQLite database file (default: $HOTLINE_VAR/hotline.db)"),
+    "HOTLINE_MODEL_DIR": ("models", "where `hotline train` puts the Rasa NLU model"),
+    "HOTLINE_PUBLIC_URL": (
+        "http://127.0.0.1:5000",
+        "public base URL; Twilio signatures are checked against it",
+    ),
+    "HOTLINE_SMS_PROVIDER": ("console", "`console` prints outbound SMS; `twilio` sends them"),
+    "HOTLINE_SECRET_KEY": (None, "Flask session key (default: generated once into var/)"),
+    "HOTLINE_HASH_KEY": (None, "HMAC key for phone numbers / openids (default: var/keys.json)"),
+    "HOTLINE_ENCRYPTION_KEY": (None, "Fernet key for stored contacts (default: var/keys.json)"),
+    "TWILIO_ACCOUNT_SID": (None, "Twilio account, for sending"),
+    "TWILIO_AUTH_TOKEN": (None, "Twilio auth token: checks X-Twilio-Signature; sends"),
+    "TWILIO_FROM_NUMBER": (None, "Twilio number outbound SMS come from"),
+    "WECHAT_TOKEN": (None, "WeChat Official Account token (signature check)"),
+    "WECHAT_APPID": (None, "WeChat Official Account AppID"),
+    "WECHAT_ENCODING_AES_KEY": (None, "WeChat EncodingAESKey, for safe mode"),
+    "WECHAT_APPSECRET": (None, "WeChat AppSecret, for the customer-service API"),
+}
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Settings as a dict for ``app.config``; ``overrides`` win over the environment."""
+    load_dotenv(ROOT / ".env")
+    overrides = overrides or {}
+    config: dict[str, Any] = {}
+    for name, (default, _doc) in SETTINGS.items():
+        config[name] = overrides.get(name, os.environ.get(name, default))
+    var = Path(config["HOTLINE_VAR"])
+    if not var.is_absolute():
+        var = ROOT / var
+    config["HOTLINE_VAR"] = var
+    config["HOTLINE_DB"] = str(config["HOTLINE_DB"] or var / "hotline.db")
+    model_dir = Path(config["HOTLINE_MODEL_DIR"])
+    config["HOTLINE_MODEL_DIR"] = model_dir if model_dir.is_absolute() else ROOT / model_dir
+    config["SECRET_KEY"] = config.pop("HOTLINE_SECRET_KEY") or _dev_secret(var)
+    for key, value in overrides.items():
+        config.setdefault(key, value)
+    return config
+
+
+def _dev_secret(var: Path) -> str:
+    path = var / "flask_secret"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,130 @@
+"""The parser the bot asks: "what does this message mean?".
+
+``RasaParser`` wraps a trained Rasa NLU model, loaded once per process. Rasa's parse is
+a coroutine; we run it on one private event loop behind a lock so Flask's worker threads
+can share the model safely (a parse takes milliseconds, so the lock is not a bottleneck).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+INTENTS = (
+    "verify_team",
+    "activate_voucher",
+    "report_qr_code",
+    "report_phone_borrowing",
+    "report_suspicious_visit",
+    "already_victim",
+    "check_report_status",
+    "privacy_advice",
+    "subscribe",
+    "unsubscribe",
+    "greet",
+    "help",
+    "thanks",
+    "out_of_scope",
+)
+# What Rasa's FallbackClassifier predicts when DIET is not confident enough.
+FALLBACK_INTENT = "nlu_fallback"
+MODEL_NAME = "hotline-nlu"
+
+
+@dataclass
+class Entity:
+    entity: str
+    value: str
+    start: int
+    end: int
+
+
+@dataclass
+class Parse:
+    text: str
+    intent: str
+    confidence: float
+    entities: list[Entity] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Parser(Protocol):
+    name: str
+
+    def parse(self, text: str) -> Parse: ...
+
+
+class ModelMissing(RuntimeError):
+    """No trained model where one was expected."""
+
+
+def find_model(model_dir: str | Path) -> Path:
+    """The newest trained model in ``model_dir``."""
+    models = sorted(Path(model_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise ModelMissing(f"no trained NLU model in {model_dir}/: run `hotline train`")
+    return models[-1]
+
+
+class RasaParser:
+    name = "rasa"
+
+    def __init__(self, model_path: str | Path) -> None:
+        from rasa.core.agent import Agent
+
+        self.model_path = Path(model_path)
+        self._loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()
+        self._agent = Agent.load(str(self.model_path))
+        if not self._agent.is_ready():
+            raise ModelMissing(f"Rasa could not load {self.model_path}")
+
+    def parse(self, text: str) -> Parse:
+        with self._lock:
+            result = self._loop.run_until_complete(self._agent.parse_message(text))
+        intent = result.get("intent") or {}
+        return Parse(
+            text=text,
+            intent=intent.get("name") or FALLBACK_INTENT,
+            confidence=round(float(intent.get("confidence") or 0.0), 4),
+            entities=_entities(result.get("entities") or []),
+        )
+
+
+def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
+    # Several extractors may find the same span (regex and DIET); keep the first.
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    for e in raw:
+        key = (e["entity"], e["start"], e["end"])
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Entity(e["entity"], str(e["value"]), e["start"], e["end"]))
+    return out
+
+
+def load_parser(model_dir: str | Path, *, allow_fallback: bool = True) -> Parser:
+    """The Rasa model if one loads; otherwise, when allowed, the keyword fallback.
+
+    A hotline that goes silent is the worst failure, so the server falls back and says
+    so loudly; tools that measure the model (``nlu-parse``, evaluation) pass
+    ``allow_fallback=False`` and fail instead.
+    """
+    try:
+        return RasaParser(find_model(model_dir))
+    except Exception as exc:  # any failure to load means: run degraded, not dead
+        if not allow_fallback:
+            raise
+        from nlu.keywords import KeywordParser
+
+        log.error("NLU model not loaded (%s): running DEGRADED on the keyword fallback", exc)
+        return KeywordParser()

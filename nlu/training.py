@@ -1,0 +1,74 @@
+"""Training the Rasa NLU model, only when its inputs changed.
+
+A model is current when it is newer than config.yml and every file under nlu/data and
+nlu/dictionary; ``train`` is then a no-op, so ``make run`` and ``make test`` can call
+it every time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nlu.parser import MODEL_NAME
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config.yml"
+DATA = ROOT / "nlu" / "data"
+DICTIONARY = ROOT / "nlu" / "dictionary"
+MODELS = ROOT / "models"
+
+
+def quiet_rasa() -> None:
+    """No telemetry (no network here) and no TensorFlow chatter on stdout."""
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+
+
+def inputs(config: Path = CONFIG, data: Path = DATA) -> list[Path]:
+    files = [config, *data.rglob("*.yml"), *DICTIONARY.rglob("*")]
+    return [f for f in files if f.is_file()]
+
+
+def model_path(models: Path = MODELS) -> Path:
+    return models / f"{MODEL_NAME}.tar.gz"
+
+
+def is_stale(models: Path = MODELS, config: Path = CONFIG, data: Path = DATA) -> bool:
+    target = model_path(models)
+    if not target.exists():
+        return True
+    built = target.stat().st_mtime
+    return any(f.stat().st_mtime > built for f in inputs(config, data))
+
+
+def train(
+    *,
+    models: Path = MODELS,
+    config: Path = CONFIG,
+    data: Path = DATA,
+    force: bool = False,
+) -> tuple[Path, bool]:
+    """Train into ``models/hotline-nlu.tar.gz`` if stale; return (path, trained?)."""
+    target = model_path(models)
+    if not force and not is_stale(models, config, data):
+        return target, False
+    quiet_rasa()
+    from rasa.model_training import train_nlu
+
+    # Rasa resolves the jieba dictionary_path relative to the working directory.
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = train_nlu(
+            config=str(config),
+            nlu_data=str(data),
+            output=str(models),
+            fixed_model_name=MODEL_NAME,
+        )
+    finally:
+        os.chdir(cwd)
+    if not result:
+        raise RuntimeError("Rasa did not produce a model; see the log above")
+    return Path(result), True

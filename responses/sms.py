@@ -1,0 +1,32 @@
+"""How much SMS a text costs. Chinese goes out as UCS-2: 70 characters fit one message,
+67 per segment once it has to be split (the rest carries the concatenation header)."""
+
+from __future__ import annotations
+
+import math
+
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+MAX_SEGMENTS = 3
+
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def segments(message: str) -> int:
+    """Number of SMS segments ``message`` is billed and delivered as."""
+    if all(ch in _GSM7 for ch in message):
+        single, part = GSM7_SINGLE, GSM7_PART
+    else:
+        single, part = UCS2_SINGLE, UCS2_PART
+    # Characters outside the BMP (emoji) take two UCS-2 code units.
+    length = sum(2 if ord(ch) > 0xFFFF else 1 for ch in message)
+    if length <= single:
+        return 1
+    return math.ceil(length / part)
+
+
+def fits_sms(message: str, max_segments: int = MAX_SEGMENTS) -> bool:
+    return segments(message) <= max_segments

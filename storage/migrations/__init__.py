@@ -1,0 +1,1 @@
+"""One module of migrations per domain; ``storage.schema`` applies them in order."""

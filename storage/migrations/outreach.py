@@ -1,0 +1,5 @@
+"""Tables of the outreach domain."""
+
+from __future__ import annotations
+
+MIGRATIONS: list = []

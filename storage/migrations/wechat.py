@@ -1,0 +1,5 @@
+"""Tables of the wechat domain."""
+
+from __future__ import annotations
+
+MIGRATIONS: list = []

@@ -1,0 +1,107 @@
+"""Personal data at rest: keyed hashes for lookups, encryption for sending, masks for eyes.
+
+A phone number or WeChat openid is never written anywhere in clear. Lookups use
+HMAC-SHA256 under a secret key (a plain hash of an 11-digit number is reversible by
+brute force in minutes); the copy needed to send a message is Fernet-encrypted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+# Mainland ID card numbers: 17 digits and a digit or X. Redacted wherever text is kept.
+_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+_SPACES = re.compile(r"[\s\-()]")
+
+
+def normalise_contact(contact: str) -> str:
+    """One spelling per person: '+86 138-1234-5678', '8613812345678' and '13812345678'
+    must hash alike, or an opt-out sent from one form misses a subscription in another."""
+    value = _SPACES.sub("", contact.strip())
+    if value.startswith("whatsapp:"):
+        value = value.removeprefix("whatsapp:")
+    digits = value.lstrip("+")
+    if digits.isdigit():
+        if len(digits) == 13 and digits.startswith("86"):
+            return digits[2:]
+        if len(digits) == 11 and digits.startswith("1"):
+            return digits
+        return "+" + digits
+    return value  # an openid, a web-chat session id
+
+
+def mask(contact: str) -> str:
+    """138****1234 for numbers; the first and last 3 characters for other ids."""
+    value = normalise_contact(contact)
+    if len(value) >= 11 and value.lstrip("+").isdigit():
+        return value[:3] + "****" + value[-4:]
+    if len(value) <= 6:
+        return "*" * len(value)
+    return value[:3] + "…" + value[-3:]
+
+
+def redact_id_numbers(text: str) -> str:
+    """Keep the region prefix and the last 4 characters of any ID number in ``text``."""
+    return _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(2), text)
+
+
+@dataclass(frozen=True)
+class Vault:
+    hash_key: bytes
+    fernet_key: bytes
+
+    def hash(self, contact: str) -> str:
+        value = normalise_contact(contact).encode()
+        return hmac.new(self.hash_key, value, hashlib.sha256).hexdigest()
+
+    def encrypt(self, contact: str) -> str:
+        return Fernet(self.fernet_key).encrypt(normalise_contact(contact).encode()).decode()
+
+    def decrypt(self, token: str) -> str | None:
+        try:
+            return Fernet(self.fernet_key).decrypt(token.encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
+
+
+def load_vault(key_file: Path) -> Vault:
+    """Keys from HOTLINE_HASH_KEY / HOTLINE_ENCRYPTION_KEY, else a development key file.
+
+    The key file is created once (mode 0600) in var/, which git ignores: losing it
+    makes stored contacts unreadable, so production must set the environment keys.
+    """
+    hash_key = os.environ.get("HOTLINE_HASH_KEY")
+    fernet_key = os.environ.get("HOTLINE_ENCRYPTION_KEY")
+    if hash_key and fernet_key:
+        return Vault(hash_key.encode(), fernet_key.encode())
+    if key_file.exists():
+        stored = json.loads(key_file.read_text())
+    else:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        stored = {
+            "hash_key": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "encryption_key": Fernet.generate_key().decode(),
+        }
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(stored, out)
+    return Vault(
+        (hash_key or stored["hash_key"]).encode(),
+        (fernet_key or stored["encryption_key"]).encode(),
+    )
+
+
+def get_vault() -> Vault:
+    """The running app's vault (set up by the app factory)."""
+    from flask import current_app
+
+    return current_app.extensions["hotline_vault"]

@@ -1,0 +1,44 @@
+"""Schema migrations for the whole hotline, applied in order and recorded once each.
+
+Each domain keeps its tables in ``storage/migrations/<domain>.py`` as a list of
+``(name, function)`` pairs. A migration is never edited after it has landed: add a new
+one instead, so databases already in the field upgrade the same way as new ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlite_utils
+
+from storage.migrations import core, outreach, reporting, wechat
+
+Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+
+MIGRATIONS: list[Migration] = [
+    *core.MIGRATIONS,
+    *reporting.MIGRATIONS,
+    *outreach.MIGRATIONS,
+    *wechat.MIGRATIONS,
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, apply in MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            apply(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                [name, dt.datetime.now(dt.timezone.utc).isoformat()],
+            )
+        applied.append(name)
+    return applied

@@ -1,0 +1,93 @@
+"""The NLU model: held-out accuracy, the data's shape, `hotline nlu-parse`, training."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from nlu import evaluate
+from nlu.parser import INTENTS
+from nlu.training import DATA, is_stale, model_path
+
+MIN_TRAINING_EXAMPLES = 40
+MIN_HELDOUT_EXAMPLES = 10
+
+
+def test_training_data_covers_every_intent():
+    counts = Counter(intent for _text, intent in evaluate.load_examples(DATA / "nlu.yml"))
+    assert set(counts) == set(INTENTS)
+    thin = {i: n for i, n in counts.items() if n < MIN_TRAINING_EXAMPLES}
+    assert not thin, thin
+
+
+def test_heldout_is_separate_from_training():
+    training = {text for text, _ in evaluate.load_examples(DATA / "nlu.yml")}
+    heldout = evaluate.load_examples(evaluate.HELDOUT)
+    counts = Counter(intent for _, intent in heldout)
+    assert set(counts) == set(INTENTS)
+    assert min(counts.values()) >= MIN_HELDOUT_EXAMPLES
+    assert not [text for text, _ in heldout if text in training]
+
+
+def test_heldout_accuracy_at_least_90_percent(rasa_parser):
+    result = evaluate.evaluate_heldout(rasa_parser)
+    assert result.accuracy >= 0.90, evaluate.heldout_markdown(result, "pytest")
+
+
+def test_entities_are_found(rasa_parser):
+    parse = rasa_parser.parse("石桥村来了几个人 用13812345678打电话 说是医保局的")
+    found = {(e.entity, e.value) for e in parse.entities}
+    assert ("phone_number", "13812345678") in found
+    assert any(e.entity == "organization" for e in parse.entities)
+
+
+def hotline(*args, stdin="", env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli_main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.usefixtures("rasa_parser")
+def test_nlu_parse_writes_one_json_object_per_line():
+    result = hotline("nlu-parse", stdin="村里来了一伙人说是医保局的，是真的吗\n退订\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert set(first) == {"text", "intent", "confidence", "entities"}
+    assert first["intent"] == "verify_team"
+    assert json.loads(lines[1])["intent"] == "unsubscribe"
+
+
+def test_nlu_parse_without_model_fails_clearly(tmp_path):
+    result = hotline("nlu-parse", "--models", str(tmp_path), stdin="你好\n")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "hotline train" in result.stderr
+
+
+def test_model_is_stale_when_data_is_newer(tmp_path):
+    models, data = tmp_path / "models", tmp_path / "data"
+    models.mkdir()
+    data.mkdir()
+    config = tmp_path / "config.yml"
+    config.write_text("pipeline: []\n")
+    (data / "nlu.yml").write_text("nlu: []\n")
+    assert is_stale(models, config, data)  # no model yet
+    model = model_path(models)
+    model.write_bytes(b"model")
+    assert not is_stale(models, config, data)
+    later = time.time() + 5
+    os.utime(data / "nlu.yml", (later, later))
+    assert is_stale(models, config, data)
