@@ -7,6 +7,7 @@ it every time.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -54,6 +55,17 @@ def train(
     target = model_path(models)
     if not force and not is_stale(models, config, data):
         return target, False
+    models.mkdir(parents=True, exist_ok=True)
+    # Two processes (make test and a pytest fixture, say) must not train at once:
+    # the second waits, then finds the model fresh.
+    with open(models / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and not is_stale(models, config, data):
+            return target, False
+        return _train(models, config, data), True
+
+
+def _train(models: Path, config: Path, data: Path) -> Path:
     quiet_rasa()
     from rasa.model_training import train_nlu
 
@@ -71,4 +83,4 @@ def train(
         os.chdir(cwd)
     if not result:
         raise RuntimeError("Rasa did not produce a model; see the log above")
-    return Path(result), True
+    return Path(result)
