@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -102,3 +103,14 @@ def make_sender(config: dict[str, Any]) -> SmsSender:
             status_callback=config["HOTLINE_PUBLIC_URL"].rstrip("/") + "/sms/twilio/status",
         )
     raise RuntimeError(f"unknown HOTLINE_SMS_PROVIDER {provider!r} (console or twilio)")
+
+
+# Channel name -> factory(config) -> sender, for messages the hotline starts.
+# Channels other than SMS register theirs here (WeChat: the customer-service API).
+CHANNEL_SENDERS: dict[str, Callable[[dict[str, Any]], SmsSender]] = {"sms": make_sender}
+
+
+def sender_for(channel: str, config: dict[str, Any]) -> SmsSender | None:
+    """The sender for ``channel``, or None when the channel cannot push (web chat)."""
+    factory = CHANNEL_SENDERS.get(channel)
+    return factory(config) if factory else None
