@@ -29,9 +29,6 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     app.teardown_appcontext(close_db)
     app.extensions["hotline_vault"] = load_vault(app.config["HOTLINE_VAR"] / "keys.json")
     if parser is None:
-        from nlu.training import quiet_rasa
-
-        quiet_rasa()
         parser = load_parser(app.config["HOTLINE_MODEL_DIR"])
     app.extensions["hotline_parser"] = parser
 

@@ -50,9 +50,7 @@ def nlu_parse(models: Path) -> None:
     falls back to keywords, which would make measurements lie).
     """
     from nlu.parser import ModelMissing, load_parser
-    from nlu.training import quiet_rasa
 
-    quiet_rasa()
     # Rasa and TensorFlow print while loading: keep stdout for our JSON alone.
     with contextlib.redirect_stdout(sys.stderr):
         try:
@@ -80,9 +78,7 @@ def nlu_evaluate(cv: bool, folds: int) -> None:
     (and docs/nlu-cross-validation.md with --cross-validation)."""
     from nlu import evaluate
     from nlu.parser import load_parser
-    from nlu.training import quiet_rasa
 
-    quiet_rasa()
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     parser = load_parser(MODELS, allow_fallback=False)

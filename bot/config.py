@@ -12,7 +12,7 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (default, what it is). README's configuration table is generated from this.
+# name -> (default, what it is). README lists every one (tests/test_config.py checks).
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "HOTLINE_VAR": ("var", "folder for the database, keys and uploads (git-ignored)"),
     "HOTLINE_DB": (None, "SQLite database file (default: $HOTLINE_VAR/hotline.db)"),

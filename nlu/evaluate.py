@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from nlu.parser import Parser
-from nlu.training import CONFIG, DATA, ROOT, quiet_rasa
+from nlu.parser import Parser, quiet_rasa
+from nlu.training import CONFIG, DATA, ROOT
 
 HELDOUT = ROOT / "nlu" / "tests" / "heldout.yml"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]+\}")

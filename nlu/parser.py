@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,10 +75,25 @@ def find_model(model_dir: str | Path) -> Path:
     return models[-1]
 
 
+def quiet_rasa() -> None:
+    """No telemetry (no network here) and no TensorFlow chatter on stdout."""
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    # Rasa's structlog prints every parse at debug level to stdout, message text
+    # included: villagers' words must not end up in server logs.
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+
+
 class RasaParser:
     name = "rasa"
 
     def __init__(self, model_path: str | Path) -> None:
+        quiet_rasa()
         from rasa.core.agent import Agent
 
         self.model_path = Path(model_path)

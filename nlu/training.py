@@ -11,20 +11,13 @@ import fcntl
 import os
 from pathlib import Path
 
-from nlu.parser import MODEL_NAME
+from nlu.parser import MODEL_NAME, quiet_rasa
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.yml"
 DATA = ROOT / "nlu" / "data"
 DICTIONARY = ROOT / "nlu" / "dictionary"
 MODELS = ROOT / "models"
-
-
-def quiet_rasa() -> None:
-    """No telemetry (no network here) and no TensorFlow chatter on stdout."""
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 
 def inputs(config: Path = CONFIG, data: Path = DATA) -> list[Path]:

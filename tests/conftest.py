@@ -23,9 +23,8 @@ ENCRYPTION_KEY = base64.urlsafe_b64encode(b"e" * 32).decode()
 def rasa_parser():
     """The trained Rasa model (trained first if missing or stale), loaded once."""
     from nlu.parser import RasaParser
-    from nlu.training import quiet_rasa, train
+    from nlu.training import train
 
-    quiet_rasa()
     path, _trained = train()
     return RasaParser(path)
 
