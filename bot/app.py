@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from flask_wtf.csrf import CSRFProtect
 
 from bot.config import load_config
 from nlu import Parser, load_parser
@@ -13,6 +14,18 @@ from storage.db import close_db, connect
 from storage.privacy import load_vault
 
 log = logging.getLogger(__name__)
+
+# Blueprints that receive provider webhooks or JSON API calls (no browser form, so no
+# CSRF token): Twilio SMS and its status callbacks, web chat, WeChat, SMS gateways.
+CSRF_EXEMPT_BLUEPRINTS = (
+    "twilio_sms",
+    "twilio_status",
+    "sms_status",
+    "webchat",
+    "wechat",
+    "aliyun_sms",
+    "tencent_sms",
+)
 
 
 def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = None) -> Flask:
@@ -36,6 +49,21 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
 
     app.register_blueprint(twilio_sms.bp)
     app.register_blueprint(webchat.bp)
+    from bot.outreach import status as outreach_status
+
+    app.register_blueprint(outreach_status.bp)
+    from bot.channels import wechat
+
+    app.register_blueprint(wechat.bp)
+    from bot.notify import make_notifier
+    from reporting import web as police_web
+
+    app.register_blueprint(police_web.bp)
+    from bot.outreach import web as outreach_web
+
+    app.register_blueprint(outreach_web.bp)
+    # reporting/ cannot import bot/: it reaches the reporter through this function.
+    app.extensions["hotline_notify"] = make_notifier(app.config)
 
     @app.get("/healthz")
     def healthz():
@@ -48,4 +76,11 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     def too_large(_exc):
         return jsonify({"error": "request too large"}), 413
 
+    # CSRF tokens on every form (the police pages). Kept last so every blueprint above
+    # is registered: provider webhooks and the chat API are signed or token-less and
+    # must be exempt; add a new provider's blueprint name to CSRF_EXEMPT_BLUEPRINTS.
+    csrf = CSRFProtect(app)
+    for name in CSRF_EXEMPT_BLUEPRINTS:
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
     return app

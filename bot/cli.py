@@ -105,6 +105,9 @@ def serve(host: str, port: int, threads: int) -> None:
     from bot.app import create_app
 
     app = create_app()
+    from bot.outreach.scheduler import start_with_app
+
+    start_with_app(app)  # tip schedules and the outbox drain run inside the server
     click.echo(f"hotline on http://{host}:{port}/  (NLU: {app.extensions['hotline_parser'].name})")
     waitress_serve(app, host=host, port=port, threads=threads)
 
@@ -133,3 +136,17 @@ def chat(sender: str) -> None:
                 return
             for reply in deliver(InboundMessage("sms", sender, text)):
                 click.echo(f"< {reply}")
+
+
+from reporting import cli as reporting_cli  # noqa: E402
+
+for _command in reporting_cli.COMMANDS:
+    cli.add_command(_command)
+
+from bot.outreach import cli as outreach_cli  # noqa: E402
+
+cli.add_command(outreach_cli.groups_cli)
+cli.add_command(outreach_cli.tips_cli)
+cli.add_command(outreach_cli.alert_cli)
+cli.add_command(outreach_cli.outbox_cli)
+cli.add_command(outreach_cli.scheduler_cli)

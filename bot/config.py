@@ -25,6 +25,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "HOTLINE_SECRET_KEY": (None, "Flask session key (default: generated once into var/)"),
     "HOTLINE_HASH_KEY": (None, "HMAC key for phone numbers / openids (default: var/keys.json)"),
     "HOTLINE_ENCRYPTION_KEY": (None, "Fernet key for stored contacts (default: var/keys.json)"),
+    "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
     "TWILIO_ACCOUNT_SID": (None, "Twilio account, for sending"),
     "TWILIO_AUTH_TOKEN": (None, "Twilio auth token: checks X-Twilio-Signature; sends"),
     "TWILIO_FROM_NUMBER": (None, "Twilio number outbound SMS come from"),
@@ -32,6 +33,27 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "WECHAT_APPID": (None, "WeChat Official Account AppID"),
     "WECHAT_ENCODING_AES_KEY": (None, "WeChat EncodingAESKey, for safe mode"),
     "WECHAT_APPSECRET": (None, "WeChat AppSecret, for the customer-service API"),
+    "WECHAT_API_BASE": (
+        "https://api.weixin.qq.com",
+        "WeChat API base URL (customer-service messages, access token)",
+    ),
+    "WECHAT_REPLY_WAIT": (
+        "4",
+        "seconds to wait for an answer before replying `success` to WeChat and sending "
+        "the answer later through the customer-service API (WeChat gives up at 5)",
+    ),
+    "WECHAT_CS_QUOTA": ("5", "customer-service messages per follower per 48-hour window"),
+    "WECHAT_API_TIMEOUT": ("5", "seconds before a WeChat API call is abandoned"),
+    "QR_MEDIA_HOSTS": (
+        "api.twilio.com,*.twilio.com,*.twiliocdn.com,mmbiz.qpic.cn,*.qpic.cn,api.weixin.qq.com",
+        "hosts photos may be downloaded from (provider media hosts only; `*.` = subdomains)",
+    ),
+    "QR_MAX_BYTES": ("5242880", "largest photo downloaded or uploaded for a QR check (bytes)"),
+    "QR_DOWNLOAD_TIMEOUT": ("8", "seconds a photo download may take in all"),
+    "QR_OFFICIAL_DOMAINS": (
+        "nhsa.gov.cn,gov.cn",
+        "domains (and their subdomains) a QR code may point to and be called official",
+    ),
 }
 
 

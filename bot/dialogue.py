@@ -121,6 +121,11 @@ class Dialogue:
         if form and form.get("step") in FORM_HANDLERS:
             FORM_HANDLERS[form["step"]](self, turn)
             return
+        if turn.message.media:  # a photo, most likely of a QR code: judge it
+            from bot.qr import media_step
+
+            media_step(self, turn)
+            return
         if text == "0":
             self._more(turn)
             return
@@ -171,17 +176,15 @@ def answer_step(dialogue: Dialogue, turn: Turn) -> None:
 
 @register_step("subscribe")
 def subscribe_step(dialogue: Dialogue, turn: Turn) -> None:
-    message = turn.message
-    if subscriptions.subscribe(dialogue.db, dialogue.vault, message.sender, message.channel):
-        answer_step(dialogue, turn)
-    else:
-        turn.say(responses.text("already_subscribed"))
+    # Subscribes, records consent, then asks for (or infers) the village group.
+    enrollment.subscribe(dialogue, turn)
 
 
 @register_step("unsubscribe")
 def unsubscribe_step(dialogue: Dialogue, turn: Turn) -> None:
-    message = turn.message
-    if subscriptions.unsubscribe(dialogue.db, dialogue.vault, message.sender, message.channel):
-        answer_step(dialogue, turn)
-    else:
-        turn.say(responses.text("already_unsubscribed"))
+    # Global and immediate: stops every push, records the withdrawal of consent.
+    enrollment.unsubscribe(dialogue, turn)
+
+
+from bot import report_form  # noqa: E402,F401  (registers its steps)
+from bot.outreach import enrollment  # noqa: E402  (village form, 真假短信; used above)

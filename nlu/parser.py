@@ -116,16 +116,16 @@ class RasaParser:
 
 
 def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
-    # Several extractors may find the same span (regex and DIET); keep the first.
-    seen: set[tuple[str, int, int]] = set()
-    out = []
-    for e in raw:
-        key = (e["entity"], e["start"], e["end"])
-        if key in seen:
+    """Rasa's entities without overlaps. The regex/lookup extractor and DIET may both
+    find a span; jieba can cut an unknown village name badly (石桥/村来), so DIET's
+    guess may run past the real name. The exact match from our patterns wins."""
+    ranked = sorted(raw, key=lambda e: (e.get("extractor") != "RegexEntityExtractor", e["start"]))
+    kept: list[Entity] = []
+    for e in ranked:
+        if any(e["start"] < k.end and k.start < e["end"] for k in kept):
             continue
-        seen.add(key)
-        out.append(Entity(e["entity"], str(e["value"]), e["start"], e["end"]))
-    return out
+        kept.append(Entity(e["entity"], str(e["value"]), e["start"], e["end"]))
+    return sorted(kept, key=lambda e: e.start)
 
 
 def load_parser(model_dir: str | Path, *, allow_fallback: bool = True) -> Parser:

@@ -1,13 +1,16 @@
 """Training the Rasa NLU model, only when its inputs changed.
 
-A model is current when it is newer than config.yml and every file under nlu/data and
-nlu/dictionary; ``train`` is then a no-op, so ``make run`` and ``make test`` can call
-it every time.
+A model is current when it was trained from exactly the config.yml, nlu/data and
+nlu/dictionary on disk now: a fingerprint of those files is saved beside the model. That is
+stricter than comparing times (an edit made while a training runs would look older than
+the model it did not go into). ``train`` is then a no-op, so ``make run`` and ``make test``
+can call it every time.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 
@@ -29,12 +32,22 @@ def model_path(models: Path = MODELS) -> Path:
     return models / f"{MODEL_NAME}.tar.gz"
 
 
+def fingerprint(config: Path = CONFIG, data: Path = DATA) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(inputs(config, data)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _fingerprint_file(models: Path) -> Path:
+    return models / f"{MODEL_NAME}.inputs.sha256"
+
+
 def is_stale(models: Path = MODELS, config: Path = CONFIG, data: Path = DATA) -> bool:
-    target = model_path(models)
-    if not target.exists():
+    target, recorded = model_path(models), _fingerprint_file(models)
+    if not target.exists() or not recorded.exists():
         return True
-    built = target.stat().st_mtime
-    return any(f.stat().st_mtime > built for f in inputs(config, data))
+    return recorded.read_text().strip() != fingerprint(config, data)
 
 
 def train(
@@ -55,7 +68,11 @@ def train(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not force and not is_stale(models, config, data):
             return target, False
-        return _train(models, config, data), True
+        # Taken before training: an edit made meanwhile leaves the model stale.
+        before = fingerprint(config, data)
+        path = _train(models, config, data)
+        _fingerprint_file(models).write_text(before + "\n")
+        return path, True
 
 
 def _train(models: Path, config: Path, data: Path) -> Path:

@@ -31,10 +31,10 @@ def test_opt_out_words_always_unsubscribe(degraded_app, word):
 
 
 def test_subscribe_then_rejoin(phone, db, vault):
-    assert phone.send("订阅")[0] == responses.answer("subscribe")[0]
+    assert phone.send("订阅")[0].startswith("已为您订阅")
     assert phone.send("订阅")[0] == responses.text("already_subscribed")
     phone.send("T")
-    assert phone.send("START")[0] == responses.answer("subscribe")[0]
+    assert phone.send("START")[0].startswith("已为您订阅")
     rows = db.execute("SELECT status FROM subscribers").fetchall()
     assert rows == [("active",)]
 
@@ -48,7 +48,7 @@ def test_menu_digit_and_more(phone):
 
 
 def test_full_width_digit_is_a_menu_choice(phone):
-    assert phone.send("２")[0] == responses.answer("already_victim")[0]
+    assert phone.send("２")[0].startswith(responses.answer("already_victim")[0])
 
 
 def test_help_shows_menu(phone):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -40,11 +40,15 @@ def test_heldout_accuracy_at_least_90_percent(rasa_parser):
     assert result.accuracy >= 0.90, evaluate.heldout_markdown(result, "pytest")
 
 
-def test_entities_are_found(rasa_parser):
+def test_entities_are_found_without_overlaps(rasa_parser):
     parse = rasa_parser.parse("石桥村来了几个人 用13812345678打电话 说是医保局的")
-    found = {(e.entity, e.value) for e in parse.entities}
+    found = [(e.entity, e.value) for e in parse.entities]
     assert ("phone_number", "13812345678") in found
-    assert any(e.entity == "organization" for e in parse.entities)
+    assert ("village", "石桥村") in found
+    spans = sorted((e.start, e.end) for e in parse.entities)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    org = rasa_parser.parse("他们说是县医保局的 电话13812345678").entities
+    assert ("organization", "县医保局") in [(e.entity, e.value) for e in org]
 
 
 def hotline(*args, stdin="", env=None):
@@ -77,7 +81,9 @@ def test_nlu_parse_without_model_fails_clearly(tmp_path):
     assert "hotline train" in result.stderr
 
 
-def test_model_is_stale_when_data_is_newer(tmp_path):
+def test_model_is_stale_when_its_inputs_change(tmp_path, monkeypatch):
+    from nlu import training
+
     models, data = tmp_path / "models", tmp_path / "data"
     models.mkdir()
     data.mkdir()
@@ -85,9 +91,14 @@ def test_model_is_stale_when_data_is_newer(tmp_path):
     config.write_text("pipeline: []\n")
     (data / "nlu.yml").write_text("nlu: []\n")
     assert is_stale(models, config, data)  # no model yet
-    model = model_path(models)
-    model.write_bytes(b"model")
+
+    def fake_rasa_training(models_dir, _config, _data):
+        model_path(models_dir).write_bytes(b"model")
+        return model_path(models_dir)
+
+    monkeypatch.setattr(training, "_train", fake_rasa_training)
+    assert training.train(models=models, config=config, data=data) == (model_path(models), True)
     assert not is_stale(models, config, data)
-    later = time.time() + 5
-    os.utime(data / "nlu.yml", (later, later))
+    assert training.train(models=models, config=config, data=data)[1] is False  # no-op
+    (data / "nlu.yml").write_text("nlu: [changed]\n")
     assert is_stale(models, config, data)

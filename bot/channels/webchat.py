@@ -44,3 +44,30 @@ def chat():
     # Web senders are browser session ids; prefixing keeps them apart from phone numbers.
     message = InboundMessage("web", f"web:{sender.strip()}", text)
     return jsonify({"replies": deliver(message)})
+
+
+@bp.post("/api/chat/photo")
+def chat_photo():
+    """A photo from the chat page (multipart: sender, image), checked like an MMS photo."""
+    from bot.qr import max_bytes, save_upload
+    from bot.qr.decode import NotAnImage
+
+    if (request.content_length or 0) > max_bytes() + MAX_BODY:
+        return _error(413, "photo too large (5 MB at most)")
+    sender = request.form.get("sender", "")
+    if not sender.strip() or len(sender) > MAX_SENDER:
+        return _error(400, "sender must be a non-empty string of at most 64 characters")
+    upload = request.files.get("image")
+    if upload is None:
+        return _error(400, "send the photo as the multipart field 'image'")
+    if not (upload.mimetype or "").startswith("image/"):
+        return _error(415, "only photos (image/*) can be sent")
+    data = upload.stream.read(max_bytes() + 1)
+    if len(data) > max_bytes():
+        return _error(413, "photo too large (5 MB at most)")
+    try:
+        media = save_upload(data)
+    except NotAnImage:
+        return _error(415, "this file is not a photo")
+    message = InboundMessage("web", f"web:{sender.strip()}", "", [media])
+    return jsonify({"replies": deliver(message)})

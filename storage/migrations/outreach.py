@@ -1,5 +1,145 @@
-"""Tables of the outreach domain."""
+"""Tables of the outreach domain: village groups, consent records, campaigns, the
+outbox that makes every push exactly-once, tip rotation, urgent alerts and schedules.
+
+The queries live in ``bot/outreach/`` (groups.py, outbox.py, campaigns.py, ...).
+APScheduler keeps its own table (``apscheduler_jobs``), created by its job store.
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: list = []
+import sqlite_utils
+
+
+def _001_groups(db: sqlite_utils.Database) -> None:
+    # "groups" is an SQL keyword (window functions), hence village_groups.
+    db["village_groups"].create(
+        {
+            "id": int,
+            "county": str,
+            "township": str,
+            "village": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"county", "township", "village"},
+    )
+    db["village_groups"].create_index(["county", "township", "village"], unique=True)
+    db["village_groups"].create_index(["village"])
+    # Why a subscriber stopped: "sms" (they texted T), "carrier:21610" (opted out at
+    # the carrier), so a dashboard can tell the two apart.
+    db["subscribers"].add_column("opt_out_reason", str)
+    db["subscribers"].create_index(["group_id", "status"])
+    # Append-only consent history; subscribers.consent_* holds only the latest.
+    db["consents"].create(
+        {
+            "id": int,
+            "subscriber_id": int,
+            "event": str,  # enrolled / subscribed / opted_out / skipped_opted_out
+            "channel": str,  # sms / wechat / web / csv / web-upload / carrier
+            "by": str,  # "self" or who enrolled them (cadre / officer name)
+            "at": str,  # when consent was given (from the paper form) or withdrawn
+            "recorded_at": str,
+            "source": str,  # e.g. the CSV file name
+        },
+        pk="id",
+        foreign_keys=[("subscriber_id", "subscribers", "id")],
+    )
+    db["consents"].create_index(["subscriber_id"])
+
+
+def _002_campaigns_outbox(db: sqlite_utils.Database) -> None:
+    db["campaigns"].create(
+        {
+            "id": int,
+            "key": str,  # idempotency key of the campaign itself (one per schedule per day)
+            "kind": str,  # tip / alert
+            "scope_type": str,  # group / township / county
+            "scope_value": str,
+            "tip_id": str,  # the tip of the week, when kind = tip
+            "text": str,  # the alert text, when kind = alert
+            "urgent": int,
+            "not_before": str,  # UTC ISO; quiet hours push routine sends to 08:00
+            "created_by": str,
+            "created_at": str,
+            "recipients": int,
+        },
+        pk="id",
+    )
+    db["campaigns"].create_index(["key"], unique=True)
+    db["outbox"].create(
+        {
+            "id": int,
+            "campaign_id": int,
+            "subscriber_id": int,
+            "idem_key": str,  # "<campaign key>:<subscriber id>", unique
+            "tip_id": str,
+            "urgent": int,
+            # pending -> claimed -> sending -> sent -> delivered | undelivered | failed
+            # also: skipped (opted out before the send), unknown (crash during a send to
+            # a provider without idempotency: not resent, reported)
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": str,  # UTC ISO
+            "claim_token": str,
+            "claimed_at": str,
+            "provider_id": str,  # Twilio MessageSid
+            "error_code": str,
+            "sent_at": str,
+            "status_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        defaults={"status": "pending", "attempts": 0, "urgent": 0},
+        foreign_keys=[("campaign_id", "campaigns", "id")],
+    )
+    db["outbox"].create_index(["idem_key"], unique=True)
+    # Claims walk pending rows in id order (urgent ones first) and stop after a batch.
+    db["outbox"].create_index(["status", "urgent", "id"])
+    db["outbox"].create_index(["campaign_id", "status"])
+    db["outbox"].create_index(["provider_id"])
+    # Tips a subscriber got in the current rotation; cleared for them when all were sent.
+    db["tip_history"].create(
+        {"subscriber_id": int, "tip_id": str, "campaign_id": int, "sent_at": str},
+        pk=("subscriber_id", "tip_id"),
+    )
+
+
+def _003_alerts_schedules(db: sqlite_utils.Database) -> None:
+    db["alerts"].create(
+        {
+            "id": int,
+            "campaign_id": int,
+            "scope_type": str,
+            "scope_value": str,
+            "text": str,
+            "urgent": int,
+            "sent_by": str,
+            "recipients": int,
+            "confirmed_at": str,
+            "report_id": int,  # the police-queue report it came from, if any
+        },
+        pk="id",
+    )
+    # What a schedule means to people; APScheduler's table holds when it runs next.
+    db["tip_schedules"].create(
+        {
+            "id": int,
+            "job_id": str,
+            "scope_type": str,
+            "scope_value": str,
+            "day_of_week": str,  # mon..sun, APScheduler cron spelling
+            "time": str,  # HH:MM Beijing time
+            "created_by": str,
+            "created_at": str,
+            "active": int,
+        },
+        pk="id",
+    )
+    db["tip_schedules"].create_index(["job_id"], unique=True)
+
+
+MIGRATIONS = [
+    ("outreach_001_groups", _001_groups),
+    ("outreach_002_campaigns_outbox", _002_campaigns_outbox),
+    ("outreach_003_alerts_schedules", _003_alerts_schedules),
+]

@@ -1,5 +1,50 @@
-"""Tables of the wechat domain."""
+"""Tables of the wechat domain: the 48-hour customer-service window per follower, the
+shared access token, and answers that missed the 5-second passive reply."""
 
 from __future__ import annotations
 
-MIGRATIONS: list = []
+import sqlite_utils
+
+
+def _001_wechat(db: sqlite_utils.Database) -> None:
+    # One row per follower (openid_hash = HMAC of the openid; never the openid in clear).
+    # WeChat lets an account message a follower only within 48 hours of the follower's
+    # last message, and only a few times per window: both are tracked here.
+    db["wechat_users"].create(
+        {
+            "openid_hash": str,
+            "openid_enc": str,  # encrypted, to send the customer-service messages
+            "openid_masked": str,
+            "last_inbound_at": float,  # epoch seconds of the follower's last message
+            "window_sent": int,  # customer-service messages sent since then
+            "updated_at": str,
+        },
+        pk="openid_hash",
+    )
+    # Getting a new access token invalidates the old one after 5 minutes: the web
+    # server, the scheduler and the CLI share one token through this table.
+    db["wechat_tokens"].create(
+        {
+            "appid": str,
+            "token_enc": str,  # Fernet-encrypted access token
+            "expires_at": float,  # epoch seconds
+        },
+        pk="appid",
+    )
+    db["wechat_pending"].create(
+        {
+            "id": int,
+            "msg_key": str,  # the provider message key (MsgId or event hash)
+            "openid_hash": str,
+            "replies": str,  # JSON list of texts
+            "status": str,  # pending / sent / failed
+            "error_code": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    db["wechat_pending"].create_index(["status"])
+
+
+MIGRATIONS = [("wechat_001_users_tokens_pending", _001_wechat)]

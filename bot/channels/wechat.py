@@ -1,0 +1,314 @@
+"""WeChat Official Account (公众号) message push: GET /wechat (server verification) and
+POST /wechat (messages and events), in plain mode and in safe mode (encrypt_type=aes).
+
+WeChat waits 5 seconds for the passive reply, then retries (three tries in all). So the
+dialogue runs in a worker thread; when it is not done within ``WECHAT_REPLY_WAIT``
+seconds the request answers ``success`` (WeChat then shows nothing and stops retrying)
+and the worker sends the answer through the customer-service API when it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
+from flask import Blueprint, Response, abort, current_app, request
+
+import responses
+from bot import conversations, subscriptions
+from bot.channels import deliver, wechat_store
+from bot.channels.wechat_api import WeChatSender
+from bot.channels.wechat_crypto import CryptoError, WeChatCrypto, check_signature
+from bot.messages import InboundMessage, Media
+from storage.db import get_db
+from storage.privacy import get_vault
+
+log = logging.getLogger(__name__)
+bp = Blueprint("wechat", __name__)
+
+PROVIDER = "wechat"
+MAX_BODY = 64 * 1024  # WeChat pushes are a few hundred bytes
+# Passive text replies are cut by WeChat at 2048 bytes.
+MAX_REPLY_BYTES = 2000
+# Bounded: a slow model must not turn a burst of messages into a burst of threads.
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wechat-dialogue")
+
+
+class BadXml(ValueError):
+    pass
+
+
+def parse_xml(data: bytes | str) -> dict[str, str]:
+    """The fields of a WeChat ``<xml>`` message. DTDs (and so entity expansion and
+    external entities: XXE, billion laughs) are refused, never expanded."""
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True)
+    except (DefusedXmlException, ParseError, ValueError) as exc:
+        raise BadXml(type(exc).__name__) from exc
+    if root.tag != "xml":
+        raise BadXml("root element is not <xml>")
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def _cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def text_reply(to_user: str, from_user: str, content: str) -> str:
+    return (
+        f"<xml><ToUserName>{_cdata(to_user)}</ToUserName>"
+        f"<FromUserName>{_cdata(from_user)}</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(content)}</Content></xml>"
+    )
+
+
+def join_replies(replies: list[str]) -> str:
+    """One passive reply holds one text: join the answers, within WeChat's limit."""
+    text = ""
+    for reply in replies:
+        candidate = f"{text}\n\n{reply}" if text else reply
+        if len(candidate.encode()) > MAX_REPLY_BYTES:
+            break
+        text = candidate
+    return text
+
+
+@dataclass
+class Envelope:
+    """How to answer the request being handled: plain or encrypted, to whom."""
+
+    openid: str
+    account: str
+    crypto: WeChatCrypto | None
+    nonce: str
+
+    def reply(self, replies: list[str] | None) -> Response:
+        content = join_replies(replies or [])
+        if not content:
+            return Response("success", mimetype="text/plain")
+        xml = text_reply(self.openid, self.account, content)
+        if self.crypto:
+            xml = self.crypto.encrypt_reply(xml, str(int(time.time())), self.nonce)
+        return Response(xml, mimetype="application/xml")
+
+
+def _crypto() -> WeChatCrypto | None:
+    config = current_app.config
+    key, appid = config.get("WECHAT_ENCODING_AES_KEY"), config.get("WECHAT_APPID")
+    if not key or not appid:
+        return None
+    try:
+        return WeChatCrypto(config["WECHAT_TOKEN"], key, appid)
+    except ValueError:
+        log.error("WECHAT_ENCODING_AES_KEY is malformed: safe-mode messages refused")
+        return None
+
+
+def _token() -> str:
+    token = current_app.config.get("WECHAT_TOKEN")
+    if not token:
+        log.error("WECHAT_TOKEN is not set: refusing WeChat requests")
+        abort(403)
+    return token
+
+
+@bp.get("/wechat")
+def verify() -> Response:
+    """Server verification when the URL is saved in the WeChat console: echo echostr."""
+    token = _token()
+    args = request.args
+    timestamp, nonce, echostr = (
+        args.get("timestamp", ""),
+        args.get("nonce", ""),
+        args.get("echostr", ""),
+    )
+    if args.get("msg_signature"):
+        # Safe-mode verification: echostr is encrypted and signed with msg_signature.
+        crypto = _crypto()
+        if crypto is None or not crypto.check(args["msg_signature"], timestamp, nonce, echostr):
+            abort(403)
+        try:
+            return Response(crypto.decrypt(echostr), mimetype="text/plain")
+        except CryptoError:
+            abort(400, "echostr does not decrypt")
+    if not check_signature(token, args.get("signature", ""), timestamp, nonce):
+        abort(403)
+    return Response(echostr, mimetype="text/plain")
+
+
+def _read_message() -> tuple[dict[str, str], WeChatCrypto | None]:
+    """Verify and decode the pushed message: 403 on a bad signature, 400 on bad XML."""
+    token = _token()
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    if (request.content_length or 0) > MAX_BODY:
+        abort(413)
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY:
+        abort(413)
+    if args.get("encrypt_type", "raw").lower() != "aes":
+        if not check_signature(token, args.get("signature", ""), timestamp, nonce):
+            abort(403)
+        try:
+            return parse_xml(body), None
+        except BadXml:
+            abort(400, "malformed XML")
+    crypto = _crypto()
+    if crypto is None:
+        log.error("safe-mode WeChat message but WECHAT_APPID / WECHAT_ENCODING_AES_KEY unset")
+        abort(403)
+    try:
+        encrypted = parse_xml(body).get("Encrypt", "")
+    except BadXml:
+        abort(400, "malformed XML")
+    if not encrypted:
+        abort(400, "no Encrypt element")
+    if not crypto.check(args.get("msg_signature", ""), timestamp, nonce, encrypted):
+        abort(403)
+    try:
+        return parse_xml(crypto.decrypt(encrypted)), crypto
+    except (CryptoError, BadXml):
+        abort(400, "encrypted message does not decrypt to a WeChat message")
+
+
+@bp.post("/wechat")
+def inbound() -> Response:
+    fields, crypto = _read_message()
+    openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
+    msg_type = fields.get("MsgType", "").lower()
+    if not openid or not msg_type or len(openid) > 128:
+        abort(400, "FromUserName and MsgType are required")
+    envelope = Envelope(openid, account, crypto, request.args.get("nonce", "")[:64])
+    db, vault = get_db(), get_vault()
+    # Events carry no MsgId: WeChat's retries of one event share FromUserName + CreateTime.
+    # The openid is hashed here too: inbound_seen must not hold it in clear.
+    created = fields.get("CreateTime", "")[:20]
+    key = fields.get("MsgId") or f"ev:{vault.hash(openid)[:32]}:{created}"
+
+    if msg_type == "event":
+        event = fields.get("Event", "").lower()
+        if event == "unsubscribe":
+            if conversations.claim_message(db, PROVIDER, key) is None:
+                # Unfollowing is an opt-out: no tip or alert goes to this openid again.
+                subscriptions.unsubscribe(db, vault, openid, "wechat")
+                conversations.remember_replies(db, PROVIDER, key, [])
+            return envelope.reply(None)
+        if event == "subscribe":
+            wechat_store.record_inbound(db, vault, openid)
+            return envelope.reply(
+                _fixed(key, openid, [_text("wechat.welcome"), responses.text("menu")])
+            )
+        if event == "click" and fields.get("EventKey"):
+            # Custom-menu buttons are configured with the menu digits as keys.
+            wechat_store.record_inbound(db, vault, openid)
+            message = InboundMessage("wechat", openid, fields["EventKey"][:20], [], key)
+            return envelope.reply(answer_within_deadline(message))
+        return envelope.reply(None)
+
+    wechat_store.record_inbound(db, vault, openid)
+    if msg_type == "text":
+        message = InboundMessage("wechat", openid, fields.get("Content", ""), [], key)
+    elif msg_type == "image" and fields.get("PicUrl"):
+        # PicUrl is on WeChat's media host (mmbiz.qpic.cn); bot.qr checks the allowlist.
+        media = [Media(fields["PicUrl"], "image/*")]
+        message = InboundMessage("wechat", openid, "", media, key)
+    elif msg_type == "voice" and fields.get("Recognition"):
+        message = InboundMessage("wechat", openid, fields["Recognition"], [], key)
+    elif msg_type == "voice":
+        return envelope.reply(_fixed(key, openid, [_text("wechat.voice_unrecognised")]))
+    else:
+        return envelope.reply(_fixed(key, openid, [_text("wechat.unsupported")]))
+    return envelope.reply(answer_within_deadline(message))
+
+
+def _text(key: str) -> str:
+    node = responses.catalogue("wechat")
+    for part in key.split("."):
+        node = node[part]
+    return node.strip()
+
+
+def _fixed(key: str, openid: str, replies: list[str]) -> list[str]:
+    """A reply that needs no dialogue, deduped and logged like one."""
+    db, vault = get_db(), get_vault()
+    seen = conversations.claim_message(db, PROVIDER, key)
+    if seen is not None:
+        return seen
+    sender_hash = vault.hash(openid)
+    for reply in replies:
+        conversations.log_message(db, sender_hash, "wechat", "out", reply)
+    conversations.remember_replies(db, PROVIDER, key, replies)
+    return replies
+
+
+class _Job:
+    """Hand-over between the request (which may stop waiting) and the worker."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.replies: list[str] = []
+        self.abandoned = False
+
+    def finish(self, replies: list[str]) -> bool:
+        """False when the request already answered ``success``: the worker sends."""
+        with self.lock:
+            if self.abandoned:
+                return False
+            self.replies = replies
+            self.done.set()
+            return True
+
+    def wait(self, timeout: float) -> bool:
+        if self.done.wait(timeout):
+            return True
+        with self.lock:
+            if self.done.is_set():
+                return True
+            self.abandoned = True
+            return False
+
+
+def answer_within_deadline(message: InboundMessage) -> list[str] | None:
+    """The dialogue's replies if ready within WECHAT_REPLY_WAIT seconds, else None (the
+    worker will send them through the customer-service API)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    wait = float(app.config.get("WECHAT_REPLY_WAIT") or 4)
+    job = _Job()
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                replies = deliver(message, provider=PROVIDER)
+            except Exception:
+                log.exception("WeChat message failed")
+                replies = [responses.text("system_busy")]
+            if not job.finish(replies):
+                send_late(message, replies)
+
+    _executor.submit(work)
+    return job.replies if job.wait(wait) else None
+
+
+def send_late(message: InboundMessage, replies: list[str]) -> None:
+    """Deliver an answer that missed the passive reply (inside an app context)."""
+    if not replies:
+        return
+    db, vault = get_db(), get_vault()
+    key = message.message_id or ""
+    pending_id = wechat_store.add_pending(db, key, vault.hash(message.sender), replies)
+    # A retry that arrives now must not get the answer a second time, passively.
+    conversations.remember_replies(db, PROVIDER, key, [])
+    result = WeChatSender(current_app.config, vault).send(message.sender, join_replies(replies))
+    if result.ok:
+        wechat_store.finish_pending(db, pending_id, "sent")
+    else:
+        log.warning("late WeChat answer not delivered: %s", result.error_code)
+        wechat_store.finish_pending(db, pending_id, "failed", result.error_code)

@@ -1,0 +1,14 @@
+"""Outreach: village groups, weekly anti-fraud tips, urgent alerts, and the outbox that
+sends each of them to each villager exactly once, paced, outside quiet hours.
+
+groups.py      village groups (village -> township -> county), bulk enrollment, consent
+tips.py        responses/tips.yml and the per-subscriber rotation
+campaigns.py   plan a push for a scope: one outbox row per recipient
+outbox.py      claim -> send -> mark; pacing, retries, crash recovery
+alerts.py      urgent alerts with a confirmation step and a log
+scheduler.py   APScheduler with its job store in the hotline database
+status.py      Twilio delivery-status callbacks
+enrollment.py  the 订阅 conversation: which village are you in?
+quiet_hours.py 21:00-08:00 Beijing time
+cli.py         `hotline groups|tips|alert|outbox|scheduler`
+"""

@@ -1,0 +1,411 @@
+"""`hotline groups`, `hotline tips`, `hotline alert`, `hotline outbox`, `hotline scheduler`.
+
+These commands open the database directly (no NLU model is loaded) and send through
+the configured SMS provider (HOTLINE_SMS_PROVIDER; `console` prints), paced to
+HOTLINE_SMS_RATE messages per second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.outreach import alerts, campaigns, groups, outbox, scheduler, tips
+from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
+
+
+class Env:
+    def __init__(self) -> None:
+        from bot.channels.senders import sender_for
+        from bot.config import load_config
+        from storage.db import connect
+        from storage.privacy import load_vault
+
+        self.config = load_config()
+        self.db = connect(self.config["HOTLINE_DB"])
+        self.vault = load_vault(self.config["HOTLINE_VAR"] / "keys.json")
+        self._sender_for = sender_for
+
+    def sender(self) -> Any:
+        try:
+            return self._sender_for("sms", self.config)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _who(by: str | None) -> str:
+    return (by or getpass.getuser()).strip()
+
+
+def _target(group: str | None, township: str | None, county: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("group", group), ("township", township), ("county", county)) if v]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --group, --township, --county")
+    return given[0]
+
+
+def _target_options(func: Any) -> Any:
+    func = click.option("--county", help="Every village of a county (county name).")(func)
+    func = click.option(
+        "--township", help="Every village of a township (name, or county/township)."
+    )(func)
+    return click.option(
+        "--group", help="One village group: its id, village name, or county/township/village."
+    )(func)
+
+
+def _local(value: str | None) -> str:
+    if not value:
+        return "-"
+    moment = dt.datetime.fromisoformat(value)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _drain_with_bar(env: Env, rate: float | None, campaign_id: int | None, label: str) -> None:
+    rate = scheduler.rate_from_config(env.config) if rate is None else rate
+    due = env.db.execute(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND (? IS NULL OR campaign_id = ?)",
+        [campaign_id, campaign_id],
+    ).fetchone()[0]
+    sender = env.sender()
+    with click.progressbar(length=due, label=label, file=click.get_text_stream("stderr")) as bar:
+        stats = outbox.drain(
+            env.db,
+            env.vault,
+            sender,
+            rate=rate,
+            campaign_id=campaign_id,
+            progress=lambda _outcome: bar.update(1),
+        )
+    click.echo(
+        f"sent {stats.sent}, failed {stats.failed}, to retry {stats.retried}, "
+        f"skipped (opted out) {stats.skipped} in {stats.elapsed:.1f}s at {rate:g}/s"
+    )
+    if stats.errors:
+        click.echo("errors: " + ", ".join(f"{k}×{v}" for k, v in sorted(stats.errors.items())))
+
+
+# --- groups ------------------------------------------------------------------------
+
+
+@click.group("groups")
+def groups_cli() -> None:
+    """Village groups (village -> township -> county) and who is enrolled in them."""
+
+
+@groups_cli.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "by", help="Who collected the villagers' consent (default: you).")
+@click.option(
+    "--channel",
+    default="csv",
+    show_default=True,
+    help="How consent was given, when the file has no consent_channel column.",
+)
+def groups_import(csv_file: Path, by: str | None, channel: str) -> None:
+    """Enroll villagers from a CSV with the columns phone, village, township, county
+    (optional: consent_at, consent_channel). UTF-8 or GBK (Excel) both work.
+
+    Groups are created as needed. Numbers that opted out are never re-enrolled: only
+    their owner can rejoin, by texting 订阅 or START. Each enrollment records consent
+    (when, how, by whom)."""
+    env = Env()
+    try:
+        result = groups.import_csv(
+            env.db,
+            env.vault,
+            csv_file.read_bytes(),
+            by=_who(by),
+            channel=channel,
+            source=csv_file.name,
+        )
+    except groups.EnrollmentFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.summary())
+    for error in result.errors[:50]:
+        click.echo(f"  {error}", err=True)
+
+
+@groups_cli.command("list")
+def groups_list() -> None:
+    """Every village group with its active and opted-out subscribers."""
+    env = Env()
+    rows = groups.list_groups(env.db)
+    if not rows:
+        click.echo("no village groups yet: `hotline groups import FILE.csv`")
+        return
+    click.echo(f"{'id':>4}  {'county / township / village':<36} {'active':>7} {'opted out':>9}")
+    for r in rows:
+        place = f"{r['county']} / {r['township']} / {r['village']}"
+        click.echo(f"{r['id']:>4}  {place:<36} {r['active'] or 0:>7} {r['opted_out'] or 0:>9}")
+
+
+# --- tips --------------------------------------------------------------------------
+
+
+@click.group("tips")
+def tips_cli() -> None:
+    """Weekly anti-fraud tips: schedules per group / township / county, run now."""
+
+
+@tips_cli.command("schedule")
+@_target_options
+@click.option("--day", required=True, help="mon..sun, or several: mon,thu.")
+@click.option("--time", "time_", required=True, help="HH:MM, Beijing time.")
+@click.option("--by", "by", help="Who sets the schedule (default: you).")
+def tips_schedule(
+    group: str | None,
+    township: str | None,
+    county: str | None,
+    day: str,
+    time_: str,
+    by: str | None,
+) -> None:
+    """Push a tip every week at DAY TIME (Asia/Shanghai) to a target.
+
+    Stored in the database: it survives restarts, and a run missed while the hotline
+    was down fires once when it is back. Runs falling in quiet hours (21:00-08:00)
+    are sent at 08:00."""
+    env = Env()
+    scope_type, value = _target(group, township, county)
+    with scheduler.open_store(env.config["HOTLINE_DB"]) as store:
+        try:
+            row = scheduler.add_schedule(
+                env.db,
+                store,
+                scope_type=scope_type,
+                scope_value=value,
+                day=day,
+                time=time_,
+                created_by=_who(by),
+            )
+        except scheduler.ScheduleError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"schedule {row['id']}: tips to {scope_type} {value} every {row['day_of_week']} "
+        f"{row['time']} (Beijing); next run {row['next_run']:%Y-%m-%d %H:%M %Z}"
+    )
+    if row["quiet"]:
+        click.echo("note: that time is in quiet hours (21:00-08:00): tips will go at 08:00")
+
+
+@tips_cli.command("list")
+@click.option("--catalogue", is_flag=True, help="List the tips themselves instead.")
+def tips_list(catalogue: bool) -> None:
+    """The tip schedules and their next run (or, with --catalogue, the tips)."""
+    if catalogue:
+        for tip in tips.all_tips():
+            click.echo(f"{tip.id:<22} {tip.topic:<18} {tip.text}")
+        return
+    env = Env()
+    with scheduler.open_store(env.config["HOTLINE_DB"]) as store:
+        rows = scheduler.list_schedules(env.db, store)
+    if not rows:
+        click.echo("no tip schedules: `hotline tips schedule --group ... --day tue --time 10:00`")
+        return
+    for r in rows:
+        nxt = f"{r['next_run']:%Y-%m-%d %H:%M}" if r["next_run"] else "not scheduled"
+        click.echo(
+            f"{r['id']:>3}  {r['scope_type']} {r['scope_value']}: every {r['day_of_week']} "
+            f"{r['time']}  next {nxt}  (by {r['created_by']})"
+        )
+
+
+@tips_cli.command("unschedule")
+@click.argument("schedule_id", type=int)
+def tips_unschedule(schedule_id: int) -> None:
+    """Stop a tip schedule."""
+    env = Env()
+    with scheduler.open_store(env.config["HOTLINE_DB"]) as store:
+        try:
+            scheduler.remove_schedule(env.db, store, schedule_id)
+        except scheduler.ScheduleError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"schedule {schedule_id} stopped")
+
+
+@tips_cli.command("run-now")
+@_target_options
+@click.option("--tip", "tip_id", help="This tip (an id from `tips list --catalogue`).")
+@click.option("--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or 1).")
+@click.option("--by", "by", help="Who starts the push (default: you).")
+def tips_run_now(
+    group: str | None,
+    township: str | None,
+    county: str | None,
+    tip_id: str | None,
+    rate: float | None,
+    by: str | None,
+) -> None:
+    """Push the next tip to a target now, with a progress bar. Each subscriber gets a
+    tip they have not had yet. In quiet hours it is queued for 08:00 instead."""
+    env = Env()
+    scope_type, value = _target(group, township, county)
+    try:
+        planned = campaigns.plan(
+            env.db,
+            kind="tip",
+            scope_type=scope_type,
+            scope_value=value,
+            tip_id=tip_id,
+            created_by=_who(by),
+        )
+    except (groups.ScopeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"campaign {planned.campaign_id}: {planned.recipients} recipients")
+    if in_quiet_hours(utcnow()):
+        click.echo(f"quiet hours (21:00-08:00): queued until {_local(planned.not_before)}")
+        return
+    _drain_with_bar(env, rate, planned.campaign_id, "sending tips")
+
+
+# --- alerts ------------------------------------------------------------------------
+
+
+@click.group("alert")
+def alert_cli() -> None:
+    """Urgent alerts to the villages of a township or county."""
+
+
+@alert_cli.command("send")
+@click.option("--township", help="Every village of a township (name, or county/township).")
+@click.option("--county", help="Every village of a county.")
+@click.option("--group", help="One village group.")
+@click.option("--text", required=True, help="What to tell the villagers (no links).")
+@click.option(
+    "--urgent/--not-urgent",
+    default=True,
+    show_default=True,
+    help="Urgent alerts go at once, even at night; others wait out quiet hours.",
+)
+@click.option("--by", "by", help="Who sends it: logged with the alert (default: you).")
+@click.option("--report", "report_id", type=int, help="The police-queue report it is about.")
+@click.option("--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or 1).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def alert_send(
+    township: str | None,
+    county: str | None,
+    group: str | None,
+    text: str,
+    urgent: bool,
+    by: str | None,
+    report_id: int | None,
+    rate: float | None,
+    yes: bool,
+) -> None:
+    """Warn a township or county now, e.g. --text "今天有人冒充医保局在XX镇活动…".
+
+    Shows who will get it and how it reads, asks for confirmation (unless --yes),
+    logs it with who sent it, then sends with a progress bar."""
+    env = Env()
+    scope_type, value = _target(group, township, county)
+    try:
+        shown = alerts.preview(env.db, scope_type, value, text, urgent=urgent)
+    except alerts.AlertError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"alert to {scope_type} {shown.scope_value}: {shown.villages} villages, "
+        f"{shown.recipients} subscribers, {shown.segments} SMS each"
+    )
+    click.echo(f"reads: {shown.sample}")
+    if shown.goes_at and not urgent and in_quiet_hours(utcnow()):
+        click.echo(f"not urgent and in quiet hours: goes at {_local(shown.goes_at)}")
+    if not yes and not click.confirm("send this alert?", default=False):
+        raise click.ClickException("not sent")
+    try:
+        alert_id, planned = alerts.send(
+            env.db,
+            scope_type,
+            value,
+            text,
+            confirm=shown.code,
+            sent_by=_who(by),
+            urgent=urgent,
+            report_id=report_id,
+        )
+    except alerts.AlertError as exc:
+        raise click.ClickException(str(exc)) from exc
+    note = "" if planned.created else " (already sent today: not sent again)"
+    click.echo(f"alert {alert_id} logged, campaign {planned.campaign_id}{note}")
+    _drain_with_bar(env, rate, planned.campaign_id, "sending alert")
+
+
+@alert_cli.command("list")
+def alert_list() -> None:
+    """The latest alerts and who sent them."""
+    env = Env()
+    for a in alerts.recent(env.db):
+        click.echo(
+            f"{a['id']:>3}  {_local(a['confirmed_at'])}  {a['scope_type']} {a['scope_value']}  "
+            f"{a['recipients']} recipients  by {a['sent_by']}: {a['text']}"
+        )
+
+
+# --- outbox ------------------------------------------------------------------------
+
+
+@click.group("outbox")
+def outbox_cli() -> None:
+    """The queue of tips and alerts to send."""
+
+
+@outbox_cli.command("drain")
+@click.option("--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or 1).")
+@click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
+@click.option(
+    "--recover",
+    is_flag=True,
+    help="First take back rows a crashed drainer left (only when no other drainer runs).",
+)
+def outbox_drain(rate: float | None, campaign_id: int | None, recover: bool) -> None:
+    """Send everything due now, paced, with a progress bar; routine messages wait out
+    quiet hours. Safe to interrupt and run again: nobody gets a message twice."""
+    env = Env()
+    if recover:
+        sender = env.sender()
+        released, in_doubt = outbox.recover(
+            env.db,
+            resend_in_doubt=outbox.accepts_idempotency_key(sender),
+            stale_after=0,
+        )
+        click.echo(f"recovered: {released} claimed rows released, {in_doubt} in doubt")
+    _drain_with_bar(env, rate, campaign_id, "sending")
+
+
+@outbox_cli.command("status")
+@click.option("--limit", default=10, show_default=True)
+def outbox_status(limit: int) -> None:
+    """Sent / delivered / failed per campaign."""
+    env = Env()
+    click.echo(
+        f"{'id':>4} {'kind':<5} {'target':<24} {'created (Beijing)':<17} "
+        f"{'to':>6} {'queued':>6} {'sent':>6} {'deliv':>6} {'failed':>6} {'skip':>5}"
+    )
+    for c in outbox.overview(env.db, limit):
+        target = f"{c['scope_type']} {c['scope_value']}"[:24]
+        click.echo(
+            f"{c['id']:>4} {c['kind']:<5} {target:<24} {_local(c['created_at']):<17} "
+            f"{c['recipients']:>6} {c['queued'] or 0:>6} {c['sent'] or 0:>6} "
+            f"{c['delivered'] or 0:>6} {c['failed'] or 0:>6} {c['skipped'] or 0:>5}"
+        )
+
+
+@click.command("scheduler")
+def scheduler_cli() -> None:
+    """Run the tip scheduler and the outbox drain alone, in the foreground.
+
+    `hotline serve` already runs them inside the web server: use this only when the
+    web server runs elsewhere, and not both at once."""
+    env = Env()
+    rt = scheduler.runtime_from_config(env.config, env.vault)
+    click.echo(f"scheduler on {env.config['HOTLINE_DB']} (Ctrl-C stops)")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start(rt, blocking=True)
+
+
+COMMANDS = (groups_cli, tips_cli, alert_cli, outbox_cli, scheduler_cli)

@@ -1,0 +1,423 @@
+"""The outbox: one row per (campaign, recipient), sent exactly once.
+
+Each row goes claim -> send -> mark, each step its own short transaction:
+
+- ``claimed``: taken by a drainer (a batch at a time). Never sent yet, so a crash
+  here is harmless: ``recover`` puts the row back to pending.
+- ``sending``: committed just before the provider call. A crash between the call and
+  the mark leaves the row "in doubt" (at most one row per drainer). With a provider
+  that accepts an idempotency key (ours is the row's ``idem_key``), ``recover`` resends
+  it and the provider drops the duplicate; with one that does not (Twilio), the row is
+  marked ``unknown`` and not resent: a missing tip is better than a doubled alert.
+- ``sent`` / ``failed``, then ``delivered`` / ``undelivered`` from status callbacks.
+
+Transient errors are retried with exponential backoff; permanent ones fail the row, and
+"opted out at the carrier" (Twilio 21610) also opts the subscriber out of everything.
+Sends are paced by deadline scheduling: the n-th send is due at start + n / rate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from bot.channels.senders import SendResult, SmsSender
+from bot.outreach import groups, texts
+from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
+from storage.privacy import Vault, mask
+
+log = logging.getLogger(__name__)
+
+# Provider error codes that mean "this person refused": stop every push to them.
+OPTED_OUT_CODES = frozenset({"21610"})
+DEFAULT_RATE = 1.0  # messages per second: a Twilio long code sends about 1 segment/s
+CLAIM_BATCH = 50
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 2.0  # seconds; attempt n waits base * 2**(n-1)
+BACKOFF_MAX = 600.0
+LEASE_SECONDS = 300.0  # a claim older than this belongs to a drainer that died
+QUEUED = ("pending", "claimed", "sending")
+
+
+@dataclass
+class DrainStats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    elapsed: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.retried + self.skipped
+
+
+class Pacer:
+    """Deadline scheduling to ``rate`` messages per second (0: unpaced).
+
+    Behind schedule by less than ``max_lag`` it sends back to back to catch up, so
+    the average rate stays exact; after a longer stall (a slow provider, a retry wait)
+    it restarts the schedule instead of bursting past the provider's limit."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        max_lag: float = 1.0,
+    ) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock, self.sleep, self.max_lag = clock, sleep, max_lag
+        self.deadline: float | None = None
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self.clock()
+        if self.deadline is None or now - self.deadline > self.max_lag:
+            self.deadline = now
+        elif self.deadline > now:
+            self.sleep(self.deadline - now)
+        self.deadline += self.interval
+
+
+def backoff(attempts: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_MAX) -> float:
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+def _claim(
+    db: sqlite_utils.Database,
+    token: str,
+    limit: int,
+    now: dt.datetime,
+    campaign_id: int | None,
+) -> list[dict[str, Any]]:
+    """Atomically take up to ``limit`` due rows, urgent first; routine rows wait out
+    quiet hours even if they were due before 21:00 and the drain ran late."""
+    stamp = iso(now)
+    urgencies = (1,) if in_quiet_hours(now) else (1, 0)
+    with db.conn:
+        taken = 0
+        for urgent in urgencies:
+            if taken >= limit:
+                break
+            cursor = db.execute(
+                "UPDATE outbox SET status = 'claimed', claim_token = ?, claimed_at = ?, "
+                "updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "
+                "AND urgent = ? AND next_attempt_at <= ? "
+                "AND (? IS NULL OR campaign_id = ?) ORDER BY id LIMIT ?)",
+                [token, stamp, stamp, urgent, stamp, campaign_id, campaign_id, limit - taken],
+            )
+            taken += cursor.rowcount
+    if not taken:
+        return []
+    return list(
+        db.query(
+            "SELECT o.id, o.idem_key, o.tip_id, o.attempts, o.subscriber_id, o.campaign_id, "
+            "c.kind, c.text AS alert_text, s.status AS subscriber_status, s.contact_enc, "
+            "s.contact_masked FROM outbox o JOIN campaigns c ON c.id = o.campaign_id "
+            "JOIN subscribers s ON s.id = o.subscriber_id "
+            "WHERE o.claim_token = ? AND o.status = 'claimed' ORDER BY o.urgent DESC, o.id",
+            [token],
+        )
+    )
+
+
+def _release(db: sqlite_utils.Database, token: str) -> None:
+    """Give back claimed rows this drainer will not send (never sent: safe)."""
+    with db.conn:
+        db.execute(
+            "UPDATE outbox SET status = 'pending', claim_token = NULL "
+            "WHERE claim_token = ? AND status = 'claimed'",
+            [token],
+        )
+
+
+def _finish(db: sqlite_utils.Database, row_id: int, values: dict[str, Any]) -> None:
+    with db.conn:
+        db["outbox"].update(row_id, values)
+
+
+def recover(
+    db: sqlite_utils.Database,
+    *,
+    resend_in_doubt: bool,
+    stale_after: float = LEASE_SECONDS,
+    now: dt.datetime | None = None,
+) -> tuple[int, int]:
+    """Put back rows of drainers that died: (released, in_doubt).
+
+    Use ``stale_after=0`` only when no other drainer can be running (at start-up of
+    the only one, or after a crash you know of)."""
+    now = now or utcnow()
+    cutoff = iso(now - dt.timedelta(seconds=stale_after))
+    stamp = iso(now)
+    in_doubt_status = "pending" if resend_in_doubt else "unknown"
+    with db.conn:
+        released = db.execute(
+            "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
+            "WHERE status = 'claimed' AND claimed_at <= ?",
+            [stamp, cutoff],
+        ).rowcount
+        in_doubt = db.execute(
+            "UPDATE outbox SET status = ?, claim_token = NULL, updated_at = ?, "
+            "error_code = CASE WHEN ? = 'unknown' THEN 'crash_during_send' ELSE error_code END "
+            "WHERE status = 'sending' AND claimed_at <= ?",
+            [in_doubt_status, stamp, in_doubt_status, cutoff],
+        ).rowcount
+    if released or in_doubt:
+        log.warning(
+            "outbox recovery: %d claimed rows released, %d in-doubt rows %s",
+            released,
+            in_doubt,
+            "queued for an idempotent resend" if resend_in_doubt else "marked unknown",
+        )
+    return released, in_doubt
+
+
+def accepts_idempotency_key(sender: SmsSender) -> bool:
+    return bool(getattr(sender, "accepts_idempotency_key", False))
+
+
+def _send(sender: SmsSender, to: str, text: str, key: str) -> SendResult:
+    try:
+        if accepts_idempotency_key(sender):
+            return sender.send(to, text, idempotency_key=key)  # type: ignore[call-arg]
+        return sender.send(to, text)
+    except Exception as exc:  # a provider hiccup (timeout, 5xx): transient, retry
+        log.warning("send to %s raised %s: will retry", mask(to), type(exc).__name__)
+        return SendResult(False, None, type(exc).__name__)
+
+
+def _process(
+    db: sqlite_utils.Database,
+    vault: Vault,
+    sender: SmsSender,
+    row: dict[str, Any],
+    token: str,
+    now: Callable[[], dt.datetime],
+    max_attempts: int,
+    backoff_base: float,
+    stats: DrainStats,
+) -> str:
+    """Send one claimed row; return what became of it."""
+    stamp = iso(now())
+    if row["subscriber_status"] != "active":
+        _finish(
+            db, row["id"], {"status": "skipped", "error_code": "opted_out", "updated_at": stamp}
+        )
+        stats.skipped += 1
+        return "skipped"
+    contact = vault.decrypt(row["contact_enc"] or "")
+    try:
+        if contact is None:
+            raise LookupError("contact cannot be decrypted with the current key")
+        text = texts.message_for(row["kind"], row["tip_id"], row["alert_text"], contact)
+    except LookupError as exc:
+        log.error("outbox row %s cannot be sent: %s", row["id"], exc)
+        _finish(
+            db, row["id"], {"status": "failed", "error_code": "unsendable", "updated_at": stamp}
+        )
+        stats.failed += 1
+        return "failed"
+    with db.conn:
+        moved = db.execute(
+            "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1, "
+            "updated_at = ? WHERE id = ? AND claim_token = ? AND status = 'claimed'",
+            [stamp, stamp, row["id"], token],
+        ).rowcount
+    if not moved:  # recovered and taken by another drainer meanwhile
+        return "lost"
+    result = _send(sender, contact, text, row["idem_key"])
+    attempts = row["attempts"] + 1
+    stamp = iso(now())
+    if result.ok:
+        _finish(
+            db,
+            row["id"],
+            {
+                "status": "sent",
+                "provider_id": result.provider_id,
+                "error_code": None,
+                "sent_at": stamp,
+                "status_at": stamp,
+                "updated_at": stamp,
+            },
+        )
+        stats.sent += 1
+        return "sent"
+    code = str(result.error_code or "error")
+    stats.errors[code] = stats.errors.get(code, 0) + 1
+    if result.permanent or code in OPTED_OUT_CODES or attempts >= max_attempts:
+        _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp})
+        if code in OPTED_OUT_CODES:
+            groups.mark_opted_out(
+                db, row["subscriber_id"], f"carrier:{code}", "carrier", by="carrier"
+            )
+            log.info("subscriber %s opted out at the carrier (%s)", row["contact_masked"], code)
+        stats.failed += 1
+        return "failed"
+    retry_at = now() + dt.timedelta(seconds=backoff(attempts, backoff_base))
+    _finish(
+        db,
+        row["id"],
+        {
+            "status": "pending",
+            "claim_token": None,
+            "error_code": code,
+            "next_attempt_at": iso(retry_at),
+            "updated_at": stamp,
+        },
+    )
+    stats.retried += 1
+    return "retry"
+
+
+def next_due(db: sqlite_utils.Database, campaign_id: int | None = None) -> dt.datetime | None:
+    row = db.execute(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' "
+        "AND (? IS NULL OR campaign_id = ?)",
+        [campaign_id, campaign_id],
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    return dt.datetime.fromisoformat(row[0])
+
+
+def drain(
+    db: sqlite_utils.Database,
+    vault: Vault,
+    sender: SmsSender,
+    *,
+    rate: float = DEFAULT_RATE,
+    batch: int = CLAIM_BATCH,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff_base: float = BACKOFF_BASE,
+    retry_wait: float = 0.0,
+    limit: int | None = None,
+    campaign_id: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], dt.datetime] = utcnow,
+    should_stop: Callable[[], bool] | None = None,
+) -> DrainStats:
+    """Send every due row (of one campaign, or all), paced to ``rate`` per second.
+
+    Returns when nothing is due; with ``retry_wait`` > 0 it first waits for retries
+    due within that many seconds. ``progress`` is called once per row handled."""
+    stats = DrainStats()
+    started = clock()
+    pacer = Pacer(rate, clock, sleep)
+    token = uuid.uuid4().hex
+    try:
+        while not (should_stop and should_stop()):
+            if limit is not None and stats.handled >= limit:
+                break
+            size = batch if limit is None else min(batch, limit - stats.handled)
+            rows = _claim(db, token, size, now(), campaign_id)
+            if not rows:
+                due = next_due(db, campaign_id) if retry_wait > 0 else None
+                if due is None:
+                    break
+                current = now()
+                # A routine row due at night is not claimable before 08:00.
+                wait = (max(due, next_allowed(current)) - current).total_seconds()
+                if wait <= 0 or wait > retry_wait:
+                    break  # (<= 0: due yet not claimable, e.g. quiet hours: do not spin)
+                sleep(wait + 0.01)
+                continue
+            for row in rows:
+                if should_stop and should_stop():
+                    break
+                pacer.wait()
+                outcome = _process(
+                    db, vault, sender, row, token, now, max_attempts, backoff_base, stats
+                )
+                if progress:
+                    progress(outcome)
+            _release(db, token)
+    except BaseException:
+        # Interrupted (Ctrl-C, a crash in a callback): rows not yet tried go back.
+        _release(db, token)
+        raise
+    stats.elapsed = clock() - started
+    return stats
+
+
+# What a Twilio status callback may say, and how final it is: a late "sent" never
+# overwrites "delivered" (callbacks can arrive out of order).
+STATUS_MAP = {
+    "queued": "sent",
+    "accepted": "sent",
+    "scheduled": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+_RANK = {"sending": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+
+
+def apply_status(
+    db: sqlite_utils.Database, provider_id: str, provider_status: str, error_code: str | None
+) -> str:
+    """Record a delivery receipt; returns "updated", "unchanged", "ignored" or "unknown"."""
+    status = STATUS_MAP.get(provider_status.strip().lower())
+    if status is None:
+        return "ignored"
+    row = db.execute(
+        "SELECT id, status, subscriber_id FROM outbox WHERE provider_id = ?", [provider_id]
+    ).fetchone()
+    if row is None:
+        return "unknown"
+    row_id, current, subscriber_id = row
+    code = (error_code or "").strip() or None
+    if code in OPTED_OUT_CODES:
+        groups.mark_opted_out(db, subscriber_id, f"carrier:{code}", "carrier", by="carrier")
+    if _RANK.get(status, 0) <= _RANK.get(current, 0):
+        return "unchanged"
+    values: dict[str, Any] = {"status": status, "status_at": iso(utcnow())}
+    if code:
+        values["error_code"] = code
+    _finish(db, row_id, values)
+    return "updated"
+
+
+def counts(db: sqlite_utils.Database, campaign_id: int) -> dict[str, int]:
+    rows = db.execute(
+        "SELECT status, COUNT(*) FROM outbox WHERE campaign_id = ? GROUP BY status",
+        [campaign_id],
+    ).fetchall()
+    return dict(rows)
+
+
+def overview(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest campaigns with queued / sent / delivered / failed / skipped counts."""
+    return list(
+        db.query(
+            """
+            SELECT c.id, c.kind, c.scope_type, c.scope_value, c.tip_id, c.urgent,
+                   c.created_by, c.created_at, c.not_before, c.recipients,
+                   SUM(o.status IN ('pending', 'claimed', 'sending')) AS queued,
+                   SUM(o.status = 'sent') AS sent,
+                   SUM(o.status = 'delivered') AS delivered,
+                   SUM(o.status IN ('failed', 'undelivered', 'unknown')) AS failed,
+                   SUM(o.status = 'skipped') AS skipped
+            FROM campaigns c LEFT JOIN outbox o ON o.campaign_id = c.id
+            GROUP BY c.id ORDER BY c.id DESC LIMIT ?
+            """,
+            [limit],
+        )
+    )

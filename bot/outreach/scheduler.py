@@ -1,0 +1,340 @@
+"""Weekly tip schedules, run by APScheduler with its job store in the hotline database.
+
+- Jobs live in the table ``apscheduler_jobs`` of the same SQLite file (SQLAlchemyJobStore,
+  ``sqlite:///<HOTLINE_DB>``), so schedules survive restarts.
+- ``coalesce=True`` and a misfire grace of 8 days: after downtime a missed weekly run
+  fires once when the process comes back, not once per missed slot. The campaign key
+  (schedule id + Beijing date) makes even a second firing the same day plan nothing new.
+- Times are Asia/Shanghai. A run that lands in quiet hours plans its campaign for
+  08:00; the drain tick (every minute, in memory) sends it then, and picks up retries.
+- Who runs it: ``hotline serve`` starts a BackgroundScheduler in the web process
+  (``start_with_app``); ``hotline scheduler`` runs one alone. Run one or the other:
+  claims are atomic, so two would not double-send, but each paces on its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from apscheduler.events import EVENT_JOB_ERROR
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.channels.senders import SmsSender
+from bot.outreach import campaigns, groups, outbox
+from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
+from storage.db import connect
+from storage.privacy import Vault
+
+log = logging.getLogger(__name__)
+
+TIMEZONE = "Asia/Shanghai"
+MISFIRE_GRACE = 8 * 24 * 3600  # longer than a week: the latest missed weekly slot still runs
+DRAIN_TICK_SECONDS = 60
+JOB_TABLE = "apscheduler_jobs"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1}
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass
+class Runtime:
+    """What scheduled jobs need; jobs are stored by reference, so this is looked up."""
+
+    db_path: str
+    vault: Vault
+    sender_factory: Callable[[], SmsSender]
+    rate: float = outbox.DEFAULT_RATE
+    resend_in_doubt: bool = False
+    drain_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("the outreach scheduler runtime is not set (start_with_app)")
+    return _runtime
+
+
+def build_scheduler(db_path: str | Path, *, blocking: bool = False) -> BaseScheduler:
+    jobstores = {
+        "default": SQLAlchemyJobStore(url=f"sqlite:///{db_path}", tablename=JOB_TABLE),
+        # The drain tick is re-added at every start: nothing to persist.
+        "memory": MemoryJobStore(),
+    }
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    return cls(jobstores=jobstores, job_defaults=JOB_DEFAULTS, timezone=TIMEZONE)
+
+
+class _StoreOnlyScheduler(BaseScheduler):
+    """Reads and edits jobs in the store and never runs one: it has no main loop.
+
+    A paused BackgroundScheduler is not enough: while it shuts down, its loop thread
+    processes due jobs once more, so a CLI `tips list` would consume (and lose) a run
+    that a downed server had missed."""
+
+    def wakeup(self) -> None:
+        pass
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+
+
+class open_store:  # noqa: N801 - used as a context manager, reads like one
+    """The job store for editing schedules (CLI, web) without running any job."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.scheduler = _StoreOnlyScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(url=f"sqlite:///{db_path}", tablename=JOB_TABLE)
+            },
+            job_defaults=JOB_DEFAULTS,
+            timezone=TIMEZONE,
+        )
+
+    def __enter__(self) -> BaseScheduler:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # no chatter in the CLI
+        self.scheduler.start(paused=True)
+        return self.scheduler
+
+    def __exit__(self, *_exc: object) -> None:
+        self.scheduler.shutdown(wait=False)
+
+
+# --- jobs (referenced as text in the job store) ------------------------------------
+
+
+def run_schedule(schedule_id: int) -> None:
+    """A weekly slot: plan the tip push for the schedule's target, then drain."""
+    rt = runtime()
+    db = connect(rt.db_path, migrate_schema=False)
+    try:
+        row = db.execute(
+            "SELECT scope_type, scope_value, active FROM tip_schedules WHERE id = ?",
+            [schedule_id],
+        ).fetchone()
+        if row is None or not row[2]:
+            log.info("tip schedule %s is gone or inactive: nothing to do", schedule_id)
+            return
+        day = utcnow().astimezone(BEIJING).date().isoformat()
+        planned = campaigns.plan(
+            db,
+            kind="tip",
+            scope_type=row[0],
+            scope_value=row[1],
+            created_by=f"schedule:{schedule_id}",
+            key=f"tip:schedule:{schedule_id}:{day}",
+        )
+        log.info(
+            "tip schedule %s: campaign %s, %d recipients%s, sending from %s",
+            schedule_id,
+            planned.campaign_id,
+            planned.recipients,
+            "" if planned.created else " (already planned today)",
+            planned.not_before,
+        )
+        _drain(rt, db)
+    finally:
+        db.conn.close()
+
+
+def drain_tick() -> None:
+    """Every minute: send whatever is due (deferred by quiet hours, retries, alerts)."""
+    rt = runtime()
+    db = connect(rt.db_path, migrate_schema=False)
+    try:
+        outbox.recover(db, resend_in_doubt=rt.resend_in_doubt)
+        _drain(rt, db)
+    finally:
+        db.conn.close()
+
+
+def _drain(rt: Runtime, db: sqlite_utils.Database) -> None:
+    # One drain at a time per process: two would each pace to the full rate.
+    if not rt.drain_lock.acquire(blocking=False):
+        return
+    try:
+        stats = outbox.drain(db, rt.vault, rt.sender_factory(), rate=rt.rate)
+        if stats.handled:
+            log.info(
+                "outbox: %d sent, %d failed, %d to retry, %d skipped in %.1fs",
+                stats.sent,
+                stats.failed,
+                stats.retried,
+                stats.skipped,
+                stats.elapsed,
+            )
+    finally:
+        rt.drain_lock.release()
+
+
+# --- schedules ---------------------------------------------------------------------
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+def parse_days(day: str) -> str:
+    days = [d.strip().lower()[:3] for d in day.split(",") if d.strip()]
+    if not days or any(d not in DAYS for d in days):
+        raise ScheduleError(f"day must be one or more of {','.join(DAYS)} (e.g. tue or mon,thu)")
+    return ",".join(days)
+
+
+def parse_time(value: str) -> tuple[int, int]:
+    match = _TIME.match(value.strip())
+    if not match:
+        raise ScheduleError("time must be HH:MM, Beijing time (e.g. 10:00)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def add_schedule(
+    db: sqlite_utils.Database,
+    scheduler: BaseScheduler,
+    *,
+    scope_type: str,
+    scope_value: str,
+    day: str,
+    time: str,
+    created_by: str,
+) -> dict[str, Any]:
+    """A weekly tip push to a group / township / county; returns the schedule."""
+    days = parse_days(day)
+    hour, minute = parse_time(time)
+    try:
+        groups.resolve_scope(db, scope_type, scope_value)
+    except groups.ScopeError as exc:
+        raise ScheduleError(str(exc)) from exc
+    with db.conn:
+        schedule_id = (
+            db["tip_schedules"]
+            .insert(
+                {
+                    "scope_type": scope_type,
+                    "scope_value": scope_value.strip(),
+                    "day_of_week": days,
+                    "time": f"{hour:02d}:{minute:02d}",
+                    "created_by": created_by,
+                    "created_at": iso(utcnow()),
+                    "active": 1,
+                }
+            )
+            .last_pk
+        )
+        job_id = f"tips-{schedule_id}"
+        db["tip_schedules"].update(schedule_id, {"job_id": job_id})
+    scheduler.add_job(
+        "bot.outreach.scheduler:run_schedule",
+        CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=TIMEZONE),
+        args=[schedule_id],
+        id=job_id,
+        name=f"tips to {scope_type} {scope_value.strip()}",
+        jobstore="default",
+        replace_existing=True,
+    )
+    return schedule(db, scheduler, schedule_id)
+
+
+def schedule(db: sqlite_utils.Database, scheduler: BaseScheduler, schedule_id: int) -> dict:
+    rows = list(db.query("SELECT * FROM tip_schedules WHERE id = ?", [schedule_id]))
+    if not rows:
+        raise ScheduleError(f"no tip schedule {schedule_id}")
+    row = rows[0]
+    job = scheduler.get_job(row["job_id"]) if row["job_id"] else None
+    row["next_run"] = job.next_run_time if job else None
+    row["quiet"] = in_quiet_hours(
+        dt.datetime.combine(dt.date.today(), dt.time.fromisoformat(row["time"]), tzinfo=BEIJING)
+    )
+    return row
+
+
+def list_schedules(db: sqlite_utils.Database, scheduler: BaseScheduler) -> list[dict]:
+    ids = [r[0] for r in db.execute("SELECT id FROM tip_schedules WHERE active = 1 ORDER BY id")]
+    return [schedule(db, scheduler, i) for i in ids]
+
+
+def remove_schedule(db: sqlite_utils.Database, scheduler: BaseScheduler, schedule_id: int) -> None:
+    row = schedule(db, scheduler, schedule_id)
+    with db.conn:
+        db["tip_schedules"].update(schedule_id, {"active": 0})
+    if row["next_run"] is not None:
+        scheduler.remove_job(row["job_id"])
+
+
+# --- starting ----------------------------------------------------------------------
+
+
+def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
+    set_runtime(rt)
+    db = connect(rt.db_path, migrate_schema=False)
+    try:
+        # Rows a previous process left claimed or in doubt: it is gone, take them back.
+        outbox.recover(db, resend_in_doubt=rt.resend_in_doubt)
+    finally:
+        db.conn.close()
+    scheduler = build_scheduler(rt.db_path, blocking=blocking)
+    scheduler.add_job(
+        drain_tick,
+        "interval",
+        seconds=DRAIN_TICK_SECONDS,
+        id="outbox-drain",
+        jobstore="memory",
+        replace_existing=True,
+    )
+    scheduler.add_listener(
+        lambda event: log.error("scheduled job %s failed", event.job_id, exc_info=event.exception),
+        EVENT_JOB_ERROR,
+    )
+    if not blocking:
+        atexit.register(lambda: scheduler.running and scheduler.shutdown(wait=False))
+    scheduler.start()
+    return scheduler
+
+
+def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
+    from bot.channels.senders import sender_for
+
+    return Runtime(
+        db_path=str(config["HOTLINE_DB"]),
+        vault=vault,
+        sender_factory=lambda: sender_for("sms", config),
+        rate=rate_from_config(config),
+    )
+
+
+def rate_from_config(config: dict[str, Any]) -> float:
+    """HOTLINE_SMS_RATE messages per second (the provider's limit; default 1)."""
+    value = config.get("HOTLINE_SMS_RATE") or os.environ.get("HOTLINE_SMS_RATE")
+    try:
+        return float(value) if value else outbox.DEFAULT_RATE
+    except ValueError as exc:
+        raise ValueError(f"HOTLINE_SMS_RATE must be a number, not {value!r}") from exc
+
+
+def start_with_app(app: Any) -> BaseScheduler:
+    """Start the background scheduler inside the web process (``hotline serve``)."""
+    scheduler = start(runtime_from_config(app.config, app.extensions["hotline_vault"]))
+    app.extensions["hotline_scheduler"] = scheduler
+    return scheduler

@@ -1,0 +1,181 @@
+"""Outreach pages for police officers under /police/outreach: enroll villagers from a
+CSV, see sent / delivered / failed per campaign, push a tip to a group now, and send
+an urgent alert after a confirmation page.
+
+Reuses the police login (reporting.web.login_required) and the app's CSRF protection.
+An officer works within their own county. Village cadres have no web login yet: they
+hand their CSV to the police station or use `hotline groups import`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from bot.outreach import alerts, campaigns, groups, outbox
+from reporting.web import login_required
+from storage.db import get_db
+from storage.privacy import get_vault
+
+bp = Blueprint("outreach_web", __name__, url_prefix="/police/outreach", template_folder="templates")
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+def _county() -> str:
+    return g.officer["county"]
+
+
+def _render(template: str, **values: Any) -> str:
+    return render_template(template, officer=g.officer, **values)
+
+
+def _own_scope(scope_type: str, value: str) -> str:
+    """The scope value, pinned to the officer's county (404 for anything outside it)."""
+    db = get_db()
+    value = value.strip()
+    if scope_type == "county":
+        if value != _county():
+            abort(404)
+        return value
+    if scope_type == "township":
+        return f"{_county()}/{value.split('/')[-1]}"
+    if scope_type == "group":
+        group = groups.get_group(db, int(value)) if value.isdigit() else None
+        if group is None or group["county"] != _county():
+            abort(404)
+        return str(group["id"])
+    abort(400)
+
+
+def _county_campaigns() -> list[dict[str, Any]]:
+    db = get_db()
+    mine = []
+    for c in outbox.overview(db, limit=200):
+        try:
+            ids = groups.resolve_scope(db, c["scope_type"], c["scope_value"])
+        except groups.ScopeError:
+            continue
+        counties = {groups.get_group(db, i)["county"] for i in ids[:1]}
+        if counties == {_county()}:
+            mine.append(c)
+    return mine[:30]
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    db = get_db()
+    mine = [r for r in groups.list_groups(db) if r["county"] == _county()]
+    townships = sorted({r["township"] for r in mine})
+    return _render(
+        "outreach/index.html",
+        groups=mine,
+        townships=townships,
+        campaigns=_county_campaigns(),
+        recent_alerts=[
+            a for a in alerts.recent(db, 50) if a["scope_value"].split("/")[0] == _county()
+        ][:10],
+    )
+
+
+@bp.post("/import")
+@login_required
+def import_csv():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("请选择 CSV 文件。", "error")
+        return redirect(url_for(".index"))
+    data = upload.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        flash("文件太大（最多 5 MB）。", "error")
+        return redirect(url_for(".index"))
+    db = get_db()
+    try:
+        result = groups.import_csv(
+            db,
+            get_vault(),
+            data,
+            by=g.officer["username"],
+            channel=request.form.get("consent_channel", "").strip()[:40] or "web-upload",
+            source=upload.filename[:100],
+            only_county=_county(),
+        )
+    except (groups.EnrollmentFileError, ValueError) as exc:
+        flash(f"无法导入：{exc}", "error")
+        return redirect(url_for(".index"))
+    message = (
+        f"已登记 {result.enrolled} 人，已在名单 {result.already} 人，换村 {result.moved} 人，"
+        f"已退订不再登记 {result.refused_opted_out} 人，新建村组 {result.groups_created} 个，"
+        f"错误 {len(result.errors)} 行"
+    )
+    flash(message, "ok")
+    for error in result.errors[:20]:
+        flash(error, "error")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/run")
+@login_required
+def run_now():
+    scope = _own_scope("group", request.form.get("group_id", ""))
+    planned = campaigns.plan(
+        get_db(),
+        kind="tip",
+        scope_type="group",
+        scope_value=scope,
+        created_by=g.officer["username"],
+    )
+    flash(
+        f"已安排第 {planned.campaign_id} 批提醒，共 {planned.recipients} 人；"
+        "发送程序一分钟内开始发送（21:00–08:00 的提醒等到早上 8 点）。",
+        "ok",
+    )
+    return redirect(url_for(".index"))
+
+
+def _alert_form() -> tuple[str, str, str, bool]:
+    scope_type = request.form.get("scope_type", "township")
+    if scope_type not in ("township", "county"):
+        abort(400)
+    raw = request.form.get("scope_value", "") if scope_type == "township" else _county()
+    return (
+        scope_type,
+        _own_scope(scope_type, raw),
+        request.form.get("text", ""),
+        bool(request.form.get("urgent")),
+    )
+
+
+@bp.post("/alert/preview")
+@login_required
+def alert_preview():
+    scope_type, scope_value, text, urgent = _alert_form()
+    try:
+        shown = alerts.preview(get_db(), scope_type, scope_value, text, urgent=urgent)
+    except alerts.AlertError as exc:
+        flash(f"不能发送：{exc}", "error")
+        return redirect(url_for(".index"))
+    return _render("outreach/confirm.html", shown=shown)
+
+
+@bp.post("/alert/send")
+@login_required
+def alert_send():
+    scope_type, scope_value, text, urgent = _alert_form()
+    try:
+        alert_id, planned = alerts.send(
+            get_db(),
+            scope_type,
+            scope_value,
+            text,
+            confirm=request.form.get("code", ""),
+            sent_by=g.officer["username"],
+            urgent=urgent,
+            report_id=request.form.get("report_id", type=int),
+        )
+    except alerts.AlertError as exc:
+        flash(f"未发送：{exc}", "error")
+        return redirect(url_for(".index"))
+    flash(f"紧急提醒 {alert_id} 已确认，发给 {planned.recipients} 人，已记录发送人。", "ok")
+    return redirect(url_for(".index"))

@@ -1,0 +1,136 @@
+"""Check a photo of a QR code for the villager who sent it.
+
+``check(media)`` fetches the photo (provider media hosts only, or our own web-chat
+upload folder), reads its QR codes and judges them without ever opening them.
+``media_step`` is the dialogue step for a message that carries photos.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import responses
+from bot.messages import Media
+from bot.qr.decode import NotAnImage, decode, open_image
+from bot.qr.download import DownloadError, fetch_image, parse_hosts
+from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
+
+if TYPE_CHECKING:
+    from bot.dialogue import Dialogue, Turn
+
+__all__ = ["QrVerdict", "check", "check_bytes", "judge", "media_step", "save_upload"]
+
+log = logging.getLogger(__name__)
+
+# Web-chat photos are saved under $HOTLINE_VAR/uploads and named by us: a media URL
+# "upload:<name>" can only point there (the name pattern rules out paths).
+UPLOAD_PREFIX = "upload:"
+_UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|gif|webp|bmp)$")
+_EXT = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
+MAX_PHOTOS = 3
+# Outcomes that are not a judgement of a code, ordered after the code kinds.
+_ORDER = [*SEVERITY, "no_qr", "too_large", "not_image", "unavailable"]
+
+
+def _config(config: Any = None) -> Any:
+    if config is not None:
+        return config
+    from flask import current_app
+
+    return current_app.config
+
+
+def max_bytes(config: Any = None) -> int:
+    return int(_config(config).get("QR_MAX_BYTES") or 5 * 1024 * 1024)
+
+
+def check_bytes(data: bytes, config: Any = None) -> QrVerdict:
+    config = _config(config)
+    if len(data) > max_bytes(config):
+        return QrVerdict("too_large")
+    try:
+        codes = decode(data)
+    except NotAnImage:
+        return QrVerdict("not_image")
+    official = parse_hosts(config.get("QR_OFFICIAL_DOMAINS") or "nhsa.gov.cn,gov.cn")
+    return judge_all(codes, official)
+
+
+def check(media: Media, config: Any = None) -> QrVerdict:
+    """The verdict on one photo a provider (or our web chat) handed us."""
+    config = _config(config)
+    if media.content_type and not media.content_type.lower().startswith("image"):
+        return QrVerdict("not_image")
+    if media.url.startswith(UPLOAD_PREFIX):
+        data = read_upload(media.url, config)
+        return check_bytes(data, config) if data is not None else QrVerdict("unavailable")
+    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
+    try:
+        fetched = fetch_image(
+            media.url,
+            allowlist=parse_hosts(config.get("QR_MEDIA_HOSTS") or ""),
+            max_bytes=max_bytes(config),
+            timeout=float(config.get("QR_DOWNLOAD_TIMEOUT") or 8),
+            # Twilio media may require the account's basic auth; only its API host gets it.
+            auth=(sid, token) if sid and token else None,
+            auth_hosts=("api.twilio.com",),
+        )
+    except DownloadError as exc:
+        log.warning("photo not fetched: %s", exc.reason)
+        if exc.reason in ("not_image", "too_large"):
+            return QrVerdict(exc.reason)
+        return QrVerdict("unavailable")
+    return check_bytes(fetched.data, config)
+
+
+def save_upload(data: bytes, config: Any = None) -> Media:
+    """Keep a web-chat photo (NotAnImage unless it is one) and return its Media."""
+    config = _config(config)
+    image = open_image(data)
+    ext = _EXT.get(image.format or "")
+    if not ext:
+        raise NotAnImage(f"unsupported image format {image.format}")
+    folder = Path(config["HOTLINE_VAR"]) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_hex(16)}.{ext}"
+    (folder / name).write_bytes(data)
+    return Media(UPLOAD_PREFIX + name, _mime(ext))
+
+
+def _mime(ext: str) -> str:
+    return "image/jpeg" if ext == "jpg" else f"image/{ext}"
+
+
+def upload_path(url: str, config: Any = None) -> Path | None:
+    name = url.removeprefix(UPLOAD_PREFIX)
+    if not url.startswith(UPLOAD_PREFIX) or not _UPLOAD_NAME.match(name):
+        return None
+    return Path(_config(config)["HOTLINE_VAR"]) / "uploads" / name
+
+
+def read_upload(url: str, config: Any = None) -> bytes | None:
+    path = upload_path(url, config)
+    if path is None or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+def worst(verdicts: list[QrVerdict]) -> QrVerdict:
+    return min(verdicts, key=lambda v: _ORDER.index(v.kind))
+
+
+def media_step(dialogue: Dialogue, turn: Turn) -> None:
+    """Answer a message with photos: the verdict on the most alarming one. The check is
+    kept in the conversation state (``last_qr``) for a report made next."""
+    verdicts = [check(m) for m in turn.message.media[:MAX_PHOTOS]]
+    verdict = worst(verdicts)
+    turn.say(responses.catalogue("qr")["qr"][verdict.kind].strip())
+    attachment = verdict.as_attachment()
+    if attachment.get("qr_content"):
+        attachment["qr_content"] = attachment["qr_content"][:1000]
+    attachment["qr_codes"] = [c[:1000] for c in attachment.get("qr_codes", [])][:5]
+    turn.state["last_qr"] = attachment

@@ -1,0 +1,35 @@
+"""A reporter's photo in the report form: its QR check is kept with the report.
+
+Registered in ``bot.report_form.PHOTO_HOOKS``. The verdict and the decoded text (never
+opened) go into the report's message log, where the police queue shows them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import responses
+from bot.messages import Media
+from bot.qr import check
+from reporting import reports
+
+if TYPE_CHECKING:
+    from bot.dialogue import Dialogue, Turn
+
+# Outcomes without a code: nothing to tell the reporter beyond "photo saved".
+_SILENT = {"no_qr", "not_image", "too_large", "unavailable"}
+
+
+def attach_qr_check(
+    dialogue: Dialogue, turn: Turn, report: dict[str, Any], attachment_id: int, media: Media
+) -> None:
+    verdict = check(media)
+    content = (verdict.content or "")[:1000]
+    note = f"[二维码检查 附件{attachment_id}] {verdict.kind}"
+    if content:
+        note += f"：{content}（链接未打开）"
+    reports.add_message(dialogue.db, report["id"], "qr", note)
+    turn.state["last_qr"] = {**verdict.as_attachment(), "attachment_id": attachment_id}
+    if verdict.kind not in _SILENT:
+        qr = responses.catalogue("qr")
+        turn.say(qr["qr_in_report"].format(label=qr["qr_labels"][verdict.kind]))

@@ -1,0 +1,38 @@
+"""Who looked at what and who changed what: every view of a report and every change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from reporting.reports import now
+
+
+def record(
+    db: sqlite_utils.Database,
+    officer: dict[str, Any] | None,
+    action: str,
+    report_id: int | None = None,
+    detail: str = "",
+    ip: str | None = None,
+    username: str | None = None,
+) -> None:
+    with db.conn:
+        db["audit_log"].insert(
+            {
+                "at": now(),
+                "officer_id": officer["id"] if officer else None,
+                "username": officer["username"] if officer else username,
+                "action": action,
+                "report_id": report_id,
+                "detail": detail[:1000],
+                "ip": ip,
+            }
+        )
+
+
+def for_report(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
+    return list(
+        db.query("SELECT * FROM audit_log WHERE report_id = ? ORDER BY id DESC", [report_id])
+    )

@@ -1,0 +1,66 @@
+"""Registered village cadres: their reports carry their village and rank higher."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from reporting import reports, routing
+from storage.privacy import Vault, mask
+
+
+class CadreError(ValueError):
+    pass
+
+
+def add(
+    db: sqlite_utils.Database, vault: Vault, phone: str, village: str, township: str | None = None
+) -> dict[str, Any]:
+    """Register (or move) a cadre. The village must be in the jurisdiction table, and
+    name one village: a name found in two townships needs ``township``."""
+    rows, _how = routing.find_villages(db, f"{township or ''}{village}")
+    rows = [
+        r
+        for r in rows
+        if not township or routing.normalise_township(township) == r["township_norm"]
+    ]
+    if not rows:
+        raise CadreError(f"village {village!r} is not in the jurisdiction table")
+    if len(rows) > 1:
+        towns = "、".join(r["township"] for r in rows)
+        raise CadreError(f"{village} exists in several townships ({towns}): give --township")
+    row = rows[0]
+    record = {
+        "phone_hash": vault.hash(phone),
+        "phone_enc": vault.encrypt(phone),
+        "phone_masked": mask(phone),
+        "county": row["county"],
+        "township": row["township"],
+        "village": row["village"],
+        "created_at": reports.now(),
+    }
+    with db.conn:
+        db["cadres"].upsert(record, pk="phone_hash")
+    return record
+
+
+def import_csv(db: sqlite_utils.Database, vault: Vault, path: str | Path) -> int:
+    """Columns: phone, village, township (township may be empty when the name is unique)."""
+    text = Path(path).read_text(encoding="utf-8").lstrip("\ufeff")
+    count = 0
+    for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            add(db, vault, row["phone"], row["village"], row.get("township") or None)
+        except (CadreError, KeyError) as exc:
+            raise CadreError(f"line {number}: {exc}") from exc
+        count += 1
+    return count
+
+
+def lookup(db: sqlite_utils.Database, contact_hash: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM cadres WHERE phone_hash = ?", [contact_hash]))
+    return rows[0] if rows else None

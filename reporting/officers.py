@@ -1,0 +1,115 @@
+"""Police officers: hashed passwords, lockout after repeated failures, two roles.
+
+An officer sees their station's reports; a county supervisor sees the whole county.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlite_utils
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from reporting import routing
+from reporting.reports import now
+
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+MIN_PASSWORD = 10
+ROLES = ("officer", "supervisor")
+# Checked when the username is unknown, so a wrong name costs the same time as a
+# wrong password and does not reveal which usernames exist.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class OfficerError(ValueError):
+    pass
+
+
+def add(
+    db: sqlite_utils.Database,
+    username: str,
+    password: str,
+    station_code: str,
+    role: str = "officer",
+) -> dict[str, Any]:
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise OfficerError("username must be 1 to 64 characters")
+    if len(password) < MIN_PASSWORD:
+        raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
+    if role not in ROLES:
+        raise OfficerError(f"role must be one of {', '.join(ROLES)}")
+    station = routing.station(db, station_code)
+    if station is None:
+        raise OfficerError(f"no station {station_code!r}: import the jurisdiction table first")
+    if get_by_username(db, username):
+        raise OfficerError(f"username {username!r} is taken")
+    record = {
+        "username": username,
+        "password_hash": generate_password_hash(password),
+        "station_code": station_code,
+        "county": station["county"],
+        "role": role,
+        "active": 1,
+        "failed_logins": 0,
+        "created_at": now(),
+    }
+    with db.conn:
+        record["id"] = db["officers"].insert(record).last_pk
+    return record
+
+
+def get(db: sqlite_utils.Database, officer_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM officers WHERE id = ? AND active = 1", [officer_id]))
+    return rows[0] if rows else None
+
+
+def get_by_username(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM officers WHERE username = ?", [username.strip()]))
+    return rows[0] if rows else None
+
+
+def colleagues(db: sqlite_utils.Database, officer: dict[str, Any]) -> list[dict[str, Any]]:
+    """Who this officer may assign a report to."""
+    if officer["role"] == "supervisor":
+        sql, value = "county = ?", officer["county"]
+    else:
+        sql, value = "station_code = ?", officer["station_code"]
+    return list(
+        db.query(
+            f"SELECT id, username, station_code FROM officers WHERE active = 1 AND {sql}"  # noqa: S608
+            " ORDER BY username",
+            [value],
+        )
+    )
+
+
+def authenticate(
+    db: sqlite_utils.Database, username: str, password: str, at: dt.datetime | None = None
+) -> tuple[dict[str, Any] | None, str]:
+    """(officer, "ok") or (None, reason): reason is "locked" or "invalid"."""
+    at = at or dt.datetime.now(dt.timezone.utc)
+    officer = get_by_username(db, username or "")
+    if officer is None or not officer["active"]:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None, "invalid"
+    locked_until = officer.get("locked_until")
+    if locked_until and dt.datetime.fromisoformat(locked_until) > at:
+        return None, "locked"
+    if not check_password_hash(officer["password_hash"], password or ""):
+        failures = (officer["failed_logins"] or 0) + 1
+        fields: dict[str, Any] = {"failed_logins": failures}
+        if failures >= MAX_FAILURES:
+            fields["locked_until"] = (at + LOCKOUT).isoformat(timespec="seconds")
+            fields["failed_logins"] = 0
+        with db.conn:
+            db["officers"].update(officer["id"], fields)
+        return None, "locked" if failures >= MAX_FAILURES else "invalid"
+    with db.conn:
+        db["officers"].update(
+            officer["id"],
+            {"failed_logins": 0, "locked_until": None, "last_login_at": now()},
+        )
+    return officer, "ok"

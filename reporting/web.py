@@ -1,0 +1,417 @@
+"""The police triage queue under /police: login, queue, report detail, actions, export.
+
+Every page needs a logged-in officer; every query goes through ``reports.scope`` so an
+officer sees only their station (a supervisor: their county), and a report outside it
+is a 404, not a 403 (which would confirm it exists). Views and changes are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+import responses
+from reporting import audit, officers, reports, routing
+from storage.db import get_db
+from storage.privacy import get_vault
+
+log = logging.getLogger(__name__)
+bp = Blueprint(
+    "police",
+    __name__,
+    url_prefix="/police",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+STATUS_LABELS = {
+    "new": "新报告",
+    "triaged": "已查看",
+    "assigned": "已指派",
+    "resolved": "已处理",
+    "false_alarm": "误报",
+    "duplicate": "重复",
+    "withdrawn": "举报人取消",
+}
+CATEGORY_LABELS = {
+    "qr_code": "扫码领礼品",
+    "phone_borrowing": "借手机",
+    "suspicious_visit": "可疑上门",
+    "victim": "已受骗",
+    "other": "其他",
+}
+PRIORITY_LABELS = {"urgent": "紧急", "high": "高", "normal": "一般"}
+ROUTING_LABELS = {
+    "routed": "已分派",
+    "ambiguous": "待确认乡镇",
+    "unrouted": "未匹配（县局）",
+    "pending": "待填写地点",
+}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+@bp.app_template_filter("bj")
+def beijing_time(value: str | None) -> str:
+    if not value:
+        return ""
+    return dt.datetime.fromisoformat(value).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("waited")
+def waited_text(report: dict[str, Any]) -> str:
+    minutes = int(reports.waited(report).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}分钟"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}小时{minutes}分"
+    return f"{hours // 24}天{hours % 24}小时"
+
+
+@bp.context_processor
+def labels() -> dict[str, Any]:
+    return {
+        "STATUS_LABELS": STATUS_LABELS,
+        "CATEGORY_LABELS": CATEGORY_LABELS,
+        "PRIORITY_LABELS": PRIORITY_LABELS,
+        "ROUTING_LABELS": ROUTING_LABELS,
+        "officer": g.get("officer"),
+    }
+
+
+def _ip() -> str | None:
+    return request.remote_addr
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        officer_id = session.get("police_officer")
+        officer = officers.get(get_db(), officer_id) if officer_id else None
+        if officer is None:
+            session.pop("police_officer", None)
+            if request.path.startswith("/police/api/"):
+                return jsonify({"error": "login required"}), 401
+            return redirect(url_for("police.login", next=request.full_path))
+        g.officer = officer
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _scoped_report(report_id: int) -> dict[str, Any]:
+    report = reports.get_scoped(get_db(), g.officer, report_id)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: an open redirect would help phishing officers.
+    if target and target.startswith("/police") and not target.startswith("//"):
+        return target
+    return url_for("police.queue")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        db = get_db()
+        username = request.form.get("username", "")[:64]
+        officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
+        if officer:
+            session.clear()  # a fresh session: no fixation
+            session["police_officer"] = officer["id"]
+            session.permanent = False
+            audit.record(db, officer, "login", ip=_ip())
+            return redirect(_safe_next(request.args.get("next")))
+        audit.record(db, None, f"login_{outcome}", username=username, ip=_ip())
+        error = (
+            "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
+            if outcome == "locked"
+            else "用户名或密码不对。"
+        )
+    return render_template("police/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    audit.record(get_db(), g.officer, "logout", ip=_ip())
+    session.clear()
+    return redirect(url_for("police.login"))
+
+
+def _filters() -> dict[str, Any]:
+    args = request.args
+    filters = {
+        "status": args.get("status") or None,
+        "category": args.get("category") or None,
+        "village": (args.get("village") or "").strip()[:50] or None,
+        "date_from": args.get("date_from") if _DATE.match(args.get("date_from", "")) else None,
+        "date_to": args.get("date_to") if _DATE.match(args.get("date_to", "")) else None,
+    }
+    return filters
+
+
+@bp.get("/")
+@login_required
+def queue():
+    filters = _filters()
+    rows = reports.queue(get_db(), g.officer, **filters)
+    return render_template(
+        "police/queue.html", reports=rows, filters=filters, statuses=reports.STATUSES
+    )
+
+
+@bp.get("/reports/<int:report_id>")
+@login_required
+def detail(report_id: int, revealed: str | None = None, error: str | None = None):
+    db = get_db()
+    report = _scoped_report(report_id)
+    audit.record(db, g.officer, "view", report_id, ip=_ip())
+    merged = reports.get(db, report["merged_into"]) if report.get("merged_into") else None
+    station = routing.station(db, report["station_code"]) if report.get("station_code") else None
+    assigned = officers.get(db, report["assigned_to"]) if report.get("assigned_to") else None
+    return render_template(
+        "police/detail.html",
+        report=report,
+        station=station,
+        merged=merged,
+        assigned=assigned,
+        messages=reports.messages(db, report_id),
+        attachments=[_photo(a) for a in reports.attachments(db, report_id)],
+        notes=reports.notes(db, report_id),
+        similar=reports.similar(db, g.officer, report),
+        history=audit.for_report(db, report_id)[:50],
+        colleagues=officers.colleagues(db, g.officer),
+        next_statuses=sorted(reports.TRANSITIONS.get(report["status"], ())),
+        county_stations=(
+            routing.stations_in_county(db, g.officer["county"])
+            if g.officer["role"] == "supervisor"
+            else []
+        ),
+        revealed=revealed,
+        error=error,
+    ), (400 if error else 200)
+
+
+def _photo(attachment: dict[str, Any]) -> dict[str, Any]:
+    # Only http(s) URLs become links or images: a javascript: URL would run on click.
+    url = attachment.get("url") or ""
+    safe = url.startswith(("https://", "http://", "/"))
+    is_image = (attachment.get("content_type") or "").startswith("image/")
+    return {**attachment, "safe_url": url if safe else None, "is_image": is_image and safe}
+
+
+@bp.post("/reports/<int:report_id>/reveal")
+@login_required
+def reveal(report_id: int):
+    report = _scoped_report(report_id)
+    contact = get_vault().decrypt(report["contact_enc"]) if report.get("contact_enc") else None
+    audit.record(get_db(), g.officer, "reveal_contact", report_id, ip=_ip())
+    return detail(report_id, revealed=contact or "（已清除）")
+
+
+@bp.post("/reports/<int:report_id>/status")
+@login_required
+def change_status(report_id: int):
+    db = get_db()
+    report = _scoped_report(report_id)
+    status = request.form.get("status", "")
+    merged_into = None
+    if status == "duplicate":
+        target = reports.get_by_ref(db, request.form.get("merged_into", "")[:10])
+        if target is None or reports.get_scoped(db, g.officer, target["id"]) is None:
+            return detail(report_id, error="请填写重复的那份举报的编号（如R7Q4K）。")
+        merged_into = target["id"]
+    try:
+        report = reports.set_status(db, report, status, merged_into)
+    except reports.TransitionError:
+        return detail(report_id, error="这个状态变化不允许。")
+    audit.record(db, g.officer, "status", report_id, f"→ {status}", ip=_ip())
+    if status in ("resolved", "false_alarm"):
+        _notify_reporter(report, status)
+    return redirect(url_for("police.detail", report_id=report_id))
+
+
+def _notify_reporter(report: dict[str, Any], status: str) -> None:
+    """Tell the reporter through their channel. A channel that cannot push (web chat) or
+    a failed send is recorded on the report; the officer's action never fails for it."""
+    db = get_db()
+    key = "notify_resolved" if status == "resolved" else "notify_false_alarm"
+    text = responses.text(f"report_form.{key}", ref=report["ref"])
+    contact = get_vault().decrypt(report["contact_enc"]) if report.get("contact_enc") else None
+    notify = current_app.extensions.get("hotline_notify")
+    outcome = "undeliverable"
+    if contact and notify:
+        try:
+            outcome = "sent" if notify(report["channel"], contact, text) else "undeliverable"
+        except Exception:
+            log.exception("notifying the reporter of %s failed", report["ref"])
+            outcome = "failed"
+    reports.record_notification(db, report["id"], outcome)
+    audit.record(db, g.officer, "notify", report["id"], outcome, ip=_ip())
+
+
+@bp.post("/reports/<int:report_id>/assign")
+@login_required
+def assign(report_id: int):
+    db = get_db()
+    report = _scoped_report(report_id)
+    try:
+        officer_id = int(request.form.get("officer_id", ""))
+    except ValueError:
+        return detail(report_id, error="请选择民警。")
+    allowed = {o["id"]: o for o in officers.colleagues(db, g.officer)}
+    if officer_id not in allowed:
+        return detail(report_id, error="只能指派给本所（本县）的民警。")
+    reports.assign(db, report, officer_id)
+    audit.record(db, g.officer, "assign", report_id, allowed[officer_id]["username"], ip=_ip())
+    return redirect(url_for("police.detail", report_id=report_id))
+
+
+@bp.post("/reports/<int:report_id>/note")
+@login_required
+def note(report_id: int):
+    db = get_db()
+    _scoped_report(report_id)
+    text = request.form.get("text", "").strip()
+    if not text:
+        return detail(report_id, error="备注是空的。")
+    reports.add_note(db, report_id, g.officer["id"], text)
+    audit.record(db, g.officer, "note", report_id, ip=_ip())
+    return redirect(url_for("police.detail", report_id=report_id))
+
+
+@bp.post("/reports/<int:report_id>/route")
+@login_required
+def reroute(report_id: int):
+    """A supervisor sends a report (typically an unrouted one) to a station of the county."""
+    db = get_db()
+    report = _scoped_report(report_id)
+    if g.officer["role"] != "supervisor":
+        abort(403)
+    code = request.form.get("station_code", "")
+    station = routing.station(db, code)
+    if station is None or station["county"] != g.officer["county"]:
+        return detail(report_id, error="请选择本县的派出所。")
+    reports.update(
+        db,
+        report_id,
+        station_code=code,
+        county=station["county"],
+        routing="routed",
+        routing_note=f"routed by {g.officer['username']}",
+    )
+    audit.record(db, g.officer, "route", report_id, f"{report.get('station_code')} → {code}")
+    return redirect(url_for("police.detail", report_id=report_id))
+
+
+@bp.get("/export.csv")
+@login_required
+def export():
+    rows = reports.queue(get_db(), g.officer, **_filters(), limit=100000)
+    audit.record(get_db(), g.officer, "export", detail=f"{len(rows)} rows", ip=_ip())
+    stamp = dt.datetime.now(BEIJING).strftime("%Y%m%d-%H%M")
+    return Response(
+        reports.export_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=reports-{stamp}.csv"},
+    )
+
+
+def _bars(pairs: list[tuple[str, int]], width: int = 640, bar: int = 18) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart, drawn as inline SVG by the template."""
+    top = max((count for _label, count in pairs), default=0) or 1
+    label_w, gap = 130, 4
+    rows = [
+        {
+            "label": label,
+            "count": count,
+            "y": i * (bar + gap),
+            "w": max(1, round((width - label_w - 40) * count / top)),
+        }
+        for i, (label, count) in enumerate(pairs)
+    ]
+    return {
+        "rows": rows,
+        "width": width,
+        "height": max(len(rows), 1) * (bar + gap),
+        "label_w": label_w,
+        "bar": bar,
+    }
+
+
+@bp.get("/stats")
+@login_required
+def stats():
+    try:
+        days = min(max(int(request.args.get("days", 30)), 1), 366)
+    except ValueError:
+        days = 30
+    data = reports.stats(get_db(), g.officer, days)
+    return render_template(
+        "police/stats.html",
+        days=days,
+        per_day=_bars(data["per_day"]),
+        per_village=_bars(data["per_village"]),
+    )
+
+
+API_FIELDS = (
+    "id",
+    "ref",
+    "created_at",
+    "submitted_at",
+    "priority",
+    "status",
+    "category",
+    "is_cadre",
+    "county",
+    "township",
+    "village",
+    "station_code",
+    "routing",
+    "contact_masked",
+    "assigned_username",
+)
+
+
+@bp.get("/api/reports")
+@login_required
+def api_reports():
+    rows = reports.queue(get_db(), g.officer, **_filters())
+    audit.record(get_db(), g.officer, "api_list", detail=f"{len(rows)} rows", ip=_ip())
+    return jsonify(
+        {
+            "reports": [
+                {
+                    **{k: row.get(k) for k in API_FIELDS},
+                    "waited_minutes": int(reports.waited(row).total_seconds() // 60),
+                }
+                for row in rows
+            ]
+        }
+    )

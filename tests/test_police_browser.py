@@ -1,0 +1,101 @@
+"""In a real headless Chromium: an officer logs in, opens an SMS report, resolves it,
+the reporter gets the update; an officer of another station cannot see it."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from bot.channels import senders
+from tests.conftest import SmsPhone
+from tests.police_helpers import PASSWORD, load_county
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(degraded_app):
+    # Plain http on loopback: the browser would drop a Secure session cookie.
+    degraded_app.config["SESSION_COOKIE_SECURE"] = False
+    httpd = make_server("127.0.0.1", 0, degraded_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing at /usr/bin/chromium")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def login(page, base: str, username: str) -> None:
+    page.goto(base + "/police/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_officer_resolves_report_and_reporter_hears(degraded_app, server, browser, monkeypatch):
+    db = load_county(degraded_app)
+    sender = senders.ConsoleSender(out=io.StringIO())
+    monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
+    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    for text in ("有人上门要验证码", "金田村", "现在", "<b>三个人</b>", "跳过"):
+        phone.send(text)
+    report = list(db.query("SELECT * FROM reports"))[0]
+    assert report["station_code"] == "GP-JT" and report["priority"] == "urgent"
+
+    page = browser.new_page()
+    login(page, server, "jt")
+    row = page.locator("table.queue tbody tr").first
+    assert report["ref"] in row.inner_text() and "紧急" in row.inner_text()
+    page.click(f"text={report['ref']}")
+    assert page.locator("#details").inner_text() == "<b>三个人</b>"  # shown literally
+    page.select_option("#new-status", "resolved")
+    page.click("#change-status")
+    page.wait_for_selector("#status")
+    assert page.locator("#status").inner_text() == "已处理"
+    assert "已发送" in page.locator("#notify").inner_text()
+    assert sender.sent == [
+        (
+            "13812345678",
+            f"您的举报{report['ref']}已由民警处理完毕，谢谢您！验证码不给人，手机不借人。",
+        )
+    ]
+    detail_url = page.url
+    page.close()
+
+    other = browser.new_page()
+    login(other, server, "sp")
+    assert report["ref"] not in other.content()
+    response = other.goto(detail_url)
+    assert response.status == 404
+    other.goto(server + "/police/?status=all")
+    assert report["ref"] not in other.content()
+    other.close()
+    db.conn.close()

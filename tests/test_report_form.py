@@ -1,0 +1,197 @@
+"""The report form over SMS (signed Twilio webhook): saved at the first message, routed,
+prioritised, partial reports reach the queue after 30 minutes, cadres rank higher."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+import responses
+from bot import report_form
+from reporting import cadres, officers, reports
+from tests.conftest import SmsPhone
+from tests.police_helpers import load_county
+
+REF = re.compile(r"R[ACDEFHJKMNPQRTUVWXY3479]{4,6}")
+
+
+@pytest.fixture
+def county(degraded_app):
+    db = load_county(degraded_app)
+    yield db
+    db.conn.close()
+
+
+@pytest.fixture
+def sms(degraded_app, county) -> SmsPhone:
+    return SmsPhone(degraded_app.test_client(), "+8613812345678")
+
+
+def only_report(db) -> dict:
+    rows = list(db.query("SELECT * FROM reports"))
+    assert len(rows) == 1
+    return rows[0]
+
+
+def officer(db, username):
+    return officers.get_by_username(db, username)
+
+
+def test_sms_report_is_routed_and_prioritised(sms, county):
+    first = sms.send("村口有人摆摊，扫二维码送鸡蛋")
+    assert "先别扫" in first[0]  # the advice, then the first question
+    ref = REF.search(first[-1]).group(0)
+    assert "哪个村" in first[-1]
+    # Saved at the first message, before any answer.
+    report = only_report(county)
+    assert report["ref"] == ref and report["category"] == "qr_code"
+    assert report["priority"] == "normal" and report["submitted_at"] is None
+
+    assert "哪个镇" in sms.send("大坡村")[0]  # in two townships: asked, not guessed
+    assert "什么时候" in sms.send("社坡")[0]
+    assert "情况" in sms.send("今天上午")[0]
+    assert "照片" in sms.send("三个人穿蓝马甲，开白色面包车桂R12345")[0]
+    done = sms.send("跳过")
+    assert ref in done[0] and "社坡派出所" in done[0]
+
+    report = only_report(county)
+    assert report["station_code"] == "GP-SP" and report["routing"] == "routed"
+    assert report["village"] == "大坡村" and report["township"] == "社坡镇"
+    assert report["occurred_text"] == "今天上午"
+    assert "桂R12345" in report["details"]
+    assert report["submitted_at"] and report["form_step"] is None
+    assert report["contact_masked"] == "138****5678"
+    assert "13812345678" not in str(report)  # never in clear
+    # In the right station's queue, not the other one's.
+    assert [r["ref"] for r in reports.queue(county, officer(county, "sp"))] == [ref]
+    assert reports.queue(county, officer(county, "jt")) == []
+    assert [r["ref"] for r in reports.queue(county, officer(county, "sup"))] == [ref]
+    # The whole conversation is kept with the report.
+    texts = [m["text"] for m in reports.messages(county, report["id"])]
+    assert texts[0] == "村口有人摆摊，扫二维码送鸡蛋" and texts[-1] == done[0]
+    assert len(texts) == 12
+    # Every reply fits in 3 SMS segments.
+    assert all(responses.fits_sms(m) for m in texts)
+
+
+def test_status_check_lists_latest_reports(sms, county):
+    assert sms.send("7")[0] == responses.text("report_form.status_none")
+    ref = REF.search(sms.send("举报")[-1]).group(0)
+    sms.send("取消")
+    status = sms.send("7")[0]
+    assert ref in status and "已取消" in status
+
+
+def test_victim_gets_urgent_advice_then_form(sms, county):
+    replies = sms.send("我已经把验证码告诉他们了")
+    assert "110" in replies[0] and "96110" in replies[0]
+    assert REF.search(replies[-1])
+    report = only_report(county)
+    assert report["category"] == "victim" and report["priority"] == "urgent"
+    # "回复0看下一步" still works inside the form, and the question is asked again.
+    more = sms.send("0")
+    assert "一证通查" in more[0] and "哪个村" in more[-1]
+    assert "什么时候" in sms.send("金田村")[0]
+    assert only_report(county)["station_code"] == "GP-JT"
+
+
+def test_phone_borrowing_is_high_and_here_now_is_urgent(degraded_app, county):
+    phone = SmsPhone(degraded_app.test_client(), "+8613900002222")
+    phone.send("有人借手机打电话")
+    report = only_report(county)
+    assert report["category"] == "phone_borrowing" and report["priority"] == "high"
+    phone.send("紫荆村")
+    phone.send("现在")  # they are here now
+    assert only_report(county)["priority"] == "urgent"
+
+
+def test_prefill_from_entities_and_skip(sms, county):
+    sms.send("举报 有人用13900001111打电话让我扫码")
+    report = only_report(county)
+    assert "13900001111" in report["details"] and report["suspect_phones"] == "13900001111"
+    assert "什么时候" in sms.send("跳过")[0]  # no village: the county queue holds it
+    report = only_report(county)
+    assert report["station_code"] is None and report["county"] == "桂平市"
+
+
+def test_cancel_withdraws_and_frees_the_conversation(sms, county):
+    sms.send("3")
+    assert sms.send("取消")[0] == responses.text("report_form.cancelled")
+    report = only_report(county)
+    assert report["status"] == "withdrawn"
+    assert (
+        reports.queue(
+            county,
+            officer(county, "sup"),
+            at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+        )
+        == []
+    )
+    # The next message is read as a new one, not as an answer.
+    assert "从没授权" in sms.send("村里来了一伙人说是医保局的，是真的吗")[0]
+
+
+def test_partial_report_reaches_queue_after_30_minutes(sms, county):
+    sms.send("有人挨家挨户上门说帮开通医保码")
+    sms.send("金田村")  # then the reporter stops answering
+    jt = officer(county, "jt")
+    now = dt.datetime.now(dt.timezone.utc)
+    assert reports.queue(county, jt, at=now) == []
+    later = reports.queue(county, jt, at=now + dt.timedelta(minutes=31))
+    assert len(later) == 1 and later[0]["submitted_at"] is None
+    assert later[0]["station_code"] == "GP-JT"
+
+
+def test_stale_form_lets_a_new_message_through(sms, county, degraded_app):
+    from storage.db import connect
+
+    sms.send("举报")
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    row = db.execute("SELECT sender_hash, state FROM conversations").fetchone()
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3)).isoformat()
+    state = row[1].replace('"at": "', '"at": "' + old + '", "old_at": "')
+    db.execute("UPDATE conversations SET state = ? WHERE sender_hash = ?", [state, row[0]])
+    db.conn.commit()
+    assert "从没授权" in sms.send("村里来了一伙人说是医保局的，是真的吗")[0]
+    assert only_report(county)["submitted_at"]  # the partial report was handed over
+
+
+def test_cadre_report_has_village_and_ranks_higher(degraded_app, county):
+    vault = degraded_app.extensions["hotline_vault"]
+    cadres.add(county, vault, "13700007777", "三江口村")
+    phone = SmsPhone(degraded_app.test_client(), "+86 137-0000-7777")
+    replies = phone.send("举报")
+    assert "什么时候" in replies[-1]  # the village is not asked
+    report = only_report(county)
+    assert report["is_cadre"] == 1 and report["priority"] == "high"
+    assert report["station_code"] == "GP-ZJ" and report["village"] == "三江口村"
+
+
+def test_duplicate_cadre_village_needs_township(county, degraded_app):
+    vault = degraded_app.extensions["hotline_vault"]
+    with pytest.raises(cadres.CadreError, match="several townships"):
+        cadres.add(county, vault, "13700007777", "石桥村")
+    assert cadres.add(county, vault, "13700007777", "石桥村", "蒙圩镇")["township"] == "蒙圩镇"
+
+
+def test_photo_is_stored_and_hooks_run(sms, county, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        report_form, "PHOTO_HOOKS", [lambda d, t, r, a, m: seen.append((r["id"], a, m.url))]
+    )
+    sms.send("有人让扫二维码")
+    for answer in ("木乐镇石桥村", "昨天", "两个人"):
+        sms.send(answer)
+    response = sms.post(
+        "", NumMedia="1", MediaUrl0="https://api.twilio.com/m/ME1", MediaContentType0="image/jpeg"
+    )
+    assert "照片收到了" in response.get_data(as_text=True)
+    report = only_report(county)
+    assert report["station_code"] == "GP-ML" and report["submitted_at"]
+    attachments = reports.attachments(county, report["id"])
+    assert [(a["url"], a["content_type"]) for a in attachments] == [
+        ("https://api.twilio.com/m/ME1", "image/jpeg")
+    ]
+    assert seen == [(report["id"], attachments[0]["id"], "https://api.twilio.com/m/ME1")]
