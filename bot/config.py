@@ -25,6 +25,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "HOTLINE_SECRET_KEY": (None, "Flask session key (default: generated once into var/)"),
     "HOTLINE_HASH_KEY": (None, "HMAC key for phone numbers / openids (default: var/keys.json)"),
     "HOTLINE_ENCRYPTION_KEY": (None, "Fernet key for stored contacts (default: var/keys.json)"),
+    "HOTLINE_SMS_RATE": ("1", "outbound SMS per second (the provider's limit; a long code: 1)"),
     "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
     "TWILIO_ACCOUNT_SID": (None, "Twilio account, for sending"),
     "TWILIO_AUTH_TOKEN": (None, "Twilio auth token: checks X-Twilio-Signature; sends"),
