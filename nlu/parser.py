@@ -1,8 +1,10 @@
 """The parser the bot asks: "what does this message mean?".
 
 ``RasaParser`` wraps a trained Rasa NLU model, loaded once per process. Rasa's parse is
-a coroutine; we run it on one private event loop behind a lock so Flask's worker threads
-can share the model safely (a parse takes milliseconds, so the lock is not a bottleneck).
+a coroutine; it runs on one private event loop in its own thread, and callers wait for the
+result. Any thread may call ``parse``, including one that already runs an event loop of
+its own (a plain ``run_until_complete`` there fails), and the model is only ever touched
+from that one thread (a parse takes milliseconds, so it is not a bottleneck).
 """
 
 from __future__ import annotations
@@ -92,20 +94,30 @@ def quiet_rasa() -> None:
 class RasaParser:
     name = "rasa"
 
-    def __init__(self, model_path: str | Path) -> None:
+    def __init__(self, model_path: str | Path, timeout: float = 10.0) -> None:
         quiet_rasa()
         from rasa.core.agent import Agent
 
         self.model_path = Path(model_path)
+        self.timeout = timeout
         self._loop = asyncio.new_event_loop()
-        self._lock = threading.Lock()
-        self._agent = Agent.load(str(self.model_path))
+        self._thread = threading.Thread(target=self._loop.run_forever, name="rasa-nlu", daemon=True)
+        self._thread.start()
+        self._agent = self._call(self._load(Agent, str(self.model_path)))
         if not self._agent.is_ready():
             raise ModelMissing(f"Rasa could not load {self.model_path}")
 
+    @staticmethod
+    async def _load(agent_class: Any, path: str) -> Any:
+        # Loaded on the parser's own loop: Rasa binds what it creates to the running loop.
+        return agent_class.load(path)
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout * 6)
+
     def parse(self, text: str) -> Parse:
-        with self._lock:
-            result = self._loop.run_until_complete(self._agent.parse_message(text))
+        future = asyncio.run_coroutine_threadsafe(self._agent.parse_message(text), self._loop)
+        result = future.result(self.timeout)
         intent = result.get("intent") or {}
         return Parse(
             text=text,

@@ -118,9 +118,8 @@ def phone(client) -> SmsPhone:
     return SmsPhone(client, "+8613812345678")
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served on a free loopback port in a thread; yields its base URL."""
+def serve(app):
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
     import threading
 
     from werkzeug.serving import make_server
@@ -131,6 +130,19 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app with the real model, served over HTTP."""
+    yield from serve(app)
+
+
+@pytest.fixture
+def degraded_server(degraded_app):
+    """The keyword-parser app served over HTTP (plain http: no Secure cookie)."""
+    degraded_app.config["SESSION_COOKIE_SECURE"] = False
+    yield from serve(degraded_app)
 
 
 CHROMIUM_ARGS = [

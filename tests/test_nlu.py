@@ -102,3 +102,16 @@ def test_model_is_stale_when_its_inputs_change(tmp_path, monkeypatch):
     assert training.train(models=models, config=config, data=data)[1] is False  # no-op
     (data / "nlu.yml").write_text("nlu: [changed]\n")
     assert is_stale(models, config, data)
+
+
+def test_parser_works_from_threads_and_inside_a_running_loop(rasa_parser):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def inside_loop():
+        return rasa_parser.parse("退订")
+
+    assert asyncio.run(inside_loop()).intent == "unsubscribe"
+    with ThreadPoolExecutor(4) as pool:
+        intents = list(pool.map(lambda t: rasa_parser.parse(t).intent, ["退订", "你好"] * 4))
+    assert intents == ["unsubscribe", "greet"] * 4

@@ -4,53 +4,14 @@ the reporter gets the update; an officer of another station cannot see it."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from bot.channels import senders
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, load_county
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server(degraded_app):
-    # Plain http on loopback: the browser would drop a Secure session cookie.
-    degraded_app.config["SESSION_COOKIE_SECURE"] = False
-    httpd = make_server("127.0.0.1", 0, degraded_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-
-
-@pytest.fixture
-def browser():
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing at /usr/bin/chromium")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def login(page, base: str, username: str) -> None:
@@ -60,7 +21,10 @@ def login(page, base: str, username: str) -> None:
     page.click("button[type=submit]")
 
 
-def test_officer_resolves_report_and_reporter_hears(degraded_app, server, browser, monkeypatch):
+def test_officer_resolves_report_and_reporter_hears(
+    degraded_app, degraded_server, browser, monkeypatch
+):
+    server = degraded_server
     db = load_county(degraded_app)
     sender = senders.ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 
 import pytest
 import segno
@@ -99,18 +98,6 @@ def test_upload_names_cannot_reach_other_files(degraded_app):
 
 
 # -- in the browser -----------------------------------------------------------------
-
-
-@pytest.fixture
-def degraded_server(degraded_app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, degraded_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.mark.browser

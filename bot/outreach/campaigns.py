@@ -18,7 +18,8 @@ import sqlite_utils
 from bot.outreach import groups, tips
 from bot.outreach.quiet_hours import iso, next_allowed, utcnow
 
-PUSH_CHANNELS = ("sms",)
+# A WeChat follower's row may still go by SMS (their optional number): see outbox.py.
+PUSH_CHANNELS = ("sms", "wechat")
 _CHUNK = 5000
 
 
@@ -110,10 +111,11 @@ def plan(
                 per_row_tip = _rotate(db, chunk, tip_id, order, campaign_id, stamp)
             db.conn.executemany(
                 "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
-                "urgent, status, attempts, next_attempt_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                "urgent, status, attempts, next_attempt_at, updated_at, channel) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, "
+                "(SELECT channel FROM subscribers WHERE id = ?))",
                 [
-                    (campaign_id, sid, f"{key}:{sid}", tid, int(urgent), not_before, stamp)
+                    (campaign_id, sid, f"{key}:{sid}", tid, int(urgent), not_before, stamp, sid)
                     for sid, tid in zip(chunk, per_row_tip, strict=True)
                 ],
             )

@@ -1,8 +1,9 @@
 """`hotline groups`, `hotline tips`, `hotline alert`, `hotline outbox`, `hotline scheduler`.
 
 These commands open the database directly (no NLU model is loaded) and send through
-the configured SMS provider (HOTLINE_SMS_PROVIDER; `console` prints), paced to
-HOTLINE_SMS_RATE messages per second.
+the configured SMS provider (HOTLINE_SMS_PROVIDER; `console` prints) and, to WeChat
+followers, the WeChat customer-service API (SMS fallback outside the 48-hour window),
+paced to HOTLINE_SMS_RATE messages per second.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
 
 class Env:
     def __init__(self) -> None:
-        from bot.channels.senders import sender_for
         from bot.config import load_config
         from storage.db import connect
         from storage.privacy import load_vault
@@ -29,11 +29,11 @@ class Env:
         self.config = load_config()
         self.db = connect(self.config["HOTLINE_DB"])
         self.vault = load_vault(self.config["HOTLINE_VAR"] / "keys.json")
-        self._sender_for = sender_for
 
     def sender(self) -> Any:
+        """channel -> sender (SMS, WeChat), built once per drain."""
         try:
-            return self._sender_for("sms", self.config)
+            return outbox.senders_from_config(self.config)
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -84,7 +84,8 @@ def _drain_with_bar(env: Env, rate: float | None, campaign_id: int | None, label
         )
     click.echo(
         f"sent {stats.sent}, failed {stats.failed}, to retry {stats.retried}, "
-        f"skipped (opted out) {stats.skipped} in {stats.elapsed:.1f}s at {rate:g}/s"
+        f"skipped (opted out) {stats.skipped}, WeChat->SMS {stats.fell_back}, "
+        f"undeliverable {stats.undeliverable} in {stats.elapsed:.1f}s at {rate:g}/s"
     )
     if stats.errors:
         click.echo("errors: " + ", ".join(f"{k}×{v}" for k, v in sorted(stats.errors.items())))
@@ -370,7 +371,7 @@ def outbox_drain(rate: float | None, campaign_id: int | None, recover: bool) -> 
         sender = env.sender()
         released, in_doubt = outbox.recover(
             env.db,
-            resend_in_doubt=outbox.accepts_idempotency_key(sender),
+            resend_in_doubt=outbox.idempotent_channels(sender),
             stale_after=0,
         )
         click.echo(f"recovered: {released} claimed rows released, {in_doubt} in doubt")
@@ -380,18 +381,23 @@ def outbox_drain(rate: float | None, campaign_id: int | None, recover: bool) -> 
 @outbox_cli.command("status")
 @click.option("--limit", default=10, show_default=True)
 def outbox_status(limit: int) -> None:
-    """Sent / delivered / failed per campaign."""
+    """Sent / delivered / failed / undeliverable per campaign.
+
+    undeliv: WeChat followers outside their 48-hour window who gave no phone number;
+    wx: sent by WeChat; wx>sms: WeChat refused, sent (or queued) by SMS instead."""
     env = Env()
     click.echo(
         f"{'id':>4} {'kind':<5} {'target':<24} {'created (Beijing)':<17} "
-        f"{'to':>6} {'queued':>6} {'sent':>6} {'deliv':>6} {'failed':>6} {'skip':>5}"
+        f"{'to':>6} {'queued':>6} {'sent':>6} {'deliv':>6} {'failed':>6} {'undeliv':>7} "
+        f"{'skip':>5} {'wx':>5} {'wx>sms':>6}"
     )
     for c in outbox.overview(env.db, limit):
         target = f"{c['scope_type']} {c['scope_value']}"[:24]
         click.echo(
             f"{c['id']:>4} {c['kind']:<5} {target:<24} {_local(c['created_at']):<17} "
             f"{c['recipients']:>6} {c['queued'] or 0:>6} {c['sent'] or 0:>6} "
-            f"{c['delivered'] or 0:>6} {c['failed'] or 0:>6} {c['skipped'] or 0:>5}"
+            f"{c['delivered'] or 0:>6} {c['failed'] or 0:>6} {c['undeliverable'] or 0:>7} "
+            f"{c['skipped'] or 0:>5} {c['wechat'] or 0:>5} {c['via_sms'] or 0:>6}"
         )
 
 

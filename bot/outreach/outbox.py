@@ -11,6 +11,15 @@ Each row goes claim -> send -> mark, each step its own short transaction:
   marked ``unknown`` and not resent: a missing tip is better than a doubled alert.
 - ``sent`` / ``failed``, then ``delivered`` / ``undelivered`` from status callbacks.
 
+Each row carries its channel and is sent by that channel's sender (``drain`` takes a
+channel -> sender mapping; ``senders_from_config`` builds it). A WeChat row that WeChat
+refuses for good (outside the 48-hour window, quota used up, WeChat not configured)
+switches, in one transaction, to channel ``sms`` when the subscriber gave a number:
+the same row, so still one message per (campaign, subscriber), goes through claim ->
+send -> mark again, and a crash anywhere leaves it pending or in doubt as above.
+With no number (or a number that opted out of SMS) it becomes ``undeliverable``, with
+the reason in ``error_code``. WeChat's "unfollowed" is an opt-out, like unfollowing.
+
 Transient errors are retried with exponential backoff; permanent ones fail the row, and
 "opted out at the carrier" (Twilio 21610) also opts the subscriber out of everything.
 Sends are paced by deadline scheduling: the n-th send is due at start + n / rate.
@@ -19,17 +28,20 @@ Sends are paced by deadline scheduling: the n-th send is due at start + n / rate
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
-from bot.channels.senders import SendResult, SmsSender
-from bot.outreach import groups, texts
+from bot.channels import wechat_api  # registers CHANNEL_SENDERS["wechat"] (CLI, scheduler)
+from bot.channels.senders import SendResult, SmsSender, sender_for
+from bot.outreach import groups, phones, texts
+from bot.outreach.campaigns import PUSH_CHANNELS
 from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
 from storage.privacy import Vault, mask
 
@@ -44,6 +56,10 @@ BACKOFF_BASE = 2.0  # seconds; attempt n waits base * 2**(n-1)
 BACKOFF_MAX = 600.0
 LEASE_SECONDS = 300.0  # a claim older than this belongs to a drainer that died
 QUEUED = ("pending", "claimed", "sending")
+# WeChat refusals after which the message goes by SMS (if there is a number) or nowhere.
+FALLBACK_CODES = wechat_api.PERMANENT_ERRORS - {"unfollowed"}
+
+Senders = Mapping[str, SmsSender]
 
 
 @dataclass
@@ -52,12 +68,44 @@ class DrainStats:
     failed: int = 0
     retried: int = 0
     skipped: int = 0
+    fell_back: int = 0  # WeChat refused: switched to SMS (sent, or not, later in the drain)
+    undeliverable: int = 0  # WeChat refused and no number to fall back to
     elapsed: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.failed + self.retried + self.skipped
+        return (
+            self.sent
+            + self.failed
+            + self.retried
+            + self.skipped
+            + self.fell_back
+            + self.undeliverable
+        )
+
+
+def senders_from_config(config: dict[str, Any]) -> dict[str, SmsSender]:
+    """One sender per push channel, built once per drain (raises RuntimeError when the
+    SMS provider is misconfigured; an unconfigured WeChat answers ``not_configured``)."""
+    built = {}
+    for channel in PUSH_CHANNELS:
+        sender = sender_for(channel, config)
+        if sender is not None:
+            built[channel] = sender
+    return built
+
+
+def as_senders(sender: SmsSender | Senders) -> dict[str, SmsSender]:
+    """A mapping as given; a lone sender is the SMS sender (WeChat rows then fall back)."""
+    if isinstance(sender, Mapping):
+        return dict(sender)
+    return {"sms": sender}
+
+
+def idempotent_channels(sender: SmsSender | Senders) -> set[str]:
+    """Channels whose in-doubt rows may be resent (their provider dedupes on the key)."""
+    return {ch for ch, s in as_senders(sender).items() if accepts_idempotency_key(s)}
 
 
 class Pacer:
@@ -122,8 +170,10 @@ def _claim(
     return list(
         db.query(
             "SELECT o.id, o.idem_key, o.tip_id, o.attempts, o.subscriber_id, o.campaign_id, "
+            "COALESCE(o.channel, 'sms') AS channel, s.channel AS subscriber_channel, "
             "c.kind, c.text AS alert_text, s.status AS subscriber_status, s.contact_enc, "
-            "s.contact_masked FROM outbox o JOIN campaigns c ON c.id = o.campaign_id "
+            "s.contact_masked, s.phone_enc, s.phone_hash "
+            "FROM outbox o JOIN campaigns c ON c.id = o.campaign_id "
             "JOIN subscribers s ON s.id = o.subscriber_id "
             "WHERE o.claim_token = ? AND o.status = 'claimed' ORDER BY o.urgent DESC, o.id",
             [token],
@@ -149,18 +199,23 @@ def _finish(db: sqlite_utils.Database, row_id: int, values: dict[str, Any]) -> N
 def recover(
     db: sqlite_utils.Database,
     *,
-    resend_in_doubt: bool,
+    resend_in_doubt: bool | Collection[str],
     stale_after: float = LEASE_SECONDS,
     now: dt.datetime | None = None,
 ) -> tuple[int, int]:
     """Put back rows of drainers that died: (released, in_doubt).
 
-    Use ``stale_after=0`` only when no other drainer can be running (at start-up of
-    the only one, or after a crash you know of)."""
+    ``resend_in_doubt``: True / False for every channel, or the channels whose
+    provider dedupes on the idempotency key (``idempotent_channels``); in-doubt rows
+    of the others are marked ``unknown``. Use ``stale_after=0`` only when no other
+    drainer can be running (at start-up of the only one, or after a crash you know of)."""
     now = now or utcnow()
     cutoff = iso(now - dt.timedelta(seconds=stale_after))
     stamp = iso(now)
-    in_doubt_status = "pending" if resend_in_doubt else "unknown"
+    if isinstance(resend_in_doubt, bool):
+        resend = list(PUSH_CHANNELS) if resend_in_doubt else []
+    else:
+        resend = sorted(resend_in_doubt)
     with db.conn:
         released = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
@@ -168,17 +223,22 @@ def recover(
             [stamp, cutoff],
         ).rowcount
         in_doubt = db.execute(
-            "UPDATE outbox SET status = ?, claim_token = NULL, updated_at = ?, "
-            "error_code = CASE WHEN ? = 'unknown' THEN 'crash_during_send' ELSE error_code END "
-            "WHERE status = 'sending' AND claimed_at <= ?",
-            [in_doubt_status, stamp, in_doubt_status, cutoff],
+            "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
+            "WHERE status = 'sending' AND claimed_at <= ? "
+            "AND COALESCE(channel, 'sms') IN (SELECT value FROM json_each(?))",
+            [stamp, cutoff, json.dumps(resend)],
+        ).rowcount
+        in_doubt += db.execute(
+            "UPDATE outbox SET status = 'unknown', claim_token = NULL, updated_at = ?, "
+            "error_code = 'crash_during_send' WHERE status = 'sending' AND claimed_at <= ?",
+            [stamp, cutoff],
         ).rowcount
     if released or in_doubt:
         log.warning(
             "outbox recovery: %d claimed rows released, %d in-doubt rows %s",
             released,
             in_doubt,
-            "queued for an idempotent resend" if resend_in_doubt else "marked unknown",
+            "queued for an idempotent resend (where the provider dedupes) or marked unknown",
         )
     return released, in_doubt
 
@@ -197,10 +257,21 @@ def _send(sender: SmsSender, to: str, text: str, key: str) -> SendResult:
         return SendResult(False, None, type(exc).__name__)
 
 
+def _address(vault: Vault, row: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(who to send to on the row's channel, the phone number for the marker or None)."""
+    contact = vault.decrypt(row["contact_enc"] or "")
+    phone = vault.decrypt(row["phone_enc"]) if row.get("phone_enc") else None
+    if row["channel"] == "sms" and row["subscriber_channel"] not in (None, "sms"):
+        return phone, phone  # a WeChat follower's fallback: their number
+    if row["channel"] == "sms":
+        return contact, contact
+    return contact, phone
+
+
 def _process(
     db: sqlite_utils.Database,
     vault: Vault,
-    sender: SmsSender,
+    senders: dict[str, SmsSender],
     row: dict[str, Any],
     token: str,
     now: Callable[[], dt.datetime],
@@ -216,11 +287,11 @@ def _process(
         )
         stats.skipped += 1
         return "skipped"
-    contact = vault.decrypt(row["contact_enc"] or "")
+    to, phone = _address(vault, row)
     try:
-        if contact is None:
+        if to is None:
             raise LookupError("contact cannot be decrypted with the current key")
-        text = texts.message_for(row["kind"], row["tip_id"], row["alert_text"], contact)
+        text = texts.message_for(row["kind"], row["tip_id"], row["alert_text"], phone)
     except LookupError as exc:
         log.error("outbox row %s cannot be sent: %s", row["id"], exc)
         _finish(
@@ -228,16 +299,21 @@ def _process(
         )
         stats.failed += 1
         return "failed"
-    with db.conn:
-        moved = db.execute(
-            "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1, "
-            "updated_at = ? WHERE id = ? AND claim_token = ? AND status = 'claimed'",
-            [stamp, stamp, row["id"], token],
-        ).rowcount
-    if not moved:  # recovered and taken by another drainer meanwhile
-        return "lost"
-    result = _send(sender, contact, text, row["idem_key"])
-    attempts = row["attempts"] + 1
+    sender = senders.get(row["channel"])
+    attempts = row["attempts"]
+    if sender is None:  # nothing can push on this channel here: no call, nothing in doubt
+        result = SendResult(False, None, "not_configured", permanent=True)
+    else:
+        with db.conn:
+            moved = db.execute(
+                "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1, "
+                "updated_at = ? WHERE id = ? AND claim_token = ? AND status = 'claimed'",
+                [stamp, stamp, row["id"], token],
+            ).rowcount
+        if not moved:  # recovered and taken by another drainer meanwhile
+            return "lost"
+        result = _send(sender, to, text, row["idem_key"])
+        attempts += 1
     stamp = iso(now())
     if result.ok:
         _finish(
@@ -256,6 +332,8 @@ def _process(
         return "sent"
     code = str(result.error_code or "error")
     stats.errors[code] = stats.errors.get(code, 0) + 1
+    if row["channel"] == "wechat" and result.permanent:
+        return _wechat_refused(db, row, code, stamp, stats)
     if result.permanent or code in OPTED_OUT_CODES or attempts >= max_attempts:
         _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp})
         if code in OPTED_OUT_CODES:
@@ -281,6 +359,55 @@ def _process(
     return "retry"
 
 
+def _wechat_refused(
+    db: sqlite_utils.Database, row: dict[str, Any], code: str, stamp: str, stats: DrainStats
+) -> str:
+    """WeChat will not take this row: SMS if there is a number, else undeliverable."""
+    if code == "unfollowed":
+        # Unfollowing is the WeChat opt-out (we missed the event): no SMS either.
+        groups.mark_opted_out(db, row["subscriber_id"], "wechat:unfollowed", "wechat", "wechat")
+        _finish(db, row["id"], {"status": "skipped", "error_code": code, "updated_at": stamp})
+        stats.skipped += 1
+        return "skipped"
+    if code not in FALLBACK_CODES:  # a permanent error we do not know: keep it visible
+        _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp})
+        stats.failed += 1
+        return "failed"
+    if row.get("phone_enc") and not phones.phone_opted_out(db, row.get("phone_hash")):
+        # One transaction turns this row into an SMS row due now; claim -> send -> mark
+        # then run for it as for any SMS row, so it is sent once, crash or not.
+        _finish(
+            db,
+            row["id"],
+            {
+                "channel": "sms",
+                "fallback_reason": code,
+                "status": "pending",
+                "claim_token": None,
+                "attempts": 0,
+                "error_code": code,
+                "next_attempt_at": stamp,
+                "updated_at": stamp,
+            },
+        )
+        stats.fell_back += 1
+        return "fallback"
+    reason = "phone_opted_out" if row.get("phone_enc") else "no_phone"
+    _finish(
+        db,
+        row["id"],
+        {
+            "status": "undeliverable",
+            "error_code": code,
+            "fallback_reason": reason,
+            "updated_at": stamp,
+        },
+    )
+    stats.undeliverable += 1
+    log.info("outbox row %s not deliverable: WeChat %s, %s", row["id"], code, reason)
+    return "undeliverable"
+
+
 def next_due(db: sqlite_utils.Database, campaign_id: int | None = None) -> dt.datetime | None:
     row = db.execute(
         "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' "
@@ -295,7 +422,7 @@ def next_due(db: sqlite_utils.Database, campaign_id: int | None = None) -> dt.da
 def drain(
     db: sqlite_utils.Database,
     vault: Vault,
-    sender: SmsSender,
+    sender: SmsSender | Senders,
     *,
     rate: float = DEFAULT_RATE,
     batch: int = CLAIM_BATCH,
@@ -313,7 +440,10 @@ def drain(
     """Send every due row (of one campaign, or all), paced to ``rate`` per second.
 
     Returns when nothing is due; with ``retry_wait`` > 0 it first waits for retries
-    due within that many seconds. ``progress`` is called once per row handled."""
+    due within that many seconds. ``progress`` is called once per row handled (twice
+    for a WeChat row that falls back to SMS). ``sender``: a channel -> sender mapping
+    (``senders_from_config``), or one sender for SMS only."""
+    senders = as_senders(sender)
     stats = DrainStats()
     started = clock()
     pacer = Pacer(rate, clock, sleep)
@@ -340,7 +470,7 @@ def drain(
                     break
                 pacer.wait()
                 outcome = _process(
-                    db, vault, sender, row, token, now, max_attempts, backoff_base, stats
+                    db, vault, senders, row, token, now, max_attempts, backoff_base, stats
                 )
                 if progress:
                     progress(outcome)
@@ -404,7 +534,8 @@ def counts(db: sqlite_utils.Database, campaign_id: int) -> dict[str, int]:
 
 
 def overview(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest campaigns with queued / sent / delivered / failed / skipped counts."""
+    """The latest campaigns with queued / sent / delivered / failed / undeliverable /
+    skipped counts; ``wechat``: sent by WeChat, ``via_sms``: WeChat refused, sent by SMS."""
     return list(
         db.query(
             """
@@ -414,7 +545,10 @@ def overview(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]
                    SUM(o.status = 'sent') AS sent,
                    SUM(o.status = 'delivered') AS delivered,
                    SUM(o.status IN ('failed', 'undelivered', 'unknown')) AS failed,
-                   SUM(o.status = 'skipped') AS skipped
+                   SUM(o.status = 'undeliverable') AS undeliverable,
+                   SUM(o.status = 'skipped') AS skipped,
+                   SUM(o.channel = 'wechat' AND o.status IN ('sent', 'delivered')) AS wechat,
+                   SUM(o.fallback_reason IS NOT NULL AND o.channel = 'sms') AS via_sms
             FROM campaigns c LEFT JOIN outbox o ON o.campaign_id = c.id
             GROUP BY c.id ORDER BY c.id DESC LIMIT ?
             """,

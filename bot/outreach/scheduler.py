@@ -57,7 +57,8 @@ class Runtime:
 
     db_path: str
     vault: Vault
-    sender_factory: Callable[[], SmsSender]
+    # channel -> sender (outbox.senders_from_config), or one SMS sender
+    sender_factory: Callable[[], SmsSender | outbox.Senders]
     rate: float = outbox.DEFAULT_RATE
     resend_in_doubt: bool = False
     drain_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -314,12 +315,11 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
 
 
 def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
-    from bot.channels.senders import sender_for
-
     return Runtime(
         db_path=str(config["HOTLINE_DB"]),
         vault=vault,
-        sender_factory=lambda: sender_for("sms", config),
+        # SMS and WeChat (importing outbox registered the WeChat sender).
+        sender_factory=lambda: outbox.senders_from_config(config),
         rate=rate_from_config(config),
     )
 

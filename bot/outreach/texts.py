@@ -1,8 +1,14 @@
-"""The words of a proactive SMS: signature, body, authenticity marker, opt-out.
+"""The words of a proactive message: signature, body, authenticity marker, opt-out.
 
 The marker is the last 3 digits of the recipient's own number. A broadcast spoof does
 not know them; the bot explains this when asked how to tell real messages from fake.
 The number is decrypted only here, at send time, and never stored with the text.
+
+WeChat pushes use the same words: the 【村村反诈】 signature and 回T退订 are harmless there
+(texting T to the account does unsubscribe; so does unfollowing), and one builder keeps
+the two channels saying the same thing. A WeChat follower who gave no phone number
+gets no marker (there are no digits of theirs to show); the account's verified name is
+what vouches for a WeChat message.
 """
 
 from __future__ import annotations
@@ -16,23 +22,29 @@ def tail(contact: str) -> str:
     return normalise_contact(contact)[-3:]
 
 
-def render_tip(body: str, contact: str) -> str:
-    return responses.catalogue("outreach")["tip_format"].format(body=body, tail=tail(contact))
+def _render(key: str, body: str, phone: str | None) -> str:
+    formats = responses.catalogue("outreach")
+    if phone:
+        return formats[key].format(body=body, tail=tail(phone))
+    return formats[f"{key}_no_marker"].format(body=body)
 
 
-def render_alert(body: str, contact: str) -> str:
-    return responses.catalogue("outreach")["alert_format"].format(
-        body=body.strip(), tail=tail(contact)
-    )
+def render_tip(body: str, phone: str | None) -> str:
+    """A tip for the owner of ``phone`` (None: a WeChat follower without a number)."""
+    return _render("tip_format", body, phone)
 
 
-def message_for(kind: str, tip_id: str | None, alert_text: str | None, contact: str) -> str:
+def render_alert(body: str, phone: str | None) -> str:
+    return _render("alert_format", body.strip(), phone)
+
+
+def message_for(kind: str, tip_id: str | None, alert_text: str | None, phone: str | None) -> str:
     if kind == "alert":
-        return render_alert(alert_text or "", contact)
+        return render_alert(alert_text or "", phone)
     tip = tips.tip_by_id(tip_id or "")
     if tip is None:
         raise LookupError(f"tip {tip_id!r} is no longer in responses/tips.yml")
-    return render_tip(tip.text, contact)
+    return render_tip(tip.text, phone)
 
 
 def enroll_text(key: str, **values: str) -> str:

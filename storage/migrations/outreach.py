@@ -138,8 +138,24 @@ def _003_alerts_schedules(db: sqlite_utils.Database) -> None:
     db["tip_schedules"].create_index(["job_id"], unique=True)
 
 
+def _004_wechat_push(db: sqlite_utils.Database) -> None:
+    # A WeChat follower may give a phone number for SMS fallback (pushes outside the
+    # 48-hour window). Same rule as every contact: hash for lookup, encrypted for use.
+    db["subscribers"].add_column("phone_hash", str)
+    db["subscribers"].add_column("phone_enc", str)
+    db["subscribers"].add_column("phone_masked", str)
+    db["subscribers"].create_index(["phone_hash"])  # not unique: a family shares a phone
+    # The channel a row is (now) sent through: the subscriber's at planning; a WeChat row
+    # switches to "sms" when WeChat refuses it and there is a number (fallback_reason
+    # then says why). Status gains "undeliverable": no channel could take it.
+    db["outbox"].add_column("channel", str)
+    db["outbox"].add_column("fallback_reason", str)
+    db.execute("UPDATE outbox SET channel = 'sms' WHERE channel IS NULL")
+
+
 MIGRATIONS = [
     ("outreach_001_groups", _001_groups),
     ("outreach_002_campaigns_outbox", _002_campaigns_outbox),
     ("outreach_003_alerts_schedules", _003_alerts_schedules),
+    ("outreach_004_wechat_push", _004_wechat_push),
 ]
