@@ -113,7 +113,8 @@ class RasaParser:
         return agent_class.load(path)
 
     def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout * 6)
+        # No time limit: loading happens once, at start, and takes what the machine needs.
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def parse(self, text: str) -> Parse:
         future = asyncio.run_coroutine_threadsafe(self._agent.parse_message(text), self._loop)
