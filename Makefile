@@ -5,11 +5,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 STAMP   := $(VENV)/.installed
-# python3.10 from PATH, else from pyenv.
-PY310   := $(shell command -v python3.10 2>/dev/null || \
-             (command -v pyenv >/dev/null 2>&1 && \
-              for v in $$(pyenv versions --bare 2>/dev/null | grep '^3\.10'); do \
-                echo "$$(pyenv root)/versions/$$v/bin/python3.10"; done | tail -n 1))
+# A working python3.10 (PATH, pyenv, or $PYTHON310); see scripts/find-python310.
+PY310   := $(shell scripts/find-python310)
 
 .PHONY: setup run test lint format train nlu-report bench browser clean
 
@@ -17,7 +14,7 @@ setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -z "$(PY310)" ]; then \
-	  echo "error: Python 3.10 not found (Rasa 3.6 needs it). Install it, e.g. 'pyenv install 3.10', and retry." >&2; \
+	  echo "error: no working Python 3.10 found (Rasa 3.6 needs it). Install one (e.g. 'pyenv install 3.10') or set PYTHON310=/path/to/python3.10, and retry." >&2; \
 	  exit 1; fi
 	@echo "using $(PY310)"
 	test -x $(PYTHON) || $(PY310) -m venv $(VENV)

@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     """Build the hotline app. ``parser`` lets tests share one loaded model."""
     app = Flask(__name__)
     app.config.update(load_config(overrides))
+    app.json.ensure_ascii = False  # readable Chinese in JSON answers
     app.config.setdefault("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     if str(app.config["HOTLINE_PUBLIC_URL"]).startswith("https://"):

@@ -111,6 +111,10 @@ def _prefill(
             else routing.Route("unrouted", note="cadre's village no longer in table")
         )
         reports.apply_route(db, report["id"], route, village_text=cadre["village"])
+    elif routing.find_villages(db, turn.message.text)[1] in ("exact", "contains"):
+        # A village of our table named in the first message, which the model did not
+        # tag (jieba cuts unknown names badly): no need to ask for it.
+        _route_village(dialogue, turn, report["id"], turn.message.text)
 
 
 def _route_village(dialogue: Dialogue, turn: Turn, report_id: int, text: str) -> str | None:
@@ -191,6 +195,12 @@ def _answer(dialogue: Dialogue, turn: Turn, form: dict[str, Any], report: dict[s
     new_photos = _store_media(dialogue, turn, report)
     if ask == "village" and not skip and text:
         _route_village(dialogue, turn, report_id, raw)
+        routed = (reports.get(db, report_id) or {}).get("routing")
+        if routed == "unrouted" and not form.get("village_retried"):
+            # Often not a village at all ("现在"); one more try before the county queue.
+            form["village_retried"] = True
+            turn.say(_text("village_again"))
+            return
     elif ask == "township":
         if not _answer_township(dialogue, turn, form, report_id, "" if skip else text):
             return

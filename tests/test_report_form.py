@@ -195,3 +195,18 @@ def test_photo_is_stored_and_hooks_run(sms, county, monkeypatch):
         ("https://api.twilio.com/m/ME1", "image/jpeg")
     ]
     assert seen == [(report["id"], attachments[0]["id"], "https://api.twilio.com/m/ME1")]
+
+
+def test_village_named_in_first_message_is_not_asked_again(sms, county):
+    first = sms.send("新圩村有人叫扫码送鸡蛋")
+    assert "什么时候" in first[-1]  # straight to the next question
+    report = only_report(county)
+    assert report["station_code"] == "GP-JT" and report["routing"] == "routed"
+
+
+def test_answer_that_is_no_village_is_asked_once_more(sms, county):
+    sms.send("村口有人摆摊，扫二维码送鸡蛋")
+    again = sms.send("现在")
+    assert again == [responses.text("report_form.village_again")]
+    assert "什么时候" in sms.send("新圩村")[0]
+    assert only_report(county)["station_code"] == "GP-JT"
