@@ -10,7 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import answer_bench  # noqa: E402
 import outbox_bench  # noqa: E402
 
 if __name__ == "__main__":
+    answer_bench.main([])
+    print()
     outbox_bench.main(sys.argv[1:])
