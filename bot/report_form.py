@@ -65,6 +65,7 @@ def start_report(dialogue: Dialogue, turn: Turn) -> None:
         cadre=cadre,
     )
     reports.add_message(db, report["id"], "in", message.text)
+    attach_earlier_check(dialogue, turn, report)
     _store_media(dialogue, turn, report)
     form: dict[str, Any] = {
         "step": FORM,
@@ -304,6 +305,6 @@ def report_status(dialogue: Dialogue, turn: Turn) -> None:
 FORM_HANDLERS[FORM] = handle_answer
 
 # The QR check of each photo is kept with the report (bot/qr/report_hook.py).
-from bot.qr.report_hook import attach_qr_check  # noqa: E402
+from bot.qr.report_hook import attach_earlier_check, attach_qr_check  # noqa: E402
 
 PHOTO_HOOKS.append(attach_qr_check)

@@ -362,3 +362,28 @@ def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch):
     assert len(notes) == 1 and "shortener" in notes[0] and "http://t.cn/A6abcdEf" in notes[0]
     assert db.execute("SELECT count(*) FROM attachments").fetchone()[0] == 1
     db.conn.close()
+
+
+def test_photo_checked_before_reporting_goes_with_the_report(degraded_app, monkeypatch):
+    adapter = TwilioMedia(photo_of("http://47.98.123.45/yb"))
+
+    def session():
+        s = requests.Session()
+        s.mount("https://api.twilio.com/", adapter)
+        return s
+
+    monkeypatch.setattr("bot.qr.download._session", session)
+    phone = SmsPhone(degraded_app.test_client(), "+8613900003333")
+    phone.post(
+        "",
+        NumMedia="1",
+        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM3/Media/ME3",
+        MediaContentType0="image/jpeg",
+    )
+    phone.send("3")  # "report it" from the menu, right after the verdict
+    from storage.db import connect
+
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    notes = [r[0] for r in db.execute("SELECT text FROM report_messages WHERE direction = 'qr'")]
+    db.conn.close()
+    assert len(notes) == 1 and "http://47.98.123.45/yb" in notes[0]

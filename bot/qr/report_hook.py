@@ -20,16 +20,31 @@ if TYPE_CHECKING:
 _SILENT = {"no_qr", "not_image", "too_large", "unavailable"}
 
 
+def qr_note(checked: dict[str, Any]) -> str:
+    """The line the police read about one checked photo (from ``as_attachment``)."""
+    where = f" 附件{checked['attachment_id']}" if checked.get("attachment_id") else ""
+    note = f"[二维码检查{where}] {checked.get('qr_kind')}"
+    content = (checked.get("qr_content") or "")[:1000]
+    if content:
+        note += f"：{content}（链接未打开）"
+    return note
+
+
+def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any]) -> None:
+    """A photo checked just before the villager chose to report ("3"): keep its
+    verdict with the report too."""
+    checked = turn.state.pop("last_qr", None)
+    if checked:
+        reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
+
+
 def attach_qr_check(
     dialogue: Dialogue, turn: Turn, report: dict[str, Any], attachment_id: int, media: Media
 ) -> None:
     verdict = check(media)
-    content = (verdict.content or "")[:1000]
-    note = f"[二维码检查 附件{attachment_id}] {verdict.kind}"
-    if content:
-        note += f"：{content}（链接未打开）"
-    reports.add_message(dialogue.db, report["id"], "qr", note)
-    turn.state["last_qr"] = {**verdict.as_attachment(), "attachment_id": attachment_id}
+    checked = {**verdict.as_attachment(), "attachment_id": attachment_id}
+    reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
+    turn.state["last_qr"] = checked
     if verdict.kind not in _SILENT:
         qr = responses.catalogue("qr")
         turn.say(qr["qr_in_report"].format(label=qr["qr_labels"][verdict.kind]))
