@@ -122,3 +122,11 @@ def test_dialogue_failure_gets_apology_and_message_is_kept(tmp_path, db):
         .fetchall()
     )
     assert stored == [("村里来了人",)]
+
+
+def test_how_to_tell_real_messages_works_even_degraded(degraded_app):
+    from tests.conftest import SmsPhone
+
+    phone = SmsPhone(degraded_app.test_client(), "+8613500004444")
+    reply = "".join(phone.send("怎么辨别真假短信"))
+    assert "尾号" in reply
