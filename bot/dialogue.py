@@ -174,17 +174,6 @@ def answer_step(dialogue: Dialogue, turn: Turn) -> None:
         turn.say(text)
 
 
-@register_step("subscribe")
-def subscribe_step(dialogue: Dialogue, turn: Turn) -> None:
-    # Subscribes, records consent, then asks for (or infers) the village group.
-    enrollment.subscribe(dialogue, turn)
-
-
-@register_step("unsubscribe")
-def unsubscribe_step(dialogue: Dialogue, turn: Turn) -> None:
-    # Global and immediate: stops every push, records the withdrawal of consent.
-    enrollment.unsubscribe(dialogue, turn)
-
-
-from bot import report_form  # noqa: E402,F401  (registers its steps)
-from bot.outreach import enrollment  # noqa: E402  (village form, 真假短信; used above)
+# Steps and forms that live with their domain register themselves here on import.
+from bot import report_form  # noqa: E402,F401  (report intake, report status)
+from bot.outreach import enrollment  # noqa: E402,F401  (订阅/退订, village form, 真假短信)

@@ -174,5 +174,7 @@ def _answer_authenticity_first(inner: Step) -> Step:
 for _intent in ("verify_team", "privacy_advice", "help", "out_of_scope"):
     STEPS[_intent] = _answer_authenticity_first(STEPS.get(_intent, answer_step))
 
+STEPS["subscribe"] = subscribe
+STEPS["unsubscribe"] = unsubscribe
 FORM_HANDLERS[FORM] = village_reply
 FORM_HANDLERS[PHONE_FORM] = phone_reply
