@@ -56,6 +56,10 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     from bot.channels import wechat
 
     app.register_blueprint(wechat.bp)
+    from bot.channels import aliyun_sms, tencent_sms
+
+    app.register_blueprint(aliyun_sms.bp)
+    app.register_blueprint(tencent_sms.bp)
     from bot.notify import make_notifier
     from reporting import web as police_web
 

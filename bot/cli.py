@@ -95,6 +95,14 @@ def nlu_evaluate(cv: bool, folds: int) -> None:
 
 
 @cli.command()
+def settings() -> None:
+    """Print every configuration variable, its default and meaning (Markdown)."""
+    from bot.config import settings_table
+
+    click.echo(settings_table())
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)

@@ -12,7 +12,7 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (default, what it is). README lists every one (tests/test_config.py checks).
+# name -> (default, what it is). README's table is `hotline settings` (tests/test_config.py).
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "HOTLINE_VAR": ("var", "folder for the database, keys and uploads (git-ignored)"),
     "HOTLINE_DB": (None, "SQLite database file (default: $HOTLINE_VAR/hotline.db)"),
@@ -21,12 +21,20 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "http://127.0.0.1:5000",
         "public base URL; Twilio signatures are checked against it",
     ),
-    "HOTLINE_SMS_PROVIDER": ("console", "`console` prints outbound SMS; `twilio` sends them"),
+    "HOTLINE_SMS_PROVIDER": (
+        "console",
+        "`console` prints outbound SMS; `twilio`, `aliyun` or `tencent` sends them",
+    ),
     "HOTLINE_SECRET_KEY": (None, "Flask session key (default: generated once into var/)"),
     "HOTLINE_HASH_KEY": (None, "HMAC key for phone numbers / openids (default: var/keys.json)"),
     "HOTLINE_ENCRYPTION_KEY": (None, "Fernet key for stored contacts (default: var/keys.json)"),
     "HOTLINE_SMS_RATE": ("1", "outbound SMS per second (the provider's limit; a long code: 1)"),
     "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
+    "HOTLINE_DEFAULT_COUNTY": (
+        None,
+        "county whose supervisors get reports with no county yet (needed when several "
+        "counties are loaded; with one county: that one)",
+    ),
     "TWILIO_ACCOUNT_SID": (None, "Twilio account, for sending"),
     "TWILIO_AUTH_TOKEN": (None, "Twilio auth token: checks X-Twilio-Signature; sends"),
     "TWILIO_FROM_NUMBER": (None, "Twilio number outbound SMS come from"),
@@ -34,6 +42,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "WECHAT_APPID": (None, "WeChat Official Account AppID"),
     "WECHAT_ENCODING_AES_KEY": (None, "WeChat EncodingAESKey, for safe mode"),
     "WECHAT_APPSECRET": (None, "WeChat AppSecret, for the customer-service API"),
+    "WECHAT_ALLOW_PLAIN": (
+        "false",
+        "accept unencrypted pushes although WECHAT_ENCODING_AES_KEY is set (明文模式 only)",
+    ),
     "WECHAT_API_BASE": (
         "https://api.weixin.qq.com",
         "WeChat API base URL (customer-service messages, access token)",
@@ -55,6 +67,28 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "nhsa.gov.cn,gov.cn",
         "domains (and their subdomains) a QR code may point to and be called official",
     ),
+    # Mainland-China SMS gateways (docs/sms-gateways.md).
+    "ALIYUN_SMS_WEBHOOK_SECRET": (
+        None,
+        "secret in the Aliyun reply-push URL (`/sms/aliyun?token=...`); unset: pushes refused",
+    ),
+    "ALIYUN_ACCESS_KEY_ID": (None, "Aliyun AccessKey ID, for sending SMS"),
+    "ALIYUN_ACCESS_KEY_SECRET": (None, "Aliyun AccessKey secret (signs SendSms calls)"),
+    "ALIYUN_SMS_SIGN_NAME": (None, "approved Aliyun SMS signature (shown as 【...】)"),
+    "ALIYUN_SMS_TEMPLATE_CODE": (None, "approved Aliyun template whose body is `${content}`"),
+    "ALIYUN_SMS_ENDPOINT": ("https://dysmsapi.aliyuncs.com", "Aliyun SMS API base URL"),
+    "TENCENT_SMS_WEBHOOK_SECRET": (
+        None,
+        "secret in the Tencent reply-push URL (`/sms/tencent?token=...`); unset: refused",
+    ),
+    "TENCENT_SECRET_ID": (None, "Tencent Cloud SecretId, for sending SMS"),
+    "TENCENT_SECRET_KEY": (None, "Tencent Cloud SecretKey (signs SendSms calls)"),
+    "TENCENT_SMS_SDK_APP_ID": (None, "Tencent SMS SdkAppId"),
+    "TENCENT_SMS_SIGN_NAME": (None, "approved Tencent SMS signature (shown as 【...】)"),
+    "TENCENT_SMS_TEMPLATE_ID": (None, "approved Tencent template whose body is `{1}`"),
+    "TENCENT_SMS_REGION": ("ap-guangzhou", "Tencent SMS API region"),
+    "TENCENT_SMS_ENDPOINT": ("https://sms.tencentcloudapi.com", "Tencent SMS API base URL"),
+    "SMS_GATEWAY_TIMEOUT": ("5", "seconds before an Aliyun / Tencent SMS API call is abandoned"),
 }
 
 
@@ -86,3 +120,11 @@ def _dev_secret(var: Path) -> str:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (README's configuration section)."""
+    rows = ["| variable | default | what it is |", "|---|---|---|"]
+    for name, (default, doc) in SETTINGS.items():
+        rows.append(f"| `{name}` | {f'`{default}`' if default else '—'} | {doc} |")
+    return "\n".join(rows)

@@ -181,9 +181,15 @@ def _answer(dialogue: Dialogue, turn: Turn, form: dict[str, Any], report: dict[s
     raw = turn.message.text.strip()
     report_id = report["id"]
     if text.casefold() in CANCEL_WORDS:
-        reports.withdraw(db, report_id)
         turn.state.pop("form", None)
-        turn.say(_text("cancelled"))
+        if reports.withdraw(db, report_id):
+            turn.say(_text("cancelled"))
+            return
+        # The police already took it up: withdrawing would bypass their workflow.
+        # The form ends, the report stays, and the officer reads the wish in the log.
+        reports.submit(db, report_id)
+        reports.add_message(db, report_id, "note", "reporter cancelled (举报人要求取消)")
+        turn.say(_text("cancel_too_late", ref=report["ref"]))
         return
     if text == "0" and turn.state.get("more"):
         # The victim's advice said "回复0看下一步": give it, then ask again.

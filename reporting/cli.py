@@ -122,10 +122,10 @@ def reports() -> None:
     help="Closed for more than this many days (default: HOTLINE_PURGE_DAYS or 180).",
 )
 def purge_reports(days: int | None) -> None:
-    """Erase the personal fields of closed reports (run daily, e.g. from cron);
-    the statistics stay."""
+    """Erase the personal fields of closed reports now (`hotline serve` and
+    `hotline scheduler` also do it daily at 03:00); the statistics stay."""
     days = days if days is not None else purging.purge_days()
-    count = purging.purge_closed(open_db(), days)
+    count = purging.purge_closed(open_db(), days, uploads=_var() / "uploads")
     click.echo(f"purged {count} reports closed more than {days} days ago")
 
 

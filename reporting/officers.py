@@ -54,6 +54,7 @@ def add(
         "role": role,
         "active": 1,
         "failed_logins": 0,
+        "session_version": 0,
         "created_at": now(),
     }
     with db.conn:
@@ -89,27 +90,78 @@ def colleagues(db: sqlite_utils.Database, officer: dict[str, Any]) -> list[dict[
 def authenticate(
     db: sqlite_utils.Database, username: str, password: str, at: dt.datetime | None = None
 ) -> tuple[dict[str, Any] | None, str]:
-    """(officer, "ok") or (None, reason): reason is "locked" or "invalid"."""
-    at = at or dt.datetime.now(dt.timezone.utc)
+    """(officer, "ok") or (None, reason): reason is "locked" or "invalid".
+
+    The attempt is counted before the (slow) password check, in one UPDATE: parallel
+    guesses each take a number, and the one reaching ``MAX_FAILURES`` locks the account
+    for all that follow. A right password then resets the count."""
+    at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    stamp = at.isoformat(timespec="seconds")
     officer = get_by_username(db, username or "")
     if officer is None or not officer["active"]:
         check_password_hash(_DUMMY_HASH, password or "")
         return None, "invalid"
-    locked_until = officer.get("locked_until")
-    if locked_until and dt.datetime.fromisoformat(locked_until) > at:
+    with db.conn:
+        counted = db.execute(
+            "UPDATE officers SET failed_logins = coalesce(failed_logins, 0) + 1"
+            " WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)",
+            [officer["id"], stamp],
+        ).rowcount
+        if counted:
+            failures = db.execute(
+                "SELECT failed_logins FROM officers WHERE id = ?", [officer["id"]]
+            ).fetchone()[0]
+            if failures >= MAX_FAILURES:
+                db.execute(
+                    "UPDATE officers SET locked_until = ?, failed_logins = 0 WHERE id = ?",
+                    [(at + LOCKOUT).isoformat(timespec="seconds"), officer["id"]],
+                )
+    if not counted:
         return None, "locked"
     if not check_password_hash(officer["password_hash"], password or ""):
-        failures = (officer["failed_logins"] or 0) + 1
-        fields: dict[str, Any] = {"failed_logins": failures}
-        if failures >= MAX_FAILURES:
-            fields["locked_until"] = (at + LOCKOUT).isoformat(timespec="seconds")
-            fields["failed_logins"] = 0
-        with db.conn:
-            db["officers"].update(officer["id"], fields)
         return None, "locked" if failures >= MAX_FAILURES else "invalid"
     with db.conn:
         db["officers"].update(
             officer["id"],
             {"failed_logins": 0, "locked_until": None, "last_login_at": now()},
         )
-    return officer, "ok"
+    return get(db, officer["id"]), "ok"
+
+
+def end_sessions(db: sqlite_utils.Database, officer_id: int) -> None:
+    """Every session cookie issued to this officer so far stops working (logout,
+    deactivation, new password): the version stored in them no longer matches."""
+    with db.conn:
+        db.execute(
+            "UPDATE officers SET session_version = coalesce(session_version, 0) + 1 WHERE id = ?",
+            [officer_id],
+        )
+
+
+def set_password(db: sqlite_utils.Database, username: str, password: str) -> dict[str, Any]:
+    officer = get_by_username(db, username)
+    if officer is None:
+        raise OfficerError(f"no officer {username!r}")
+    if len(password) < MIN_PASSWORD:
+        raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
+    with db.conn:
+        db["officers"].update(
+            officer["id"],
+            {
+                "password_hash": generate_password_hash(password),
+                "failed_logins": 0,
+                "locked_until": None,
+            },
+        )
+    end_sessions(db, officer["id"])
+    return officer
+
+
+def deactivate(db: sqlite_utils.Database, username: str) -> dict[str, Any]:
+    officer = get_by_username(db, username)
+    if officer is None:
+        raise OfficerError(f"no officer {username!r}")
+    with db.conn:
+        db["officers"].update(officer["id"], {"active": 0})
+    end_sessions(db, officer["id"])
+    return officer

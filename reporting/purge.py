@@ -8,13 +8,19 @@ conversation, the photos and the officers' notes go.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import re
+from pathlib import Path
 
 import sqlite_utils
 
 from reporting.reports import CLOSED, now
 
+log = logging.getLogger(__name__)
 DEFAULT_PURGE_DAYS = 180
+# Web-chat photos: attachment url "upload:<32 hex>.<ext>", the file in $HOTLINE_VAR/uploads.
+_UPLOAD = re.compile(r"^upload:([0-9a-f]{32}\.(?:png|jpg|gif|webp|bmp))$")
 PERSONAL_FIELDS = (
     "contact_hash",
     "contact_enc",
@@ -33,37 +39,69 @@ def purge_days(config: dict | None = None) -> int:
     return int(value) if value else DEFAULT_PURGE_DAYS
 
 
-def purge_closed(db: sqlite_utils.Database, days: int, at: dt.datetime | None = None) -> int:
-    """Purge closed reports closed more than ``days`` ago; return how many."""
+def purge_closed(
+    db: sqlite_utils.Database,
+    days: int,
+    at: dt.datetime | None = None,
+    uploads: str | Path | None = None,
+) -> int:
+    """Purge closed reports closed more than ``days`` ago; return how many.
+
+    Also goes: the reporter's bot conversation (``messages`` rows of their sender hash --
+    the same ``Vault.hash`` of the number / openid the report keeps as ``contact_hash``)
+    older than the cutoff, and the web-chat photo files under ``uploads`` the purged
+    attachments point to."""
     at = at or dt.datetime.now(dt.timezone.utc)
     cutoff = (at - dt.timedelta(days=days)).isoformat(timespec="seconds")
     placeholders = ", ".join("?" for _ in CLOSED)
-    ids = [
-        row[0]
-        for row in db.execute(
-            f"SELECT id FROM reports WHERE status IN ({placeholders})"  # noqa: S608
-            " AND closed_at IS NOT NULL AND closed_at <= ? AND purged_at IS NULL",
-            [*CLOSED, cutoff],
-        ).fetchall()
-    ]
+    rows = db.execute(
+        f"SELECT id, contact_hash FROM reports WHERE status IN ({placeholders})"  # noqa: S608
+        " AND closed_at IS NOT NULL AND closed_at <= ? AND purged_at IS NULL",
+        [*CLOSED, cutoff],
+    ).fetchall()
     stamp = now()
     cleared = {field: None for field in PERSONAL_FIELDS}
-    for report_id in ids:
+    for report_id, contact_hash in rows:
+        files = [
+            row[0]
+            for row in db.execute(
+                "SELECT url FROM attachments WHERE report_id = ?", [report_id]
+            ).fetchall()
+        ]
         with db.conn:
+            # Only the report's columns named here: a concurrent answer or status change
+            # is neither undone nor put back (see reports.update).
             db["reports"].update(report_id, {**cleared, "purged_at": stamp})
             db.execute("DELETE FROM report_messages WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM attachments WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM report_notes WHERE report_id = ?", [report_id])
-    return len(ids)
+            if contact_hash:
+                db.execute(
+                    "DELETE FROM messages WHERE sender_hash = ? AND created_at <= ?",
+                    [contact_hash, cutoff],
+                )
+        for url in files:
+            _remove_upload(url, uploads)
+    return len(rows)
 
 
-def purge_job(db_path: str) -> int:
-    """A top-level callable for a daily scheduler job (APScheduler stores it by name):
-    ``scheduler.add_job("reporting.purge:purge_job", "cron", hour=3, args=[db_path])``."""
+def _remove_upload(url: str, uploads: str | Path | None) -> None:
+    match = _UPLOAD.match(url or "")
+    if uploads is None or match is None:
+        return
+    # The name pattern (ours, see bot/qr) rules out any path outside the folder.
+    (Path(uploads) / match.group(1)).unlink(missing_ok=True)
+
+
+def purge_job(db_path: str, days: int | None = None, uploads: str | None = None) -> int:
+    """The daily job (bot/outreach/scheduler.py ``start`` adds it at 03:00 Beijing time;
+    APScheduler stores it by name)."""
     from storage.db import connect
 
     db = connect(db_path, migrate_schema=False)
     try:
-        return purge_closed(db, purge_days())
+        count = purge_closed(db, days if days is not None else purge_days(), uploads=uploads)
     finally:
         db.conn.close()
+    log.info("purged %d reports closed more than %s days ago", count, days)
+    return count

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting.routing import Route, default_county
+from reporting.routing import Route, catch_all_county, default_county
 from storage.privacy import Vault, mask, redact_id_numbers
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: a reference read aloud or copied by hand survives.
@@ -141,13 +141,18 @@ def create(
 
 def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str, Any]:
     """Change fields of a report and recompute its priority (never lowered by an answer:
-    "they are here now" said once stays urgent)."""
+    "they are here now" said once stays urgent).
+
+    Only the given fields (and the derived priority, phones, updated_at) are written: a
+    villager's answer arriving during an officer's status change (or a purge) must not
+    put back the columns the other wrote in between."""
     report = get(db, report_id)
     if report is None:
         raise KeyError(report_id)
     for key in ("details", "village_text", "occurred_text", "summary"):
         if fields.get(key):
             fields[key] = redact_id_numbers(fields[key])
+    before = dict(report)
     report.update(fields)
     phones = set((report.get("suspect_phones") or "").split())
     phones |= set(_PHONE.findall(" ".join(report.get(k) or "" for k in ("details", "summary"))))
@@ -159,8 +164,12 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
         priority = report["priority"]
     report["priority"], report["priority_rank"] = priority, PRIORITIES[priority]
     report["updated_at"] = now()
+    derived = ("suspect_phones", "priority", "priority_rank")
+    changed = {k: report[k] for k in derived if report[k] != before.get(k)}
+    changed.update({k: v for k, v in fields.items() if k != "id"})
+    changed["updated_at"] = report["updated_at"]
     with db.conn:
-        db["reports"].update(report_id, {k: v for k, v in report.items() if k != "id"})
+        db["reports"].update(report_id, changed)
     return report
 
 
@@ -201,10 +210,20 @@ def submit(db: sqlite_utils.Database, report_id: int) -> dict[str, Any]:
     return update(db, report_id, **fields)
 
 
-def withdraw(db: sqlite_utils.Database, report_id: int) -> dict[str, Any]:
-    """The reporter said 取消: kept (nothing sent is lost) but out of the default queue."""
+def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
+    """The reporter said 取消: kept (nothing sent is lost) but out of the default queue.
+
+    Only a report still ``new``: once the police work on it, it stays theirs (the
+    reporter's wish is noted instead). One conditional UPDATE, so an officer's status
+    change at the same moment wins or loses cleanly. True when withdrawn."""
     stamp = now()
-    return update(db, report_id, status="withdrawn", form_step=None, closed_at=stamp)
+    with db.conn:
+        cursor = db.execute(
+            "UPDATE reports SET status = 'withdrawn', form_step = NULL, closed_at = ?,"
+            " updated_at = ? WHERE id = ? AND status = 'new'",
+            [stamp, stamp, report_id],
+        )
+    return cursor.rowcount == 1
 
 
 def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text: str) -> None:
@@ -283,11 +302,28 @@ def latest_for_contact(
 
 
 def scope(officer: dict[str, Any]) -> tuple[str, list[Any]]:
-    """SQL condition limiting reports to the officer's station (a supervisor: the county,
-    plus reports whose county is not known, so nothing unroutable is dropped)."""
+    """SQL condition limiting reports to the officer's station (a supervisor: the county;
+    the supervisor of the catch-all county also gets reports whose county is not known,
+    so nothing unroutable is dropped -- see ``with_catch_all``)."""
     if officer["role"] == "supervisor":
-        return "(r.county = ? OR r.county IS NULL)", [officer["county"]]
+        if officer.get("catch_all"):
+            return "(r.county = ? OR r.county IS NULL)", [officer["county"]]
+        return "r.county = ?", [officer["county"]]
     return "r.station_code = ?", [officer["station_code"]]
+
+
+def with_catch_all(
+    db: sqlite_utils.Database, officer: dict[str, Any], configured: str | None = None
+) -> dict[str, Any]:
+    """The officer, marked ``catch_all`` when their county's queue holds reports with no
+    county (``routing.catch_all_county``: HOTLINE_DEFAULT_COUNTY, or the only county)."""
+    county = catch_all_county(db, configured)
+    return {**officer, "catch_all": bool(county) and officer["county"] == county}
+
+
+def _visible() -> str:
+    # An unfinished form is shown 30 minutes after it started (PARTIAL_VISIBLE_AFTER).
+    return "(r.submitted_at IS NOT NULL OR r.created_at <= ?)"
 
 
 def visible_since(moment: dt.datetime | None = None) -> str:
@@ -302,8 +338,8 @@ def get_scoped(
     where, params = scope(officer)
     rows = list(
         db.query(
-            f"SELECT r.* FROM reports r WHERE r.id = ? AND {where}",  # noqa: S608
-            [report_id, *params],
+            f"SELECT r.* FROM reports r WHERE r.id = ? AND {where} AND {_visible()}",  # noqa: S608
+            [report_id, *params, visible_since()],
         )
     )
     return rows[0] if rows else None
@@ -327,7 +363,7 @@ def queue(
     and closed reports only when their status is asked for ("open" is the default).
     """
     where, params = scope(officer)
-    clauses = [where, "(r.submitted_at IS NOT NULL OR r.created_at <= ?)"]
+    clauses = [where, _visible()]
     params.append(visible_since(at))
     if status in STATUSES:
         clauses.append("r.status = ?")
@@ -417,10 +453,10 @@ def similar(
     if not conditions:
         return []
     sql = (
-        f"SELECT r.* FROM reports r WHERE r.id != ? AND {where}"  # noqa: S608
+        f"SELECT r.* FROM reports r WHERE r.id != ? AND {where} AND {_visible()}"  # noqa: S608
         f" AND ({' OR '.join(conditions)}) ORDER BY r.id DESC LIMIT 20"
     )
-    return list(db.query(sql, [report["id"], *params, *values]))
+    return list(db.query(sql, [report["id"], *params, visible_since(), *values]))
 
 
 EXPORT_COLUMNS = (

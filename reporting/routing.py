@@ -137,6 +137,13 @@ def default_county(db: sqlite_utils.Database) -> str | None:
     return counties[0] if len(counties) == 1 else None
 
 
+def catch_all_county(db: sqlite_utils.Database, configured: str | None = None) -> str | None:
+    """The county whose supervisors see reports with no county yet (pending or
+    unroutable): ``HOTLINE_DEFAULT_COUNTY`` when set, else the only county served.
+    With several counties and no setting, none: they must not all see them."""
+    return (configured or "").strip() or default_county(db)
+
+
 def _common_county(rows: list[dict[str, Any]]) -> str | None:
     counties = {r["county"] for r in rows}
     return counties.pop() if len(counties) == 1 else None
@@ -234,6 +241,14 @@ def choose_township(candidates: list[dict[str, Any]], answer: str) -> dict[str, 
 def station(db: sqlite_utils.Database, code: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM stations WHERE code = ?", [code]))
     return rows[0] if rows else None
+
+
+def station_townships(db: sqlite_utils.Database, code: str) -> set[str]:
+    """The townships a station covers (all or part of), from the jurisdiction table."""
+    rows = db.execute(
+        "SELECT DISTINCT township FROM jurisdictions WHERE station_code = ?", [code]
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def stations_in_county(db: sqlite_utils.Database, county: str) -> list[dict[str, Any]]:

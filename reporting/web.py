@@ -68,6 +68,17 @@ ROUTING_LABELS = {
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BEIJING = dt.timezone(dt.timedelta(hours=8))
+# A police session ends after this long even if the browser stays open (shared PCs).
+SESSION_LIFETIME = dt.timedelta(hours=12)
+# Report ids are SQLite integers: a larger number in the URL is a 404, not an overflow.
+REPORT = "<int(max=9223372036854775807):report_id>"
+
+
+@bp.record_once
+def _session_lifetime(state: Any) -> None:
+    # Flask's default is 31 days; an explicit setting in the app config wins.
+    if state.app.config.get("PERMANENT_SESSION_LIFETIME") == dt.timedelta(days=31):
+        state.app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
 @bp.app_template_filter("bj")
@@ -106,14 +117,22 @@ def _ip() -> str | None:
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        db = get_db()
         officer_id = session.get("police_officer")
-        officer = officers.get(get_db(), officer_id) if officer_id else None
+        officer = officers.get(db, officer_id) if officer_id else None
+        # A cookie from before a logout (or a new password, a deactivation) carries an
+        # old version: it no longer opens anything.
+        if officer is not None and session.get("police_session") != officer["session_version"]:
+            officer = None
         if officer is None:
             session.pop("police_officer", None)
+            session.pop("police_session", None)
             if request.path.startswith("/police/api/"):
                 return jsonify({"error": "login required"}), 401
             return redirect(url_for("police.login", next=request.full_path))
-        g.officer = officer
+        g.officer = reports.with_catch_all(
+            db, officer, current_app.config.get("HOTLINE_DEFAULT_COUNTY")
+        )
         return view(*args, **kwargs)
 
     return wrapped
@@ -143,7 +162,8 @@ def login():
         if officer:
             session.clear()  # a fresh session: no fixation
             session["police_officer"] = officer["id"]
-            session.permanent = False
+            session["police_session"] = officer["session_version"]
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (12 h)
             audit.record(db, officer, "login", ip=_ip())
             return redirect(_safe_next(request.args.get("next")))
         audit.record(db, None, f"login_{outcome}", username=username, ip=_ip())
@@ -159,6 +179,7 @@ def login():
 @login_required
 def logout():
     audit.record(get_db(), g.officer, "logout", ip=_ip())
+    officers.end_sessions(get_db(), g.officer["id"])
     session.clear()
     return redirect(url_for("police.login"))
 
@@ -180,12 +201,13 @@ def _filters() -> dict[str, Any]:
 def queue():
     filters = _filters()
     rows = reports.queue(get_db(), g.officer, **filters)
+    audit.record(get_db(), g.officer, "queue", detail=f"{len(rows)} rows", ip=_ip())
     return render_template(
         "police/queue.html", reports=rows, filters=filters, statuses=reports.STATUSES
     )
 
 
-@bp.get("/reports/<int:report_id>")
+@bp.get(f"/reports/{REPORT}")
 @login_required
 def detail(report_id: int, revealed: str | None = None, error: str | None = None):
     db = get_db()
@@ -225,7 +247,7 @@ def _photo(attachment: dict[str, Any]) -> dict[str, Any]:
     return {**attachment, "safe_url": url if safe else None, "is_image": is_image and safe}
 
 
-@bp.post("/reports/<int:report_id>/reveal")
+@bp.post(f"/reports/{REPORT}/reveal")
 @login_required
 def reveal(report_id: int):
     report = _scoped_report(report_id)
@@ -234,7 +256,7 @@ def reveal(report_id: int):
     return detail(report_id, revealed=contact or "（已清除）")
 
 
-@bp.post("/reports/<int:report_id>/status")
+@bp.post(f"/reports/{REPORT}/status")
 @login_required
 def change_status(report_id: int):
     db = get_db()
@@ -275,7 +297,7 @@ def _notify_reporter(report: dict[str, Any], status: str) -> None:
     audit.record(db, g.officer, "notify", report["id"], outcome, ip=_ip())
 
 
-@bp.post("/reports/<int:report_id>/assign")
+@bp.post(f"/reports/{REPORT}/assign")
 @login_required
 def assign(report_id: int):
     db = get_db()
@@ -292,7 +314,7 @@ def assign(report_id: int):
     return redirect(url_for("police.detail", report_id=report_id))
 
 
-@bp.post("/reports/<int:report_id>/note")
+@bp.post(f"/reports/{REPORT}/note")
 @login_required
 def note(report_id: int):
     db = get_db()
@@ -305,7 +327,7 @@ def note(report_id: int):
     return redirect(url_for("police.detail", report_id=report_id))
 
 
-@bp.post("/reports/<int:report_id>/route")
+@bp.post(f"/reports/{REPORT}/route")
 @login_required
 def reroute(report_id: int):
     """A supervisor sends a report (typically an unrouted one) to a station of the county."""
@@ -325,7 +347,9 @@ def reroute(report_id: int):
         routing="routed",
         routing_note=f"routed by {g.officer['username']}",
     )
-    audit.record(db, g.officer, "route", report_id, f"{report.get('station_code')} → {code}")
+    audit.record(
+        db, g.officer, "route", report_id, f"{report.get('station_code')} → {code}", ip=_ip()
+    )
     return redirect(url_for("police.detail", report_id=report_id))
 
 
@@ -372,6 +396,7 @@ def stats():
     except ValueError:
         days = 30
     data = reports.stats(get_db(), g.officer, days)
+    audit.record(get_db(), g.officer, "stats", detail=f"{days} days", ip=_ip())
     return render_template(
         "police/stats.html",
         days=days,

@@ -44,8 +44,9 @@ def test_post_without_csrf_token_is_refused(officer):
 
 
 def test_enroll_by_csv_then_alert_after_confirmation(officer, degraded_app):
+    # Enrolling is the county supervisor's; the station officer then alerts a township.
     response = post(
-        officer,
+        logged_in(degraded_app, "sup"),
         "/police/outreach/import",
         {"file": (io.BytesIO(CSV.encode()), "jintian.csv"), "consent_channel": "村民大会签字"},
         content_type="multipart/form-data",
@@ -86,7 +87,7 @@ def test_enroll_by_csv_then_alert_after_confirmation(officer, degraded_app):
     log = alerts.recent(db)[0]
     assert (log["sent_by"], log["scope_value"], log["recipients"]) == ("jt", "桂平市/金田镇", 2)
     consent = next(db.query("SELECT channel, by, source FROM consents ORDER BY id LIMIT 1"))
-    assert consent == {"channel": "村民大会签字", "by": "jt", "source": "jintian.csv"}
+    assert consent == {"channel": "村民大会签字", "by": "sup", "source": "jintian.csv"}
     overview = officer.get(PAGE).get_data(as_text=True)
     assert "紧急提醒" in overview and "township 桂平市/金田镇" in overview
     db.conn.close()
@@ -94,7 +95,7 @@ def test_enroll_by_csv_then_alert_after_confirmation(officer, degraded_app):
 
 def test_a_wrong_code_sends_nothing_and_other_counties_are_404(officer, degraded_app):
     post(
-        officer,
+        logged_in(degraded_app, "sup"),
         "/police/outreach/import",
         {"file": (io.BytesIO(CSV.encode()), "x.csv")},
         content_type="multipart/form-data",

@@ -23,7 +23,6 @@ from bot.cli import cli
 from bot.outreach import campaigns, groups, outbox, phones, texts, tips
 from storage.db import connect
 from storage.privacy import load_vault
-from tests.conftest import make_app
 from tests.outreach_helpers import (
     DAYTIME,
     VAULT,
@@ -34,7 +33,13 @@ from tests.outreach_helpers import (
     new_db,
 )
 from tests.police_helpers import load_county, logged_in
-from tests.wechat_helpers import AES_KEY, APPID, SECRET, TOKEN, FakeWeChatAPI, WeChatPush
+from tests.wechat_helpers import (
+    APPID,
+    SECRET,
+    FakeWeChatAPI,
+    WeChatPush,
+    wechat_app,
+)
 
 PHONE = "13812345678"
 
@@ -396,15 +401,7 @@ OPENID = "oFollowerGivesPhone_01"
 
 @pytest.fixture
 def wapp(tmp_path, keyword_parser, api):
-    return make_app(
-        tmp_path,
-        keyword_parser,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_APPID=APPID,
-        WECHAT_ENCODING_AES_KEY=AES_KEY,
-        WECHAT_APPSECRET=SECRET,
-        WECHAT_API_BASE=api.url,
-    )
+    return wechat_app(tmp_path, keyword_parser, api)
 
 
 @pytest.fixture

@@ -387,3 +387,16 @@ def test_photo_checked_before_reporting_goes_with_the_report(degraded_app, monke
     notes = [r[0] for r in db.execute("SELECT text FROM report_messages WHERE direction = 'qr'")]
     db.conn.close()
     assert len(notes) == 1 and "http://47.98.123.45/yb" in notes[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1\\.mmbiz.qpic.cn/internal-admin",  # urllib3 connects to 127.0.0.1
+        "https://evil.com\\.api.twilio.com/",
+        "https://api.twilio.com%2f@evil.com/",
+        "http://mmbiz.qpic.cn\t.evil.com/",
+    ],
+)
+def test_urls_parsers_read_differently_are_refused(url):
+    assert not host_allowed(url, ("mmbiz.qpic.cn", "*.qpic.cn", "api.twilio.com"))

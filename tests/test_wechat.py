@@ -14,13 +14,12 @@ from nlu.keywords import KeywordParser
 from storage.db import connect
 from tests.conftest import make_app
 from tests.wechat_helpers import (
-    AES_KEY,
-    APPID,
-    SECRET,
     TOKEN,
     FakeWeChatAPI,
     WeChatPush,
+    fields_xml,
     sha1_sorted,
+    wechat_app,
 )
 
 OPENID = "oHotlineTestUser_0123456789ab"
@@ -31,19 +30,6 @@ def api():
     fake = FakeWeChatAPI()
     yield fake
     fake.close()
-
-
-def wechat_app(tmp_path, parser, api, **extra):
-    return make_app(
-        tmp_path,
-        parser,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_APPID=APPID,
-        WECHAT_ENCODING_AES_KEY=AES_KEY,
-        WECHAT_APPSECRET=SECRET,
-        WECHAT_API_BASE=api.url,
-        **extra,
-    )
 
 
 @pytest.fixture
@@ -155,7 +141,7 @@ def test_bad_signature_is_403_and_nothing_is_processed(wapp, wdb, safe):
 
 
 def test_encrypted_garbage_with_valid_signature_is_400(safe_follower):
-    ts, nonce, garbage = "1700000000", "42", "QUJDREVGR0hJSktMTU5PUA=="
+    ts, nonce, garbage = str(int(time.time())), "42", "QUJDREVGR0hJSktMTU5PUA=="
     params = {
         "signature": sha1_sorted(TOKEN, ts, nonce),
         "timestamp": ts,
@@ -189,7 +175,7 @@ LAUGHS = """<?xml version="1.0"?>
 
 @pytest.mark.parametrize("payload", [XXE, LAUGHS, "<xml><unclosed>", "", "<notxml/>"])
 def test_hostile_or_broken_xml_is_400(follower, wdb, payload):
-    ts, nonce = "1700000000", "7"
+    ts, nonce = str(int(time.time())), "7"
     params = {"signature": sha1_sorted(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
     started = time.monotonic()
     response = follower.post_raw(payload.format(openid=OPENID), params)
@@ -359,3 +345,19 @@ def test_slow_answer_goes_through_customer_service_api(tmp_path, api):
     assert len(api.sent) == 1
     assert count(db, "SELECT count(*) FROM messages WHERE direction = 'in'") == 1
     db.conn.close()
+
+
+def test_old_signed_push_cannot_be_replayed(follower):
+    # A signature seen once (logs, a proxy) signs only token + timestamp + nonce.
+    stale = str(int(time.time()) - 3600)
+    nonce = "42"
+    params = {"signature": sha1_sorted(TOKEN, stale, nonce), "timestamp": stale, "nonce": nonce}
+    body = fields_xml({**follower.base("text"), "Content": "退订", "MsgId": follower.next_id()})
+    assert follower.post_raw(body, params).status_code == 403
+
+
+def test_plain_push_refused_when_safe_mode_is_configured(tmp_path, keyword_parser, api):
+    app = wechat_app(tmp_path, keyword_parser, api, WECHAT_ALLOW_PLAIN="false")
+    plain, safe = WeChatPush(app.test_client(), OPENID), WeChatPush(app.test_client(), OPENID, True)
+    assert plain.post({**plain.base("text"), "Content": "你好", "MsgId": "1"}).status_code == 403
+    assert safe.text("你好")  # the encrypted push is answered

@@ -11,7 +11,7 @@ from bot.channels.senders import sender_for
 from bot.channels.wechat_api import WeChatSender
 from storage.db import connect
 from tests.conftest import make_app
-from tests.wechat_helpers import AES_KEY, APPID, SECRET, TOKEN, FakeWeChatAPI
+from tests.wechat_helpers import APPID, SECRET, FakeWeChatAPI, wechat_app
 
 OPENID = "oApiTestUser_abcdefghijklmnop"
 
@@ -25,16 +25,7 @@ def api():
 
 @pytest.fixture
 def wapp(tmp_path, keyword_parser, api):
-    return make_app(
-        tmp_path,
-        keyword_parser,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_APPID=APPID,
-        WECHAT_ENCODING_AES_KEY=AES_KEY,
-        WECHAT_APPSECRET=SECRET,
-        WECHAT_API_BASE=api.url,
-        WECHAT_CS_QUOTA="3",
-    )
+    return wechat_app(tmp_path, keyword_parser, api, WECHAT_CS_QUOTA="3")
 
 
 @pytest.fixture

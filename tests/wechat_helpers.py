@@ -198,3 +198,20 @@ class FakeWeChatAPI:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def wechat_app(tmp_path, parser, api, **extra):
+    """The hotline configured as a WeChat Official Account in safe mode that still
+    accepts plain pushes (most tests post plain XML), its API on ``api``."""
+    from tests.conftest import make_app
+
+    return make_app(
+        tmp_path,
+        parser,
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_APPID=APPID,
+        WECHAT_ENCODING_AES_KEY=AES_KEY,
+        WECHAT_APPSECRET=SECRET,
+        WECHAT_API_BASE=api.url,
+        **{"WECHAT_ALLOW_PLAIN": "true", **extra},
+    )

@@ -102,7 +102,16 @@ def make_sender(config: dict[str, Any]) -> SmsSender:
             config["TWILIO_FROM_NUMBER"],
             status_callback=config["HOTLINE_PUBLIC_URL"].rstrip("/") + "/sms/twilio/status",
         )
-    raise RuntimeError(f"unknown HOTLINE_SMS_PROVIDER {provider!r} (console or twilio)")
+    if provider in ("aliyun", "tencent"):
+        # Mainland China: Twilio cannot do two-way SMS there (bot/channels/gateway_senders.py).
+        from bot.channels import gateway_senders
+
+        if provider == "aliyun":
+            return gateway_senders.make_aliyun_sender(config)
+        return gateway_senders.make_tencent_sender(config)
+    raise RuntimeError(
+        f"unknown HOTLINE_SMS_PROVIDER {provider!r} (console, twilio, aliyun or tencent)"
+    )
 
 
 # Channel name -> factory(config) -> sender, for messages the hotline starts.

@@ -143,6 +143,21 @@ def verify() -> Response:
     return Response(echostr, mimetype="text/plain")
 
 
+# How far a push's timestamp may be from our clock (WeChat's retries come within 15 s).
+MAX_CLOCK_SKEW = 300
+
+
+def _allow_plain() -> bool:
+    return str(current_app.config.get("WECHAT_ALLOW_PLAIN") or "").lower() in ("1", "true", "yes")
+
+
+def _fresh(timestamp: str) -> bool:
+    try:
+        return abs(time.time() - int(timestamp)) <= MAX_CLOCK_SKEW
+    except ValueError:
+        return False
+
+
 def _read_message() -> tuple[dict[str, str], WeChatCrypto | None]:
     """Verify and decode the pushed message: 403 on a bad signature, 400 on bad XML."""
     token = _token()
@@ -153,7 +168,16 @@ def _read_message() -> tuple[dict[str, str], WeChatCrypto | None]:
     body = request.get_data(cache=False)
     if len(body) > MAX_BODY:
         abort(413)
+    if not _fresh(timestamp):
+        # The signature covers token, timestamp and nonce only: an old signed URL must
+        # not be replayable with a body of someone's choosing.
+        abort(403)
     if args.get("encrypt_type", "raw").lower() != "aes":
+        if _crypto() is not None and not _allow_plain():
+            # Safe mode is configured: a plain message is a downgrade, not WeChat.
+            log.error("plain WeChat push refused: safe mode is configured "
+                      "(set WECHAT_ALLOW_PLAIN=true only while the console is in 明文模式)")
+            abort(403)
         if not check_signature(token, args.get("signature", ""), timestamp, nonce):
             abort(403)
         try:

@@ -61,6 +61,9 @@ class Runtime:
     sender_factory: Callable[[], SmsSender | outbox.Senders]
     rate: float = outbox.DEFAULT_RATE
     resend_in_doubt: bool = False
+    # The daily purge of closed reports (reporting.purge): days, and the uploads folder.
+    purge_days: int | None = None
+    uploads_dir: str | None = None
     drain_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -304,6 +307,14 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         jobstore="memory",
         replace_existing=True,
     )
+    scheduler.add_job(
+        "reporting.purge:purge_job",
+        CronTrigger(hour=3, minute=0, timezone=TIMEZONE),
+        args=[rt.db_path, rt.purge_days, rt.uploads_dir],
+        id="reports-purge",
+        jobstore="memory",  # re-added at every start, like the drain tick
+        replace_existing=True,
+    )
     scheduler.add_listener(
         lambda event: log.error("scheduled job %s failed", event.job_id, exc_info=event.exception),
         EVENT_JOB_ERROR,
@@ -321,6 +332,10 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
         # SMS and WeChat (importing outbox registered the WeChat sender).
         sender_factory=lambda: outbox.senders_from_config(config),
         rate=rate_from_config(config),
+        purge_days=int(config.get("HOTLINE_PURGE_DAYS") or 180),
+        uploads_dir=(
+            str(Path(config["HOTLINE_VAR"]) / "uploads") if config.get("HOTLINE_VAR") else None
+        ),
     )
 
 

@@ -3,8 +3,11 @@ CSV, see sent / delivered / failed per campaign, push a tip to a group now, and 
 an urgent alert after a confirmation page.
 
 Reuses the police login (reporting.web.login_required) and the app's CSRF protection.
-An officer works within their own county. Village cadres have no web login yet: they
-hand their CSV to the police station or use `hotline groups import`.
+An officer works within their own county. Roles: a county supervisor may enroll from a
+CSV, alert the whole county and push tips anywhere in the county; a station officer
+alerts and pushes tips only to the townships their station covers. Alerts sent, tip
+runs started and CSV imports are written to the audit log. Village cadres have no web
+login yet: they hand their CSV to the police station or use `hotline groups import`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from bot.outreach import alerts, campaigns, groups, outbox
+from reporting import audit, reports, routing
 from reporting.web import login_required
 from storage.db import get_db
 from storage.privacy import get_vault
@@ -24,6 +28,27 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 
 def _county() -> str:
     return g.officer["county"]
+
+
+def _is_supervisor() -> bool:
+    return g.officer["role"] == "supervisor"
+
+
+def _require_supervisor() -> None:
+    if not _is_supervisor():
+        abort(403)
+
+
+def _own_township(township: str) -> None:
+    """A station officer reaches only the townships of their station (403 otherwise)."""
+    if not _is_supervisor() and township not in routing.station_townships(
+        get_db(), g.officer["station_code"]
+    ):
+        abort(403)
+
+
+def _audit(action: str, detail: str, report_id: int | None = None) -> None:
+    audit.record(get_db(), g.officer, action, report_id, detail, ip=request.remote_addr)
 
 
 def _render(template: str, **values: Any) -> str:
@@ -37,13 +62,17 @@ def _own_scope(scope_type: str, value: str) -> str:
     if scope_type == "county":
         if value != _county():
             abort(404)
+        _require_supervisor()
         return value
     if scope_type == "township":
-        return f"{_county()}/{value.split('/')[-1]}"
+        township = value.split("/")[-1]
+        _own_township(township)
+        return f"{_county()}/{township}"
     if scope_type == "group":
         group = groups.get_group(db, int(value)) if value.isdigit() else None
         if group is None or group["county"] != _county():
             abort(404)
+        _own_township(group["township"])
         return str(group["id"])
     abort(400)
 
@@ -67,11 +96,14 @@ def _county_campaigns() -> list[dict[str, Any]]:
 def index() -> str:
     db = get_db()
     mine = [r for r in groups.list_groups(db) if r["county"] == _county()]
-    townships = sorted({r["township"] for r in mine})
+    townships = {r["township"] for r in mine}
+    if not _is_supervisor():
+        townships &= routing.station_townships(db, g.officer["station_code"])
     return _render(
         "outreach/index.html",
         groups=mine,
-        townships=townships,
+        townships=sorted(townships),
+        is_supervisor=_is_supervisor(),
         campaigns=_county_campaigns(),
         recent_alerts=[
             a for a in alerts.recent(db, 50) if a["scope_value"].split("/")[0] == _county()
@@ -82,6 +114,7 @@ def index() -> str:
 @bp.post("/import")
 @login_required
 def import_csv():
+    _require_supervisor()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash("请选择 CSV 文件。", "error")
@@ -104,6 +137,11 @@ def import_csv():
     except (groups.EnrollmentFileError, ValueError) as exc:
         flash(f"无法导入：{exc}", "error")
         return redirect(url_for(".index"))
+    _audit(
+        "outreach_import",
+        f"{upload.filename[:100]}: {result.enrolled} enrolled, {result.moved} moved,"
+        f" {len(result.errors)} errors",
+    )
     message = (
         f"已登记 {result.enrolled} 人，已在名单 {result.already} 人，换村 {result.moved} 人，"
         f"已退订不再登记 {result.refused_opted_out} 人，新建村组 {result.groups_created} 个，"
@@ -126,6 +164,7 @@ def run_now():
         scope_value=scope,
         created_by=g.officer["username"],
     )
+    _audit("outreach_run", f"campaign {planned.campaign_id}: group {scope}, {planned.recipients}")
     flash(
         f"已安排第 {planned.campaign_id} 批提醒，共 {planned.recipients} 人；"
         "发送程序一分钟内开始发送（21:00–08:00 的提醒等到早上 8 点）。",
@@ -163,6 +202,12 @@ def alert_preview():
 @login_required
 def alert_send():
     scope_type, scope_value, text, urgent = _alert_form()
+    report_id = request.form.get("report_id", type=int)
+    # Only a report this officer may open can be named (404 like the report pages).
+    if report_id is not None and (
+        report_id > 2**63 - 1 or reports.get_scoped(get_db(), g.officer, report_id) is None
+    ):
+        abort(404)
     try:
         alert_id, planned = alerts.send(
             get_db(),
@@ -172,10 +217,15 @@ def alert_send():
             confirm=request.form.get("code", ""),
             sent_by=g.officer["username"],
             urgent=urgent,
-            report_id=request.form.get("report_id", type=int),
+            report_id=report_id,
         )
     except alerts.AlertError as exc:
         flash(f"未发送：{exc}", "error")
         return redirect(url_for(".index"))
+    _audit(
+        "outreach_alert",
+        f"alert {alert_id}: {scope_type} {scope_value}, {planned.recipients} recipients",
+        report_id,
+    )
     flash(f"紧急提醒 {alert_id} 已确认，发给 {planned.recipients} 人，已记录发送人。", "ok")
     return redirect(url_for(".index"))

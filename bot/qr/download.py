@@ -8,12 +8,15 @@ The size cap is enforced while streaming, not trusted from Content-Length.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
@@ -39,6 +42,9 @@ def _session() -> requests.Session:
     return requests.Session()
 
 
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+
+
 def parse_hosts(value: str | Iterable[str]) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     return tuple(h.strip().lower().rstrip(".") for h in items if h and h.strip())
@@ -48,15 +54,21 @@ def host_allowed(url: str, allowlist: Iterable[str]) -> bool:
     """True for http(s) URLs without credentials whose host is listed (``*.x`` = any
     subdomain of x, not x itself), on the default port unless the entry names one
     (``host:port``, for a local test server)."""
+    # Parsers disagree on odd URLs ("http://127.0.0.1\\.qpic.cn/" is qpic.cn to urlsplit
+    # but 127.0.0.1 to urllib3, which sends the request): refuse anything they could
+    # read differently, and check the host the HTTP client itself will connect to.
+    if _AMBIGUOUS.search(url):
+        return False
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
+        connect_host = (parse_url(url).host or "").lower().rstrip(".")
+    except (ValueError, LocationParseError):
         return False
     if parts.scheme not in ("http", "https") or parts.username or parts.password:
         return False
     host = (parts.hostname or "").rstrip(".")
-    if not host:
+    if not host or host != connect_host:
         return False
     for entry in allowlist:
         name, _, entry_port = entry.partition(":")

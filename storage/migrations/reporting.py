@@ -160,6 +160,13 @@ def _001_reports(db: sqlite_utils.Database) -> None:
     db["audit_log"].create_index(["report_id"])
 
 
+def _002_officer_sessions(db: sqlite_utils.Database) -> None:
+    # Stored in the session cookie at login and compared on every request: raising it
+    # (logout, deactivation, new password) ends the officer's sessions everywhere.
+    db["officers"].add_column("session_version", int, not_null_default=0)
+
+
 MIGRATIONS = [
     ("reporting_001_reports", _001_reports),
+    ("reporting_002_officer_sessions", _002_officer_sessions),
 ]
