@@ -13,6 +13,8 @@ from storage.privacy import redact_id_numbers
 
 # What we keep of one message; the dialogue reads less than this (see dialogue.MAX_TEXT).
 MAX_STORED = 4000
+# A claimed message with no answer after this long was dropped by a crash.
+STALE_CLAIM_S = 60
 
 
 def now() -> str:
@@ -82,10 +84,23 @@ def claim_message(db: sqlite_utils.Database, provider: str, message_id: str) -> 
         return None
     except sqlite3.IntegrityError:
         row = db.execute(
-            "SELECT replies FROM inbound_seen WHERE provider = ? AND message_id = ?",
+            "SELECT replies, received_at FROM inbound_seen WHERE provider = ? AND message_id = ?",
             [provider, message_id],
         ).fetchone()
-        return json.loads(row[0]) if row and row[0] else []
+    if row and row[0]:
+        return json.loads(row[0])
+    # Claimed but never answered. Still running, or the process died mid-way: a claim
+    # that old is taken over, so the provider's retry gets the message handled.
+    stale = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=STALE_CLAIM_S)).isoformat(
+        timespec="seconds"
+    )
+    with db.conn:
+        taken = db.execute(
+            "UPDATE inbound_seen SET received_at = ? WHERE provider = ? AND message_id = ?"
+            " AND replies IS NULL AND received_at < ?",
+            [now(), provider, message_id, stale],
+        ).rowcount
+    return None if taken else []
 
 
 def remember_replies(

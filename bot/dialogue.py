@@ -92,6 +92,8 @@ class Dialogue:
 
     def handle(self, message: InboundMessage) -> list[str]:
         sender_hash = self.vault.hash(message.sender)
+        # Lone surrogates (from JSON "\ud800") cannot be stored as UTF-8.
+        message.text = message.text.encode("utf-8", "replace").decode("utf-8")
         # Logged before anything can fail: nothing a villager sent is lost.
         conversations.log_message(self.db, sender_hash, message.channel, "in", message.text)
         text = clean(message.text)

@@ -102,3 +102,20 @@ def test_unsubscribe_word_over_sms(phone, db, vault):
         "SELECT status FROM subscribers WHERE contact_hash = ?", [vault.hash(phone.number)]
     ).fetchone()
     assert row[0] == "opted_out"
+
+
+def test_message_claimed_by_a_crashed_process_is_handled_on_retry(phone, db):
+    from bot import conversations
+
+    # A claim whose process died before answering (no replies, a minute old).
+    assert conversations.claim_message(db, "twilio", "SMcrash0001") is None
+    with db.conn:
+        db.execute(
+            "UPDATE inbound_seen SET received_at = '2000-01-01T00:00:00+00:00'"
+            " WHERE message_id = 'SMcrash0001'"
+        )
+    retry = phone.post("我已经把验证码告诉他们了 怎么办", sid="SMcrash0001")
+    assert "96110" in retry.data.decode()
+    # A claim still fresh is left alone (its process is still answering).
+    assert conversations.claim_message(db, "twilio", "SMbusy0001") is None
+    assert conversations.claim_message(db, "twilio", "SMbusy0001") == []

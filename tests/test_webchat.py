@@ -67,3 +67,21 @@ def test_healthz_reports_live_nlu(client, degraded_app):
     assert client.get("/healthz").get_json() == {"status": "ok", "nlu": "rasa", "degraded": False}
     degraded = degraded_app.test_client().get("/healthz").get_json()
     assert degraded["nlu"] == "keywords" and degraded["degraded"] is True
+
+
+def test_lone_surrogate_text_is_kept_and_answered(client, db):
+    response = client.post(
+        "/api/chat",
+        data='{"sender": "s-1", "text": "\\ud800医保局的人来了"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    stored = db.execute("SELECT text FROM messages WHERE direction = 'in'").fetchone()[0]
+    assert stored.endswith("医保局的人来了")
+
+
+def test_unprintable_sender_is_400(client):
+    response = client.post(
+        "/api/chat", data='{"sender": "\\ud800", "text": "hi"}', content_type="application/json"
+    )
+    assert response.status_code == 400

@@ -77,7 +77,8 @@ class TwilioSender:
         try:
             message = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
-            log.warning("Twilio send to %s failed: %s %s", mask(to), exc.code, exc.msg)
+            # exc.msg may quote the number in clear (error 21211): log the code only.
+            log.warning("Twilio send to %s failed: error %s", mask(to), exc.code)
             return SendResult(
                 False, None, str(exc.code), permanent=exc.code in PERMANENT_TWILIO_ERRORS
             )

@@ -24,6 +24,19 @@ def _error(status: int, message: str):
     return jsonify({"error": message}), status
 
 
+SENDER_RULE = "sender must be a printable string of 1 to 64 characters"
+
+
+def _sender(value: object) -> str | None:
+    """The web sender id, or None when unusable. Web senders are browser session ids;
+    the prefix keeps them apart from phone numbers."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if len(value) > MAX_SENDER or not value.isprintable():
+        return None
+    return f"web:{value.strip()}"
+
+
 @bp.post("/api/chat")
 def chat():
     if not request.is_json:
@@ -36,13 +49,12 @@ def chat():
         return _error(400, "body is not valid UTF-8 JSON")
     if not isinstance(data, dict):
         return _error(400, 'expected {"sender": "...", "text": "..."}')
-    sender, text = data.get("sender"), data.get("text", "")
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
-        return _error(400, "sender must be a non-empty string of at most 64 characters")
+    sender, text = _sender(data.get("sender")), data.get("text", "")
+    if sender is None:
+        return _error(400, SENDER_RULE)
     if not isinstance(text, str):
         return _error(400, "text must be a string")
-    # Web senders are browser session ids; prefixing keeps them apart from phone numbers.
-    message = InboundMessage("web", f"web:{sender.strip()}", text)
+    message = InboundMessage("web", sender, text)
     return jsonify({"replies": deliver(message)})
 
 
@@ -54,9 +66,9 @@ def chat_photo():
 
     if (request.content_length or 0) > max_bytes() + MAX_BODY:
         return _error(413, "photo too large (5 MB at most)")
-    sender = request.form.get("sender", "")
-    if not sender.strip() or len(sender) > MAX_SENDER:
-        return _error(400, "sender must be a non-empty string of at most 64 characters")
+    sender = _sender(request.form.get("sender"))
+    if sender is None:
+        return _error(400, SENDER_RULE)
     upload = request.files.get("image")
     if upload is None:
         return _error(400, "send the photo as the multipart field 'image'")
@@ -69,5 +81,5 @@ def chat_photo():
         media = save_upload(data)
     except NotAnImage:
         return _error(415, "this file is not a photo")
-    message = InboundMessage("web", f"web:{sender.strip()}", "", [media])
+    message = InboundMessage("web", sender, "", [media])
     return jsonify({"replies": deliver(message)})

@@ -48,7 +48,9 @@ from storage.privacy import Vault, mask
 log = logging.getLogger(__name__)
 
 # Provider error codes that mean "this person refused": stop every push to them.
-OPTED_OUT_CODES = frozenset({"21610"})
+# Provider errors that mean "this person refused our messages at the carrier": Twilio
+# 21610 (replied STOP), Tencent's blacklist (replied 退订 to the signature).
+OPTED_OUT_CODES = frozenset({"21610", "FailedOperation.PhoneNumberInBlacklist"})
 DEFAULT_RATE = 1.0  # messages per second: a Twilio long code sends about 1 segment/s
 CLAIM_BATCH = 50
 MAX_ATTEMPTS = 5
