@@ -106,12 +106,19 @@ def test_model_is_stale_when_its_inputs_change(tmp_path, monkeypatch):
 
 def test_parser_works_from_threads_and_inside_a_running_loop(rasa_parser):
     import asyncio
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     async def inside_loop():
         return rasa_parser.parse("退订")
 
-    assert asyncio.run(inside_loop()).intent == "unsubscribe"
+    # In a thread of its own: the test session's main thread may already run a loop
+    # (Playwright's), which is the very case parse() must survive too.
+    results = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(inside_loop())))
+    thread.start()
+    thread.join(timeout=60)
+    assert results and results[0].intent == "unsubscribe"
     with ThreadPoolExecutor(4) as pool:
         intents = list(pool.map(lambda t: rasa_parser.parse(t).intent, ["退订", "你好"] * 4))
     assert intents == ["unsubscribe", "greet"] * 4
