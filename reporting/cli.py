@@ -80,6 +80,29 @@ def add_officer(station_code: str, username: str, supervisor: bool, password: st
     click.echo(f"added {role} {record['username']} ({station_code}, {record['county']})")
 
 
+@officer.command("password")
+@click.option("--username", required=True)
+@click.password_option(help="Prompted (twice) when not given.")
+def set_password(username: str, password: str) -> None:
+    """Give an officer a new password; their open sessions end."""
+    try:
+        officer_store.set_password(open_db(), username, password)
+    except officer_store.OfficerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"new password for {username}; their sessions are ended")
+
+
+@officer.command("deactivate")
+@click.option("--username", required=True)
+def deactivate(username: str) -> None:
+    """Stop an officer logging in; their open sessions end at once."""
+    try:
+        officer_store.deactivate(open_db(), username)
+    except officer_store.OfficerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"deactivated {username}; their sessions are ended")
+
+
 @click.group()
 def cadres() -> None:
     """Registered village cadres: their reports carry the village and rank higher."""

@@ -125,7 +125,8 @@ def authenticate(
             officer["id"],
             {"failed_logins": 0, "locked_until": None, "last_login_at": now()},
         )
-    return get(db, officer["id"]), "ok"
+    fresh = get(db, officer["id"])  # with its current session_version
+    return (fresh, "ok") if fresh else (None, "invalid")
 
 
 def end_sessions(db: sqlite_utils.Database, officer_id: int) -> None:

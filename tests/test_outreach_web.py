@@ -10,6 +10,7 @@ import pytest
 
 from bot.outreach import alerts
 from storage.db import connect
+from tests.conftest import SmsPhone
 from tests.police_helpers import csrf_token, load_county, logged_in
 
 PAGE = "/police/outreach/"
@@ -121,4 +122,76 @@ def test_a_wrong_code_sends_nothing_and_other_counties_are_404(officer, degraded
         officer, "/police/outreach/run", {"group_id": str(mine["id"])}, follow_redirects=True
     )
     assert "已安排第" in ran.get_data(as_text=True)
+    db.conn.close()
+
+
+def test_roles_scope_and_audit(officer, degraded_app):
+    """A station officer: no CSV import, no county alert, tips and alerts only to their
+    station's townships, only reports they may open; every action is audited."""
+    sup = logged_in(degraded_app, "sup")
+    csv = CSV + "13612345671,紫荆村,紫荆镇,桂平市\n"
+    refused = post(
+        officer,
+        "/police/outreach/import",
+        {"file": (io.BytesIO(csv.encode()), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 403
+    done = post(
+        sup,
+        "/police/outreach/import",
+        {"file": (io.BytesIO(csv.encode()), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 302
+    page = officer.get(PAGE).get_data(as_text=True)
+    assert "导入村民名单" not in page and "全县" not in page
+    assert "导入村民名单" in sup.get(PAGE).get_data(as_text=True)
+
+    county_alert = {"scope_type": "county", "text": "有人冒充医保局", "code": "000000"}
+    assert post(officer, "/police/outreach/alert/preview", county_alert).status_code == 403
+    assert post(officer, "/police/outreach/alert/send", county_alert).status_code == 403
+    other_town = {"scope_type": "township", "scope_value": "紫荆镇", "text": "有人冒充医保局"}
+    assert post(officer, "/police/outreach/alert/preview", other_town).status_code == 403
+    assert post(sup, "/police/outreach/alert/preview", county_alert).status_code == 200
+
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    zijing = next(db.query("SELECT id FROM village_groups WHERE township = '紫荆镇'"))["id"]
+    jintian = next(db.query("SELECT id FROM village_groups WHERE township = '金田镇'"))["id"]
+    assert post(officer, "/police/outreach/run", {"group_id": str(zijing)}).status_code == 403
+    assert post(officer, "/police/outreach/run", {"group_id": str(jintian)}).status_code == 302
+    assert post(sup, "/police/outreach/run", {"group_id": str(zijing)}).status_code == 302
+
+    # An alert may name only a report the officer can open.
+    from reporting import reports as report_store
+
+    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    for text in ("有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"):
+        phone.send(text)
+    sp_report = report_store.get_by_ref(db, next(db.query("SELECT ref FROM reports"))["ref"])
+    preview = post(
+        officer,
+        "/police/outreach/alert/preview",
+        {"scope_type": "township", "scope_value": "金田镇", "text": "有人冒充医保局"},
+    ).get_data(as_text=True)
+    code = re.search(r'name="code" value="([0-9A-F]{6})"', preview).group(1)
+    alert = {"scope_type": "township", "scope_value": "金田镇", "text": "有人冒充医保局"}
+    for report_id in (str(sp_report["id"]), str(2**63), "99999999999999999999999"):
+        sent = post(
+            officer, "/police/outreach/alert/send", {**alert, "code": code, "report_id": report_id}
+        )
+        assert sent.status_code == 404, report_id
+    assert alerts.recent(db) == []
+    sent = post(officer, "/police/outreach/alert/send", {**alert, "code": code})
+    assert sent.status_code == 302 and len(alerts.recent(db)) == 1
+
+    audit_rows = list(db.query("SELECT username, action, detail, ip FROM audit_log"))
+    actions = [(r["username"], r["action"]) for r in audit_rows if r["action"].startswith("out")]
+    assert actions == [
+        ("sup", "outreach_import"),
+        ("jt", "outreach_run"),
+        ("sup", "outreach_run"),
+        ("jt", "outreach_alert"),
+    ]
+    assert all(r["ip"] for r in audit_rows if r["action"].startswith("outreach"))
     db.conn.close()

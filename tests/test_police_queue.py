@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from pathlib import Path
 
 import pytest
 
@@ -133,7 +134,11 @@ def test_unrouted_report_goes_to_county_queue(degraded_app, county):
     report = report_by_sms(
         degraded_app, "+8613900004444", "举报", "不知道在哪", "跳过", "跳过", "跳过", "跳过"
     )
-    assert report["submitted_at"] and report["routing"] == "unrouted" and report["station_code"] is None
+    assert (
+        report["submitted_at"]
+        and report["routing"] == "unrouted"
+        and report["station_code"] is None
+    )
     sup = logged_in(degraded_app, "sup")
     listed = sup.get("/police/api/reports").get_json()["reports"]
     assert [r["ref"] for r in listed] == [report["ref"]] and listed[0]["routing"] == "unrouted"
@@ -294,3 +299,47 @@ def test_purge_keeps_statistics(degraded_app, county, sp_report):
     assert report["village"] == "大坡村" and report["category"] == "qr_code"
     sp = officers.get_by_username(county, "sp")
     assert reports.stats(county, sp)["per_village"] == [("大坡村", 1)]
+
+
+def test_purge_takes_the_conversation_and_photo_files(degraded_app, county, sp_report):
+    vault = degraded_app.extensions["hotline_vault"]
+    reporter = vault.hash("+8613812345678")
+    assert sp_report["contact_hash"] == reporter  # messages and reports: the same hash
+    SmsPhone(degraded_app.test_client(), "+8613900005555").send("你好")  # someone else
+    uploads = Path(degraded_app.config["HOTLINE_VAR"]) / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    photo = uploads / ("ab" * 16 + ".png")
+    photo.write_bytes(b"\x89PNG")
+    reports.add_attachment(county, sp_report["id"], "upload:" + photo.name, "image/png")
+    reports.set_status(county, reports.get(county, sp_report["id"]), "resolved")
+    count = lambda h: county.execute(  # noqa: E731
+        "SELECT count(*) FROM messages WHERE sender_hash = ?", [h]
+    ).fetchone()[0]
+    assert count(reporter) > 0
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=181)
+    assert purge.purge_closed(county, days=180, at=later, uploads=uploads) == 1
+    assert count(reporter) == 0 and count(vault.hash("+8613900005555")) > 0
+    assert not photo.exists() and reports.attachments(county, sp_report["id"]) == []
+    sp = officers.get_by_username(county, "sp")
+    assert reports.stats(county, sp, days=5)["per_village"] == [("大坡村", 1)]
+
+
+def test_purge_is_scheduled_daily_at_3_beijing_time(degraded_app, county):
+    from bot.outreach import scheduler
+
+    rt = scheduler.runtime_from_config(
+        degraded_app.config, degraded_app.extensions["hotline_vault"]
+    )
+    running = scheduler.start(rt)
+    try:
+        job = running.get_job("reports-purge")
+        assert job.func_ref == "reporting.purge:purge_job"
+        uploads = str(Path(degraded_app.config["HOTLINE_VAR"]) / "uploads")
+        assert job.args == (degraded_app.config["HOTLINE_DB"], 180, uploads)
+        next_run = job.next_run_time
+        assert str(next_run.tzinfo) == "Asia/Shanghai"
+        assert (next_run.hour, next_run.minute) == (3, 0)
+    finally:
+        running.shutdown(wait=False)
+        scheduler.set_runtime(None)
+    assert purge.purge_job(*job.args) == 0  # the job itself runs

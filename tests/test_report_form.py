@@ -210,3 +210,21 @@ def test_answer_that_is_no_village_is_asked_once_more(sms, county):
     assert again == [responses.text("report_form.village_again")]
     assert "什么时候" in sms.send("新圩村")[0]
     assert only_report(county)["station_code"] == "GP-JT"
+
+
+def test_cancel_after_the_police_took_it_up_keeps_the_report(sms, county):
+    sms.send("有人让扫二维码，他们还在村里")
+    report = only_report(county)
+    reports.set_status(county, report, "assigned")  # an officer is on it
+    reply = sms.send("取消")
+    assert reply == [responses.text("report_form.cancel_too_late", ref=report["ref"])]
+    assert responses.segments(reply[0]) == 1
+    report = only_report(county)
+    assert report["status"] == "assigned" and report["closed_at"] is None
+    assert report["submitted_at"] and report["form_step"] is None
+    log = [(m["direction"], m["text"]) for m in reports.messages(county, report["id"])]
+    assert ("in", "取消") in log and any(d == "note" and "cancelled" in t for d, t in log)
+    # The form is over: the next message is read as a new one.
+    assert "从没授权" in sms.send("村里来了一伙人说是医保局的，是真的吗")[0]
+    # Only a new report can be withdrawn; an officer's later move is not undone.
+    assert reports.withdraw(county, report["id"]) is False
