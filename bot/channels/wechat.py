@@ -175,8 +175,10 @@ def _read_message() -> tuple[dict[str, str], WeChatCrypto | None]:
     if args.get("encrypt_type", "raw").lower() != "aes":
         if _crypto() is not None and not _allow_plain():
             # Safe mode is configured: a plain message is a downgrade, not WeChat.
-            log.error("plain WeChat push refused: safe mode is configured "
-                      "(set WECHAT_ALLOW_PLAIN=true only while the console is in 明文模式)")
+            log.error(
+                "plain WeChat push refused: safe mode is configured "
+                "(set WECHAT_ALLOW_PLAIN=true only while the console is in 明文模式)"
+            )
             abort(403)
         if not check_signature(token, args.get("signature", ""), timestamp, nonce):
             abort(403)
