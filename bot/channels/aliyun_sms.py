@@ -13,7 +13,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from bot.channels.gateway_webhooks import answer_by_sms, check_secret, field, json_body, refuse
+from bot.channels.gateway_webhooks import field, receive_push
 from bot.messages import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -37,18 +37,12 @@ def parse(item: object) -> InboundMessage | None:
 
 @bp.post("/sms/aliyun")
 def inbound() -> Response:
-    check_secret("ALIYUN_SMS_WEBHOOK_SECRET", FORBIDDEN)
-    data = json_body(MALFORMED)
-    items = data if isinstance(data, list) else [data]
-    messages = [parse(item) for item in items]
-    valid = [m for m in messages if m is not None]
-    if items and not valid:
-        refuse(400, MALFORMED)
-    if len(valid) < len(items):
-        # Retrying would not mend them: answered 0 below, so the good ones are not re-pushed.
-        log.warning(
-            "Aliyun push: %d of %d messages malformed, skipped", len(items) - len(valid), len(items)
-        )
-    for message in valid:
-        answer_by_sms(message, PROVIDER)
+    receive_push(
+        provider=PROVIDER,
+        guard_setting="ALIYUN_SMS_WEBHOOK_SECRET",
+        parse=parse,
+        forbidden=FORBIDDEN,
+        malformed=MALFORMED,
+        empty_ok=True,  # Aliyun's batch push may be an empty array
+    )
     return jsonify({"code": 0, "msg": "接收成功"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, jsonify, request
@@ -104,3 +105,33 @@ def answer_by_sms(message: InboundMessage, provider: str) -> None:
                 sender.name,
                 result.error_code,
             )
+
+
+def receive_push(
+    *,
+    provider: str,
+    guard_setting: str,
+    parse: Callable[[Any], InboundMessage | None],
+    forbidden: dict[str, Any],
+    malformed: dict[str, Any],
+    empty_ok: bool = False,
+) -> None:
+    """Check the URL secret, read the JSON push (one object or a list) and answer every
+        usable message by SMS. 400 when nothing in it is usable; a malformed entry among
+        good ones is logged and skipped, since a retry would not mend it. ``empty_ok``: an
+    empty list is a valid (if idle) push."""
+    check_secret(guard_setting, forbidden)
+    data = json_body(malformed)
+    items = data if isinstance(data, list) else [data]
+    valid = [m for m in map(parse, items) if m is not None]
+    if not valid and (items or not empty_ok):
+        refuse(400, malformed)
+    if len(valid) < len(items):
+        log.warning(
+            "%s push: %d of %d messages malformed, skipped",
+            provider,
+            len(items) - len(valid),
+            len(items),
+        )
+    for message in valid:
+        answer_by_sms(message, provider)

@@ -14,7 +14,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from bot.channels.gateway_webhooks import answer_by_sms, check_secret, field, json_body, refuse
+from bot.channels.gateway_webhooks import field, receive_push
 from bot.messages import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -44,19 +44,11 @@ def parse(item: object) -> InboundMessage | None:
 
 @bp.post("/sms/tencent")
 def inbound() -> Response:
-    check_secret("TENCENT_SMS_WEBHOOK_SECRET", FORBIDDEN)
-    data = json_body(MALFORMED)
-    items = data if isinstance(data, list) else [data]
-    messages = [parse(item) for item in items]
-    valid = [m for m in messages if m is not None]
-    if not valid:
-        refuse(400, MALFORMED)
-    if len(valid) < len(items):
-        log.warning(
-            "Tencent push: %d of %d messages malformed, skipped",
-            len(items) - len(valid),
-            len(items),
-        )
-    for message in valid:
-        answer_by_sms(message, PROVIDER)
+    receive_push(
+        provider=PROVIDER,
+        guard_setting="TENCENT_SMS_WEBHOOK_SECRET",
+        parse=parse,
+        forbidden=FORBIDDEN,
+        malformed=MALFORMED,
+    )
     return jsonify({"result": 0, "errmsg": "OK"})
