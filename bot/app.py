@@ -73,8 +73,10 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     @app.get("/healthz")
     def healthz():
         degraded = parser.name != "rasa"
+        loading = bool(getattr(parser, "loading", False))
+        status = "starting" if loading else "degraded" if degraded else "ok"
         return jsonify(
-            {"status": "degraded" if degraded else "ok", "nlu": parser.name, "degraded": degraded}
+            {"status": status, "nlu": parser.name, "degraded": degraded, "loading": loading}
         )
 
     @app.errorhandler(413)

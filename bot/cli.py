@@ -111,12 +111,15 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from bot.app import create_app
+    from bot.config import load_config
+    from nlu.parser import BackgroundParser
 
-    app = create_app()
+    # Serving starts at once; answers use the keyword fallback until the model is in.
+    app = create_app(parser=BackgroundParser(load_config()["HOTLINE_MODEL_DIR"]))
     from bot.outreach.scheduler import start_with_app
 
     start_with_app(app)  # tip schedules and the outbox drain run inside the server
-    click.echo(f"hotline on http://{host}:{port}/  (NLU: {app.extensions['hotline_parser'].name})")
+    click.echo(f"hotline on http://{host}:{port}/  (NLU model loading; /healthz tells when in)")
     waitress_serve(app, host=host, port=port, threads=threads)
 
 

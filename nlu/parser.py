@@ -141,6 +141,41 @@ def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
     return sorted(kept, key=lambda e: e.start)
 
 
+class BackgroundParser:
+    """Answers through the keyword fallback while the Rasa model loads in a thread, then
+    through the model. Loading DIET takes about a minute on two cores (Rasa traces its
+    training graph at load time); a restarted hotline must not be deaf meanwhile."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        from nlu.keywords import KeywordParser
+
+        self._current: Parser = KeywordParser()
+        self.loading = True
+        self._thread = threading.Thread(
+            target=self._load, args=(model_dir,), name="rasa-load", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def name(self) -> str:
+        return self._current.name
+
+    def _load(self, model_dir: str | Path) -> None:
+        try:
+            self._current = RasaParser(find_model(model_dir))
+            log.info("NLU model loaded: answering with Rasa")
+        except Exception as exc:  # keep answering with keywords, and say so
+            log.error("NLU model not loaded (%s): running DEGRADED on the keyword fallback", exc)
+        finally:
+            self.loading = False
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def parse(self, text: str) -> Parse:
+        return self._current.parse(text)
+
+
 def load_parser(model_dir: str | Path, *, allow_fallback: bool = True) -> Parser:
     """The Rasa model if one loads; otherwise, when allowed, the keyword fallback.
 

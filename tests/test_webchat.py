@@ -64,7 +64,12 @@ def test_page_uses_no_external_assets(client):
 
 
 def test_healthz_reports_live_nlu(client, degraded_app):
-    assert client.get("/healthz").get_json() == {"status": "ok", "nlu": "rasa", "degraded": False}
+    assert client.get("/healthz").get_json() == {
+        "status": "ok",
+        "nlu": "rasa",
+        "degraded": False,
+        "loading": False,
+    }
     degraded = degraded_app.test_client().get("/healthz").get_json()
     assert degraded["nlu"] == "keywords" and degraded["degraded"] is True
 
@@ -85,3 +90,31 @@ def test_unprintable_sender_is_400(client):
         "/api/chat", data='{"sender": "\\ud800", "text": "hi"}', content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_model_loading_in_background_answers_meanwhile(tmp_path, monkeypatch):
+    import threading
+
+    from nlu import parser as nlu_parser
+    from tests.conftest import make_app
+
+    release = threading.Event()
+
+    class SlowRasa:
+        name = "rasa"
+
+        def __init__(self, _path):
+            release.wait(10)
+
+        def parse(self, text):
+            return nlu_parser.Parse(text, "greet", 1.0)
+
+    monkeypatch.setattr(nlu_parser, "RasaParser", SlowRasa)
+    monkeypatch.setattr(nlu_parser, "find_model", lambda _dir: "model.tar.gz")
+    background = nlu_parser.BackgroundParser(tmp_path)
+    client = make_app(tmp_path, background).test_client()
+    assert client.get("/healthz").get_json()["status"] == "starting"
+    assert "96110" in chat(client, "我已经把验证码告诉他们了")[0]  # keywords meanwhile
+    release.set()
+    background.wait(10)
+    assert client.get("/healthz").get_json()["status"] == "ok"

@@ -128,16 +128,21 @@ class WeChatPush:
 
 
 class FakeWeChatAPI:
-    """api.weixin.qq.com on 127.0.0.1: stable_token and message/custom/send.
+    """api.weixin.qq.com on 127.0.0.1: stable_token, message/custom/send and media/get.
 
     ``send_answers`` is a queue of JSON bodies the send endpoint returns in turn
     (then ``{"errcode": 0}``); an answer's errcode arrives inside an HTTP 200.
+    ``send_calls`` counts every call of the send endpoint; ``media`` maps a media_id
+    to the image bytes media/get serves (other ids get WeChat's errcode JSON).
     """
 
     def __init__(self) -> None:
         self.tokens_issued = 0
         self.sent: list[dict] = []
         self.send_answers: list[dict] = []
+        self.send_calls = 0
+        self.media: dict[str, bytes] = {}
+        self.media_requests: list[str] = []
         self.valid_tokens: set[str] = set()
         self.lock = threading.Lock()
         api = self
@@ -159,6 +164,25 @@ class FakeWeChatAPI:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_GET(self):
+                url = urlsplit(self.path)
+                query = parse_qs(url.query)
+                with api.lock:
+                    media_id = query.get("media_id", [""])[0]
+                    api.media_requests.append(media_id)
+                    token_ok = query.get("access_token", [""])[0] in api.valid_tokens
+                    data = api.media.get(media_id) if url.path == "/cgi-bin/media/get" else None
+                if token_ok and data is not None:
+                    body, content_type = data, "image/png"
+                else:
+                    error = {"errcode": 40007 if token_ok else 40001, "errmsg": "invalid media_id"}
+                    body, content_type = json.dumps(error).encode(), "text/plain"
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -173,6 +197,7 @@ class FakeWeChatAPI:
             self.valid_tokens.add(token)
             return {"access_token": token, "expires_in": 7200}
         if path == "/cgi-bin/message/custom/send":
+            self.send_calls += 1
             token = query.get("access_token", [""])[0]
             if token not in self.valid_tokens:
                 return {"errcode": 40001, "errmsg": "invalid credential"}

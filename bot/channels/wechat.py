@@ -10,6 +10,7 @@ and the worker sends the answer through the customer-service API when it is read
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +24,10 @@ from flask import Blueprint, Response, abort, current_app, request
 import responses
 from bot import conversations, subscriptions
 from bot.channels import deliver, wechat_store
-from bot.channels.wechat_api import WeChatSender
+from bot.channels.wechat_api import WeChatSender, join_replies, settle_pending
 from bot.channels.wechat_crypto import CryptoError, WeChatCrypto, check_signature
-from bot.messages import InboundMessage, Media
+from bot.messages import InboundMessage
+from bot.qr import wechat_media
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -34,8 +36,6 @@ bp = Blueprint("wechat", __name__)
 
 PROVIDER = "wechat"
 MAX_BODY = 64 * 1024  # WeChat pushes are a few hundred bytes
-# Passive text replies are cut by WeChat at 2048 bytes.
-MAX_REPLY_BYTES = 2000
 # Bounded: a slow model must not turn a burst of messages into a burst of threads.
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wechat-dialogue")
 
@@ -67,17 +67,6 @@ def text_reply(to_user: str, from_user: str, content: str) -> str:
         f"<CreateTime>{int(time.time())}</CreateTime>"
         f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(content)}</Content></xml>"
     )
-
-
-def join_replies(replies: list[str]) -> str:
-    """One passive reply holds one text: join the answers, within WeChat's limit."""
-    text = ""
-    for reply in replies:
-        candidate = f"{text}\n\n{reply}" if text else reply
-        if len(candidate.encode()) > MAX_REPLY_BYTES:
-            break
-        text = candidate
-    return text
 
 
 @dataclass
@@ -241,9 +230,10 @@ def inbound() -> Response:
     wechat_store.record_inbound(db, vault, openid)
     if msg_type == "text":
         message = InboundMessage("wechat", openid, fields.get("Content", ""), [], key)
-    elif msg_type == "image" and fields.get("PicUrl"):
+    elif msg_type == "image" and (fields.get("PicUrl") or fields.get("MediaId")):
         # PicUrl is on WeChat's media host (mmbiz.qpic.cn); bot.qr checks the allowlist.
-        media = [Media(fields["PicUrl"], "image/*")]
+        # PicUrl can expire: bot.qr falls back to the MediaId (temporary-media API).
+        media = [wechat_media(fields.get("PicUrl", ""), fields.get("MediaId", ""))]
         message = InboundMessage("wechat", openid, "", media, key)
     elif msg_type == "voice" and fields.get("Recognition"):
         message = InboundMessage("wechat", openid, fields["Recognition"], [], key)
@@ -329,12 +319,13 @@ def send_late(message: InboundMessage, replies: list[str]) -> None:
         return
     db, vault = get_db(), get_vault()
     key = message.message_id or ""
-    pending_id = wechat_store.add_pending(db, key, vault.hash(message.sender), replies)
+    # Claimed by this worker from the start: the retry job never sends it alongside.
+    claim = secrets.token_hex(16)
+    pending_id = wechat_store.add_pending(db, key, vault.hash(message.sender), replies, claim)
     # A retry that arrives now must not get the answer a second time, passively.
     conversations.remember_replies(db, PROVIDER, key, [])
     result = WeChatSender(current_app.config, vault).send(message.sender, join_replies(replies))
-    if result.ok:
-        wechat_store.finish_pending(db, pending_id, "sent")
-    else:
-        log.warning("late WeChat answer not delivered: %s", result.error_code)
-        wechat_store.finish_pending(db, pending_id, "failed", result.error_code)
+    status = settle_pending(db, pending_id, claim, 1, result)
+    if not result.ok:
+        # 'failed' rows are resent by wechat_api.retry_pending (the scheduler).
+        log.warning("late WeChat answer not delivered (%s): %s", status, result.error_code)

@@ -34,6 +34,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.channels import wechat_api
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE = 8 * 24 * 3600  # longer than a week: the latest missed weekly slot still runs
 DRAIN_TICK_SECONDS = 60
+WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1}
@@ -170,6 +172,26 @@ def drain_tick() -> None:
     try:
         outbox.recover(db, resend_in_doubt=rt.resend_in_doubt)
         _drain(rt, db)
+    finally:
+        db.conn.close()
+
+
+def wechat_retry_tick() -> None:
+    """Every minute: resend late WeChat answers that failed for a passing reason."""
+    rt = runtime()
+    sender = outbox.as_senders(rt.sender_factory()).get("wechat")
+    if sender is None:
+        return
+    db = connect(rt.db_path, migrate_schema=False)
+    try:
+        stats = wechat_api.retry_pending(db, rt.vault, sender)
+        if stats.sent or stats.failed or stats.undeliverable:
+            log.info(
+                "late WeChat answers: %d sent, %d to retry, %d undeliverable",
+                stats.sent,
+                stats.failed,
+                stats.undeliverable,
+            )
     finally:
         db.conn.close()
 
@@ -313,6 +335,14 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         args=[rt.db_path, rt.purge_days, rt.uploads_dir],
         id="reports-purge",
         jobstore="memory",  # re-added at every start, like the drain tick
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        wechat_retry_tick,
+        "interval",
+        seconds=WECHAT_RETRY_SECONDS,
+        id="wechat-retry",
+        jobstore="memory",
         replace_existing=True,
     )
     scheduler.add_listener(

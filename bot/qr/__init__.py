@@ -1,7 +1,8 @@
 """Check a photo of a QR code for the villager who sent it.
 
-``check(media)`` fetches the photo (provider media hosts only, or our own web-chat
-upload folder), reads its QR codes and judges them without ever opening them.
+``check(media)`` fetches the photo (provider media hosts only, our own web-chat
+upload folder, or WeChat's temporary-media API by MediaId), reads its QR codes and
+judges them without ever opening them.
 ``media_step`` is the dialogue step for a message that carries photos.
 """
 
@@ -12,6 +13,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
 
 import responses
 from bot.messages import Media
@@ -22,7 +24,15 @@ from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
 if TYPE_CHECKING:
     from bot.dialogue import Dialogue, Turn
 
-__all__ = ["QrVerdict", "check", "check_bytes", "judge", "media_step", "save_upload"]
+__all__ = [
+    "QrVerdict",
+    "check",
+    "check_bytes",
+    "judge",
+    "media_step",
+    "save_upload",
+    "wechat_media",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,10 @@ log = logging.getLogger(__name__)
 UPLOAD_PREFIX = "upload:"
 _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|gif|webp|bmp)$")
 _EXT = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
+# A WeChat photo: "wechat-media:<MediaId>?picurl=<PicUrl, quoted>". PicUrl is tried
+# first; it can expire, and then the MediaId is fetched through WeChat's API.
+WECHAT_MEDIA_PREFIX = "wechat-media:"
+_MEDIA_ID = re.compile(r"^[A-Za-z0-9_\-+=/.]{1,256}$")
 MAX_PHOTOS = 3
 # Outcomes that are not a judgement of a code, ordered after the code kinds.
 _ORDER = [*SEVERITY, "no_qr", "too_large", "not_image", "unavailable"]
@@ -68,10 +82,16 @@ def check(media: Media, config: Any = None) -> QrVerdict:
     if media.url.startswith(UPLOAD_PREFIX):
         data = read_upload(media.url, config)
         return check_bytes(data, config) if data is not None else QrVerdict("unavailable")
+    if media.url.startswith(WECHAT_MEDIA_PREFIX):
+        return _check_wechat(media.url, config)
+    return _check_url(media.url, config)
+
+
+def _check_url(url: str, config: Any) -> QrVerdict:
     sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
     try:
         fetched = fetch_image(
-            media.url,
+            url,
             allowlist=parse_hosts(config.get("QR_MEDIA_HOSTS") or ""),
             max_bytes=max_bytes(config),
             timeout=float(config.get("QR_DOWNLOAD_TIMEOUT") or 8),
@@ -85,6 +105,40 @@ def check(media: Media, config: Any = None) -> QrVerdict:
             return QrVerdict(exc.reason)
         return QrVerdict("unavailable")
     return check_bytes(fetched.data, config)
+
+
+def wechat_media(pic_url: str, media_id: str) -> Media:
+    """The Media of a WeChat image message (PicUrl, MediaId: either may be missing)."""
+    if not _MEDIA_ID.match(media_id or ""):
+        return Media(pic_url, "image/*")
+    suffix = f"?picurl={quote(pic_url, safe='')}" if pic_url else ""
+    return Media(f"{WECHAT_MEDIA_PREFIX}{media_id}{suffix}", "image/*")
+
+
+def _check_wechat(url: str, config: Any) -> QrVerdict:
+    media_id, _, query = url.removeprefix(WECHAT_MEDIA_PREFIX).partition("?")
+    pic_url = parse_qs(query).get("picurl", [""])[0]
+    if pic_url:
+        verdict = _check_url(pic_url, config)
+        if verdict.kind != "unavailable" or not _MEDIA_ID.match(media_id):
+            return verdict
+    elif not _MEDIA_ID.match(media_id):
+        return QrVerdict("unavailable")
+    # Imported here: bot.channels imports the dialogue, which imports this package.
+    from bot.channels.wechat_api import fetch_media
+
+    try:
+        data = fetch_media(
+            media_id,
+            config,
+            max_bytes=max_bytes(config),
+            timeout=float(config.get("QR_DOWNLOAD_TIMEOUT") or 8),
+        )
+    except DownloadError as exc:
+        log.warning("WeChat media not fetched: %s", exc.reason)
+        # An errcode (expired MediaId, bad token) comes back as JSON: "not_image".
+        return QrVerdict("too_large" if exc.reason == "too_large" else "unavailable")
+    return check_bytes(data, config)
 
 
 def save_upload(data: bytes, config: Any = None) -> Media:

@@ -47,4 +47,23 @@ def _001_wechat(db: sqlite_utils.Database) -> None:
     db["wechat_pending"].create_index(["status"])
 
 
-MIGRATIONS = [("wechat_001_users_tokens_pending", _001_wechat)]
+def _002_pending_retry(db: sqlite_utils.Database) -> None:
+    # Late answers that failed are retried (bot.channels.wechat_api.retry_pending): a row
+    # is claimed (status 'sending' + claim_token) in one UPDATE before it is sent, so two
+    # retry runs never send one answer twice. 'undeliverable' = a permanent WeChat refusal.
+    table = db["wechat_pending"]
+    table.add_column("attempts", int, not_null_default=0)
+    table.add_column("next_attempt_at", float)  # epoch seconds; NULL = due now
+    table.add_column("claim_token", str)
+    # Rows that failed before retries existed: a permanent refusal stays final.
+    db.execute(
+        "UPDATE wechat_pending SET status = 'undeliverable', attempts = 1 WHERE status = 'failed'"
+        " AND error_code IN ('outside_48h_window', 'quota_exhausted', 'unfollowed',"
+        " 'not_configured')"
+    )
+
+
+MIGRATIONS = [
+    ("wechat_001_users_tokens_pending", _001_wechat),
+    ("wechat_002_pending_retry", _002_pending_retry),
+]
