@@ -179,3 +179,21 @@ def page(browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def api():
+    """A fake WeChat API server (access tokens, customer-service messages, media)."""
+    from tests.wechat_helpers import FakeWeChatAPI
+
+    fake = FakeWeChatAPI()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def wapp(tmp_path, keyword_parser, api):
+    """The hotline as a WeChat Official Account (keyword parser), its API on ``api``."""
+    from tests.wechat_helpers import wechat_app
+
+    return wechat_app(tmp_path, keyword_parser, api)

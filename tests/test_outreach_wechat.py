@@ -36,19 +36,10 @@ from tests.police_helpers import load_county, logged_in
 from tests.wechat_helpers import (
     APPID,
     SECRET,
-    FakeWeChatAPI,
     WeChatPush,
-    wechat_app,
 )
 
 PHONE = "13812345678"
-
-
-@pytest.fixture
-def api():
-    fake = FakeWeChatAPI()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture
@@ -397,11 +388,6 @@ def test_web_campaign_counts_show_undeliverable(degraded_app):
 
 
 OPENID = "oFollowerGivesPhone_01"
-
-
-@pytest.fixture
-def wapp(tmp_path, keyword_parser, api):
-    return wechat_app(tmp_path, keyword_parser, api)
 
 
 @pytest.fixture

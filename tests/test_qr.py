@@ -303,8 +303,9 @@ class TwilioMedia(requests.adapters.BaseAdapter):
         pass
 
 
-def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatch):
-    adapter = TwilioMedia(photo_of("http://47.98.123.45/yb"))
+def serve_twilio_media(monkeypatch, image: bytes) -> TwilioMedia:
+    """Twilio's media host, answering every media URL with ``image`` (no network)."""
+    adapter = TwilioMedia(image)
 
     def session():
         s = requests.Session()
@@ -312,6 +313,11 @@ def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatc
         return s
 
     monkeypatch.setattr("bot.qr.download._session", session)
+    return adapter
+
+
+def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatch):
+    adapter = serve_twilio_media(monkeypatch, photo_of("http://47.98.123.45/yb"))
     degraded_app.config["TWILIO_ACCOUNT_SID"] = "ACtest"
     phone = SmsPhone(degraded_app.test_client(), "+8613900001111")
     response = phone.post(
@@ -334,14 +340,7 @@ def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatc
 
 
 def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch):
-    adapter = TwilioMedia(qr_png("http://t.cn/A6abcdEf"))
-
-    def session():
-        s = requests.Session()
-        s.mount("https://api.twilio.com/", adapter)
-        return s
-
-    monkeypatch.setattr("bot.qr.download._session", session)
+    serve_twilio_media(monkeypatch, qr_png("http://t.cn/A6abcdEf"))
     phone = SmsPhone(degraded_app.test_client(), "+8613900002222")
     phone.send("村里有人上门说帮开通医保码要验证码，我要举报")
     for _ in range(5):  # skip questions until the photo is asked for
@@ -365,14 +364,7 @@ def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch):
 
 
 def test_photo_checked_before_reporting_goes_with_the_report(degraded_app, monkeypatch):
-    adapter = TwilioMedia(photo_of("http://47.98.123.45/yb"))
-
-    def session():
-        s = requests.Session()
-        s.mount("https://api.twilio.com/", adapter)
-        return s
-
-    monkeypatch.setattr("bot.qr.download._session", session)
+    serve_twilio_media(monkeypatch, photo_of("http://47.98.123.45/yb"))
     phone = SmsPhone(degraded_app.test_client(), "+8613900003333")
     phone.post(
         "",

@@ -15,7 +15,6 @@ from storage.db import connect
 from tests.conftest import make_app
 from tests.wechat_helpers import (
     TOKEN,
-    FakeWeChatAPI,
     WeChatPush,
     fields_xml,
     sha1_sorted,
@@ -23,18 +22,6 @@ from tests.wechat_helpers import (
 )
 
 OPENID = "oHotlineTestUser_0123456789ab"
-
-
-@pytest.fixture
-def api():
-    fake = FakeWeChatAPI()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def wapp(tmp_path, keyword_parser, api):
-    return wechat_app(tmp_path, keyword_parser, api)
 
 
 @pytest.fixture

@@ -11,16 +11,9 @@ from bot.channels.senders import sender_for
 from bot.channels.wechat_api import WeChatSender
 from storage.db import connect
 from tests.conftest import make_app
-from tests.wechat_helpers import APPID, SECRET, FakeWeChatAPI, wechat_app
+from tests.wechat_helpers import APPID, SECRET, wechat_app
 
 OPENID = "oApiTestUser_abcdefghijklmnop"
-
-
-@pytest.fixture
-def api():
-    fake = FakeWeChatAPI()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

@@ -30,11 +30,6 @@ def api():
     fake.close()
 
 
-@pytest.fixture
-def wapp(tmp_path, keyword_parser, api):
-    return wechat_app(tmp_path, keyword_parser, api)
-
-
 class PicHost(requests.adapters.BaseAdapter):
     """WeChat's media host (no network): an expired PicUrl (404), or an image."""
 

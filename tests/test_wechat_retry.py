@@ -13,22 +13,10 @@ from bot.channels.senders import SendResult, sender_for
 from bot.outreach import outbox, scheduler
 from nlu.keywords import KeywordParser
 from storage.db import connect
-from tests.wechat_helpers import FakeWeChatAPI, WeChatPush, wechat_app
+from tests.wechat_helpers import WeChatPush, wechat_app
 
 OPENID = "oRetryTestUser_0123456789abcd"
 FAR = 10**7  # seconds: later than any backoff
-
-
-@pytest.fixture
-def api():
-    fake = FakeWeChatAPI()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def wapp(tmp_path, keyword_parser, api):
-    return wechat_app(tmp_path, keyword_parser, api)
 
 
 @pytest.fixture
