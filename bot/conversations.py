@@ -9,16 +9,13 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.clock import now_iso as now
 from storage.privacy import redact_id_numbers
 
 # What we keep of one message; the dialogue reads less than this (see dialogue.MAX_TEXT).
 MAX_STORED = 4000
 # A claimed message with no answer after this long was dropped by a crash.
 STALE_CLAIM_S = 60
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:

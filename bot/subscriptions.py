@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.conversations import now
-from storage.privacy import Vault, mask
+from storage.clock import now_iso as now
+from storage.privacy import Vault
 
 OPT_OUT_WORDS = frozenset({"t", "td", "r", "退订", "取消订阅", "stop", "unsubscribe"})
 OPT_IN_WORDS = frozenset({"订阅", "start"})
@@ -42,9 +42,7 @@ def subscribe(
     if row and row[1] == "active":
         return False
     record = {
-        "contact_hash": contact_hash,
-        "contact_enc": vault.encrypt(contact),
-        "contact_masked": mask(contact),
+        **vault.protect(contact),
         "channel": channel,
         "status": "active",
         "consent_at": now(),
@@ -83,9 +81,7 @@ def unsubscribe(db: sqlite_utils.Database, vault: Vault, contact: str, channel: 
         else:
             db["subscribers"].insert(
                 {
-                    "contact_hash": contact_hash,
-                    "contact_enc": vault.encrypt(contact),
-                    "contact_masked": mask(contact),
+                    **vault.protect(contact),
                     "channel": channel,
                     "status": "opted_out",
                     "opted_out_at": now(),

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting.reports import now
+from storage.clock import now_iso as now
 
 
 def record(

@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting import reports, routing
-from storage.privacy import Vault, mask
+from reporting import routing
+from storage.clock import now_iso
+from storage.privacy import Vault
 
 
 class CadreError(ValueError):
@@ -35,13 +36,11 @@ def add(
         raise CadreError(f"{village} exists in several townships ({towns}): give --township")
     row = rows[0]
     record = {
-        "phone_hash": vault.hash(phone),
-        "phone_enc": vault.encrypt(phone),
-        "phone_masked": mask(phone),
+        **vault.protect(phone, "phone"),
         "county": row["county"],
         "township": row["township"],
         "village": row["village"],
-        "created_at": reports.now(),
+        "created_at": now_iso(),
     }
     with db.conn:
         db["cadres"].upsert(record, pk="phone_hash")

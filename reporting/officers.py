@@ -12,7 +12,7 @@ import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from reporting import routing
-from reporting.reports import now
+from storage.clock import now_iso as now
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from reporting.reports import CLOSED, now
+from reporting.reports import CLOSED
+from storage.clock import now_iso as now
 
 log = logging.getLogger(__name__)
 DEFAULT_PURGE_DAYS = 180

@@ -13,7 +13,8 @@ from typing import Any
 import sqlite_utils
 
 from reporting.routing import Route, catch_all_county, default_county
-from storage.privacy import Vault, mask, redact_id_numbers
+from storage.clock import now_iso as now
+from storage.privacy import Vault, redact_id_numbers
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: a reference read aloud or copied by hand survives.
 REF_ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
@@ -53,10 +54,6 @@ _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 class TransitionError(ValueError):
     pass
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -120,9 +117,7 @@ def create(
         "intent": intent,
         "status": "new",
         "channel": channel,
-        "contact_hash": vault.hash(contact),
-        "contact_enc": vault.encrypt(contact),
-        "contact_masked": mask(contact),
+        **vault.protect(contact),
         "is_cadre": 1 if cadre else 0,
         "summary": redact_id_numbers(summary),
         "routing": "pending",

@@ -22,7 +22,19 @@ import sqlite_utils
 CSV_COLUMNS = ("province", "city", "county", "township", "village", "station_code", "station_name")
 
 # Longest first: 村民委员会 must go before 村.
-VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村", "屯", "组")
+# One spelling rule for village names, shared with village groups (bot/outreach/groups.py).
+VILLAGE_SUFFIXES = (
+    "村民委员会",
+    "居民委员会",
+    "村委会",
+    "居委会",
+    "社区",
+    "村",
+    "屯",
+    "庄",
+    "寨",
+    "组",
+)
 TOWNSHIP_SUFFIXES = ("街道办事处", "人民政府", "街道", "镇", "乡")
 _NOISE = re.compile(r"[\s,，。.、:：;；!！?？()（）\"'“”‘’]+")
 # A near-spelling must be this long (after the suffix is removed) and differ by one

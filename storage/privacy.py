@@ -66,6 +66,15 @@ class Vault:
     def encrypt(self, contact: str) -> str:
         return Fernet(self.fernet_key).encrypt(normalise_contact(contact).encode()).decode()
 
+    def protect(self, contact: str, field: str = "contact") -> dict[str, str]:
+        """The stored form of a contact: ``<field>_hash`` (lookups), ``<field>_enc``
+        (sending) and ``<field>_masked`` (screens); never the contact itself."""
+        return {
+            f"{field}_hash": self.hash(contact),
+            f"{field}_enc": self.encrypt(contact),
+            f"{field}_masked": mask(contact),
+        }
+
     def decrypt(self, token: str) -> str | None:
         try:
             return Fernet(self.fernet_key).decrypt(token.encode()).decode()

@@ -9,8 +9,8 @@ import time
 import sqlite_utils
 from cryptography.fernet import Fernet, InvalidToken
 
-from bot.conversations import now as now_iso
-from storage.privacy import Vault, mask
+from storage.clock import now_iso
+from storage.privacy import Vault
 
 WINDOW_SECONDS = 48 * 3600
 
@@ -22,9 +22,7 @@ def record_inbound(
     with db.conn:
         db["wechat_users"].upsert(
             {
-                "openid_hash": vault.hash(openid),
-                "openid_enc": vault.encrypt(openid),
-                "openid_masked": mask(openid),
+                **vault.protect(openid, "openid"),
                 "last_inbound_at": time.time() if at is None else at,
                 "window_sent": 0,
                 "updated_at": now_iso(),

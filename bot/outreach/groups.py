@@ -10,14 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
 from bot.outreach.quiet_hours import iso, utcnow
-from storage.privacy import Vault, mask, normalise_contact
+from reporting import routing
+from storage.privacy import Vault, normalise_contact
 
 SCOPES = ("group", "township", "county")
 # Header aliases a cadre's spreadsheet may use.
@@ -85,17 +85,6 @@ def list_groups(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     )
 
 
-def _strip_suffix(name: str, suffixes: Iterable[str]) -> str:
-    for suffix in suffixes:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _norm_village(name: str) -> str:
-    return _strip_suffix(name.strip(), ("社区", "村委会", "村", "屯", "庄", "寨", "组"))
-
-
 def find_villages(db: sqlite_utils.Database, text: str) -> list[dict[str, Any]]:
     """Groups whose village a villager's words name: "石桥村", "石桥", "东坝镇石桥村"."""
     text = re.sub(r"\s+", "", text)
@@ -104,11 +93,11 @@ def find_villages(db: sqlite_utils.Database, text: str) -> list[dict[str, Any]]:
     groups = list(db.query("SELECT * FROM village_groups"))
     exact = [g for g in groups if g["village"] in text]
     if not exact:
-        norm = _norm_village(text)
-        exact = [g for g in groups if len(norm) >= 2 and _norm_village(g["village"]) == norm]
+        norm = routing.normalise(text)
+        exact = [g for g in groups if len(norm) >= 2 and routing.normalise(g["village"]) == norm]
     if len(exact) > 1:
         # "东坝镇石桥村" picks the 石桥村 of 东坝镇 when two townships have one.
-        narrowed = [g for g in exact if _strip_suffix(g["township"], ("镇", "乡", "街道")) in text]
+        narrowed = [g for g in exact if routing.normalise_township(g["township"]) in text]
         if narrowed:
             exact = narrowed
     return exact
@@ -232,9 +221,7 @@ def enroll(
             return "moved"
         record.update(
             {
-                "contact_hash": contact_hash,
-                "contact_enc": vault.encrypt(contact),
-                "contact_masked": mask(contact),
+                **vault.protect(contact),
                 "channel": "sms",
                 "status": "active",
                 "consent_at": consent_at or stamp,

@@ -27,9 +27,7 @@ def set_phone(db: sqlite_utils.Database, vault: Vault, subscriber_id: int, phone
         db["subscribers"].update(
             subscriber_id,
             {
-                "phone_hash": vault.hash(number),
-                "phone_enc": vault.encrypt(number),
-                "phone_masked": mask(number),
+                **vault.protect(number, "phone"),
                 "updated_at": now_iso(),
             },
         )
