@@ -59,15 +59,19 @@ def subscribe(dialogue: Dialogue, turn: Turn) -> None:
     for candidate in [*named, turn.text]:
         matches = groups.find_villages(db, candidate)
         if len(matches) == 1:
-            groups.assign_group(db, sub["id"], matches[0])
-            turn.say(texts.enroll_text("village_set", village=matches[0]["village"]))
-            ask_phone(dialogue, turn, sub["id"])
+            _join(dialogue, turn, sub["id"], matches[0])
             return
     if turn.state.get("form"):  # another form (a report) is in progress: do not take over
         answer_step(dialogue, turn)
         return
     turn.state["form"] = {"step": FORM, "subscriber_id": sub["id"], "tries": 0}
     turn.say(texts.enroll_text("ask_village"))
+
+
+def _join(dialogue: Dialogue, turn: Turn, subscriber_id: int, group: dict) -> None:
+    groups.assign_group(dialogue.db, subscriber_id, group)
+    turn.say(texts.enroll_text("village_set", village=group["village"]))
+    ask_phone(dialogue, turn, subscriber_id)
 
 
 def village_reply(dialogue: Dialogue, turn: Turn) -> None:
@@ -82,9 +86,7 @@ def village_reply(dialogue: Dialogue, turn: Turn) -> None:
     matches = groups.find_villages(dialogue.db, text)
     if len(matches) == 1:
         turn.state.pop("form", None)
-        groups.assign_group(dialogue.db, form["subscriber_id"], matches[0])
-        turn.say(texts.enroll_text("village_set", village=matches[0]["village"]))
-        ask_phone(dialogue, turn, form["subscriber_id"])
+        _join(dialogue, turn, form["subscriber_id"], matches[0])
         return
     if len(matches) > 1 and form.get("tries", 0) < MAX_TRIES:
         form["tries"] = form.get("tries", 0) + 1
