@@ -343,3 +343,36 @@ def test_purge_is_scheduled_daily_at_3_beijing_time(degraded_app, county):
         running.shutdown(wait=False)
         scheduler.set_runtime(None)
     assert purge.purge_job(*job.args) == 0  # the job itself runs
+
+
+def test_purge_missed_while_down_runs_at_next_start(degraded_app, county, sp_report):
+    """A server down across 03:00 purges when it comes back, and keeps one job."""
+    import time
+
+    from bot.outreach import scheduler
+
+    reports.set_status(county, reports.get(county, sp_report["id"]), "resolved")
+    long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)).isoformat()
+    with county.conn:
+        county["reports"].update(sp_report["id"], {"closed_at": long_ago})
+    rt = scheduler.runtime_from_config(
+        degraded_app.config, degraded_app.extensions["hotline_vault"]
+    )
+    scheduler.start(rt).shutdown(wait=False)
+    scheduler.set_runtime(None)
+    # While the server is down, "last night's" 03:00 passes: the stored job is due.
+    missed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=20)
+    with scheduler.open_store(rt.db_path) as store:
+        store.modify_job(scheduler.PURGE_JOB_ID, next_run_time=missed)
+
+    running = scheduler.start(rt)
+    try:
+        deadline = time.monotonic() + 10
+        while reports.get(county, sp_report["id"])["purged_at"] is None:
+            assert time.monotonic() < deadline, "the missed purge did not run at start"
+            time.sleep(0.1)
+        jobs = [j for j in running.get_jobs() if j.id == scheduler.PURGE_JOB_ID]
+        assert len(jobs) == 1 and jobs[0].next_run_time > dt.datetime.now(dt.timezone.utc)
+    finally:
+        running.shutdown(wait=False)
+        scheduler.set_runtime(None)

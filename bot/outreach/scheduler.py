@@ -49,6 +49,7 @@ DRAIN_TICK_SECONDS = 60
 WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PURGE_JOB_ID = "reports-purge"
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -330,14 +331,6 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         replace_existing=True,
     )
     scheduler.add_job(
-        "reporting.purge:purge_job",
-        CronTrigger(hour=3, minute=0, timezone=TIMEZONE),
-        args=[rt.db_path, rt.purge_days, rt.uploads_dir],
-        id="reports-purge",
-        jobstore="memory",  # re-added at every start, like the drain tick
-        replace_existing=True,
-    )
-    scheduler.add_job(
         wechat_retry_tick,
         "interval",
         seconds=WECHAT_RETRY_SECONDS,
@@ -352,7 +345,27 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
     if not blocking:
         atexit.register(lambda: scheduler.running and scheduler.shutdown(wait=False))
     scheduler.start()
+    schedule_purge(scheduler, rt)
     return scheduler
+
+
+def schedule_purge(scheduler: BaseScheduler, rt: Runtime) -> None:
+    """The daily purge lives in the persistent store, added once and kept.
+
+    Re-adding it at every start would compute the next run from now and drop a 03:00
+    run missed while the server was down; kept in the store, a missed run is coalesced
+    and runs at start (within the misfire grace)."""
+    args = [rt.db_path, rt.purge_days, rt.uploads_dir]
+    job = scheduler.get_job(PURGE_JOB_ID)
+    if job is None:
+        scheduler.add_job(
+            "reporting.purge:purge_job",
+            CronTrigger(hour=3, minute=0, timezone=TIMEZONE),
+            args=args,
+            id=PURGE_JOB_ID,
+        )
+    elif list(job.args) != args:  # settings changed; modify keeps the pending run time
+        job.modify(args=args)
 
 
 def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
