@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import posixpath
 import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -146,9 +148,15 @@ def _scoped_report(report_id: int) -> dict[str, Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this site: an open redirect would help phishing officers.
-    if target and target.startswith("/police") and not target.startswith("//"):
-        return target
+    # Only a plain path on this site: an open redirect would help phishing officers.
+    # Backslashes and control characters are refused (browsers read "/\\x" as "//x"),
+    # and the path must already be normal: no "..", no "//", no "." segments.
+    if target and target.isprintable() and "\\" not in target:
+        parts = urlsplit(target)
+        path = parts.path
+        normal = path == "/" or posixpath.normpath(path) == path.rstrip("/")
+        if not parts.scheme and not parts.netloc and path.startswith("/") and normal:
+            return target
     return url_for("police.queue")
 
 

@@ -223,3 +223,30 @@ def test_every_view_and_the_reroute_are_audited(degraded_app, county):
     assert post_form(sup, page + "/route", {"station_code": "GP-JT"}, page).status_code == 302
     route = list(county.query("SELECT detail, ip FROM audit_log WHERE action = 'route'"))
     assert route == [{"detail": "None → GP-JT", "ip": "127.0.0.1"}]
+
+
+@pytest.mark.parametrize(
+    "target, lands",
+    [
+        ("/police/reports/1", "/police/reports/1"),
+        ("/police/?status=new", "/police/?status=new"),
+        ("/outreach/", "/outreach/"),
+        ("/police/../../x", "/police/"),
+        ("/police/./x", "/police/"),
+        ("/police//x", "/police/"),
+        ("//evil.example/police", "/police/"),
+        ("/\\evil.example", "/police/"),
+        ("https://evil.example/police", "/police/"),
+        ("/police/\x00", "/police/"),
+    ],
+)
+def test_login_follows_only_plain_local_paths(degraded_app, county, target, lands):
+    client = degraded_app.test_client()
+    token = csrf_token(client)
+    response = client.post(
+        "/police/login",
+        query_string={"next": target},
+        data={"username": "sp", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == lands
