@@ -10,18 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 from pathlib import Path
 
 import sqlite_utils
 
 from reporting.reports import CLOSED
+from storage import uploads as upload_files
 from storage.clock import now_iso as now
 
 log = logging.getLogger(__name__)
 DEFAULT_PURGE_DAYS = 180
-# Web-chat photos: attachment url "upload:<32 hex>.<ext>", the file in $HOTLINE_VAR/uploads.
-_UPLOAD = re.compile(r"^upload:([0-9a-f]{32}\.(?:png|jpg|gif|webp|bmp))$")
 PERSONAL_FIELDS = (
     "contact_hash",
     "contact_enc",
@@ -50,7 +48,7 @@ def purge_closed(
 
     Also goes: the reporter's bot conversation (``messages`` rows of their sender hash --
     the same ``Vault.hash`` of the number / openid the report keeps as ``contact_hash``)
-    older than the cutoff, and the web-chat photo files under ``uploads`` the purged
+    older than the cutoff, and the photo files under ``uploads`` the purged
     attachments point to."""
     at = at or dt.datetime.now(dt.timezone.utc)
     cutoff = (at - dt.timedelta(days=days)).isoformat(timespec="seconds")
@@ -87,11 +85,10 @@ def purge_closed(
 
 
 def _remove_upload(url: str, uploads: str | Path | None) -> None:
-    match = _UPLOAD.match(url or "")
-    if uploads is None or match is None:
-        return
-    # The name pattern (ours, see bot/qr) rules out any path outside the folder.
-    (Path(uploads) / match.group(1)).unlink(missing_ok=True)
+    # storage.uploads only resolves names it could have made: never a path elsewhere.
+    path = upload_files.path(uploads, url or "") if uploads is not None else None
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def purge_job(db_path: str, days: int | None = None, uploads: str | None = None) -> int:

@@ -255,6 +255,24 @@ def messages(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
     )
 
 
+def keep_attachment_copy(
+    db: sqlite_utils.Database, attachment_id: int, url: str, content_type: str
+) -> None:
+    """Point an attachment at our own copy of the photo (the provider's URL is dropped:
+    it may carry a token and soon stops working)."""
+    with db.conn:
+        db["attachments"].update(attachment_id, {"url": url[:2000], "content_type": content_type})
+
+
+def attachment(db: sqlite_utils.Database, report_id: int, attachment_id: int) -> dict | None:
+    rows = list(
+        db.query(
+            "SELECT * FROM attachments WHERE id = ? AND report_id = ?", [attachment_id, report_id]
+        )
+    )
+    return rows[0] if rows else None
+
+
 def attachments(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM attachments WHERE report_id = ? ORDER BY id", [report_id]))
 

@@ -26,12 +26,14 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 
 import responses
 from reporting import audit, officers, reports, routing
+from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -248,11 +250,34 @@ def detail(report_id: int, revealed: str | None = None, error: str | None = None
 
 
 def _photo(attachment: dict[str, Any]) -> dict[str, Any]:
-    # Only http(s) URLs become links or images: a javascript: URL would run on click.
     url = attachment.get("url") or ""
+    if uploads.name_of(url):  # our own copy: served by `photo` below, behind the login
+        link = url_for(
+            "police.photo", report_id=attachment["report_id"], attachment_id=attachment["id"]
+        )
+        return {**attachment, "safe_url": link, "is_image": True}
+    # Only http(s) URLs become links or images: a javascript: URL would run on click.
     safe = url.startswith(("https://", "http://", "/"))
     is_image = (attachment.get("content_type") or "").startswith("image/")
     return {**attachment, "safe_url": url if safe else None, "is_image": is_image and safe}
+
+
+@bp.get(f"/reports/{REPORT}/photos/<int:attachment_id>")
+@login_required
+def photo(report_id: int, attachment_id: int):
+    db = get_db()
+    _scoped_report(report_id)
+    attachment = reports.attachment(db, report_id, attachment_id)
+    ref = (attachment or {}).get("url") or ""
+    folder = uploads.folder(current_app.config["HOTLINE_VAR"])
+    path = uploads.path(folder, ref)
+    if path is None or not path.is_file():
+        abort(404)  # purged, or a provider URL we never copied
+    audit.record(db, g.officer, "view_photo", report_id, detail=str(attachment_id), ip=_ip())
+    response = send_file(path, mimetype=uploads.mime_type(ref), max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.post(f"/reports/{REPORT}/reveal")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
@@ -360,6 +362,54 @@ def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch):
     notes = [r[0] for r in db.execute("SELECT text FROM report_messages WHERE direction = 'qr'")]
     assert len(notes) == 1 and "shortener" in notes[0] and "http://t.cn/A6abcdEf" in notes[0]
     assert db.execute("SELECT count(*) FROM attachments").fetchone()[0] == 1
+    db.conn.close()
+
+
+def test_reported_photo_is_kept_for_the_police_behind_their_login(degraded_app, monkeypatch):
+    """Provider media URLs expire (WeChat) or need credentials (Twilio): the report keeps
+    our own copy, shown only to the station's officers, each view audited, purged later."""
+    from reporting import purge, reports
+    from tests.police_helpers import load_county, logged_in
+
+    image = qr_png("http://t.cn/A6abcdEf")
+    serve_twilio_media(monkeypatch, image)
+    db = load_county(degraded_app)
+    phone = SmsPhone(degraded_app.test_client(), "+8613900002323")
+    phone.send("社坡镇大坡村有人上门说帮开通医保码要验证码，我要举报")
+    for _ in range(5):
+        if "照片" in "".join(phone.send("跳过")):
+            break
+    phone.post(
+        "",
+        NumMedia="1",
+        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM9/Media/ME9",
+        MediaContentType0="image/png",
+    )
+    report_id, attachment_id, url = db.execute(
+        "SELECT report_id, id, url FROM attachments"
+    ).fetchone()
+    assert url.startswith("upload:") and "twilio" not in url
+    path = f"/police/reports/{report_id}/photos/{attachment_id}"
+
+    assert degraded_app.test_client().get(path).status_code == 302  # to the login
+    assert logged_in(degraded_app, "jt").get(path).status_code == 404  # another station
+    sp = logged_in(degraded_app, "sp")
+    assert path in sp.get(f"/police/reports/{report_id}").get_data(as_text=True)
+    shown = sp.get(path)
+    assert shown.status_code == 200 and shown.data == image
+    assert shown.headers["Content-Type"] == "image/png"
+    assert "no-store" in shown.headers["Cache-Control"]
+    actions = [
+        r[0] for r in db.execute("SELECT action FROM audit_log WHERE report_id = ?", [report_id])
+    ]
+    assert "view_photo" in actions
+
+    reports.set_status(db, reports.get(db, report_id), "resolved")
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
+    uploads = Path(degraded_app.config["HOTLINE_VAR"]) / "uploads"
+    assert len(list(uploads.iterdir())) == 1
+    assert purge.purge_closed(db, days=180, at=later, uploads=uploads) == 1
+    assert list(uploads.iterdir()) == [] and sp.get(path).status_code == 404
     db.conn.close()
 
 

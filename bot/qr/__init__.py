@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
@@ -20,6 +19,7 @@ from bot.messages import Media
 from bot.qr.decode import NotAnImage, decode, open_image
 from bot.qr.download import DownloadError, fetch_image, parse_hosts
 from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
+from storage import uploads
 
 if TYPE_CHECKING:
     from bot.dialogue import Dialogue, Turn
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "QrVerdict",
     "check",
+    "check_and_keep",
     "check_bytes",
     "judge",
     "media_step",
@@ -36,16 +37,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Web-chat photos are saved under $HOTLINE_VAR/uploads and named by us: a media URL
-# "upload:<name>" can only point there (the name pattern rules out paths).
-UPLOAD_PREFIX = "upload:"
-_UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|gif|webp|bmp)$")
+# Web-chat photos (and kept copies of provider media) live in storage.uploads.
+UPLOAD_PREFIX = uploads.PREFIX
 _EXT = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
 # A WeChat photo: "wechat-media:<MediaId>?picurl=<PicUrl, quoted>". PicUrl is tried
 # first; it can expire, and then the MediaId is fetched through WeChat's API.
 WECHAT_MEDIA_PREFIX = "wechat-media:"
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_\-+=/.]{1,256}$")
 MAX_PHOTOS = 3
+# Fetched but not worth a copy: the police would see nothing in it.
+_NOT_KEPT = {"not_image", "too_large", "unavailable"}
 # Outcomes that are not a judgement of a code, ordered after the code kinds.
 _ORDER = [*SEVERITY, "no_qr", "too_large", "not_image", "unavailable"]
 
@@ -76,18 +77,40 @@ def check_bytes(data: bytes, config: Any = None) -> QrVerdict:
 
 def check(media: Media, config: Any = None) -> QrVerdict:
     """The verdict on one photo a provider (or our web chat) handed us."""
+    return check_and_keep(media, config, keep=False)[0]
+
+
+def check_and_keep(
+    media: Media, config: Any = None, *, keep: bool = True
+) -> tuple[QrVerdict, Media | None]:
+    """The verdict, and (``keep``) the photo as our own ``upload:`` copy when it was
+    fetched from a provider and is an image (None otherwise)."""
     config = _config(config)
+    fetched = _fetch(media, config)
+    if isinstance(fetched, QrVerdict):
+        return fetched, None
+    verdict = check_bytes(fetched, config)
+    if not keep or media.url.startswith(UPLOAD_PREFIX) or verdict.kind in _NOT_KEPT:
+        return verdict, None
+    try:
+        return verdict, save_upload(fetched, config)
+    except NotAnImage:
+        return verdict, None
+
+
+def _fetch(media: Media, config: Any) -> bytes | QrVerdict:
+    """The photo's bytes, or the verdict that explains why there are none."""
     if media.content_type and not media.content_type.lower().startswith("image"):
         return QrVerdict("not_image")
     if media.url.startswith(UPLOAD_PREFIX):
         data = read_upload(media.url, config)
-        return check_bytes(data, config) if data is not None else QrVerdict("unavailable")
+        return data if data is not None else QrVerdict("unavailable")
     if media.url.startswith(WECHAT_MEDIA_PREFIX):
-        return _check_wechat(media.url, config)
-    return _check_url(media.url, config)
+        return _fetch_wechat(media.url, config)
+    return _fetch_url(media.url, config)
 
 
-def _check_url(url: str, config: Any) -> QrVerdict:
+def _fetch_url(url: str, config: Any) -> bytes | QrVerdict:
     sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
     try:
         fetched = fetch_image(
@@ -104,7 +127,7 @@ def _check_url(url: str, config: Any) -> QrVerdict:
         if exc.reason in ("not_image", "too_large"):
             return QrVerdict(exc.reason)
         return QrVerdict("unavailable")
-    return check_bytes(fetched.data, config)
+    return fetched.data
 
 
 def wechat_media(pic_url: str, media_id: str) -> Media:
@@ -115,13 +138,14 @@ def wechat_media(pic_url: str, media_id: str) -> Media:
     return Media(f"{WECHAT_MEDIA_PREFIX}{media_id}{suffix}", "image/*")
 
 
-def _check_wechat(url: str, config: Any) -> QrVerdict:
+def _fetch_wechat(url: str, config: Any) -> bytes | QrVerdict:
     media_id, _, query = url.removeprefix(WECHAT_MEDIA_PREFIX).partition("?")
     pic_url = parse_qs(query).get("picurl", [""])[0]
     if pic_url:
-        verdict = _check_url(pic_url, config)
-        if verdict.kind != "unavailable" or not _MEDIA_ID.match(media_id):
-            return verdict
+        fetched = _fetch_url(pic_url, config)
+        unavailable = isinstance(fetched, QrVerdict) and fetched.kind == "unavailable"
+        if not unavailable or not _MEDIA_ID.match(media_id):
+            return fetched
     elif not _MEDIA_ID.match(media_id):
         return QrVerdict("unavailable")
     # Imported here: bot.channels imports the dialogue, which imports this package.
@@ -138,7 +162,7 @@ def _check_wechat(url: str, config: Any) -> QrVerdict:
         log.warning("WeChat media not fetched: %s", exc.reason)
         # An errcode (expired MediaId, bad token) comes back as JSON: "not_image".
         return QrVerdict("too_large" if exc.reason == "too_large" else "unavailable")
-    return check_bytes(data, config)
+    return data
 
 
 def save_upload(data: bytes, config: Any = None) -> Media:
@@ -148,22 +172,12 @@ def save_upload(data: bytes, config: Any = None) -> Media:
     ext = _EXT.get(image.format or "")
     if not ext:
         raise NotAnImage(f"unsupported image format {image.format}")
-    folder = Path(config["HOTLINE_VAR"]) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_hex(16)}.{ext}"
-    (folder / name).write_bytes(data)
-    return Media(UPLOAD_PREFIX + name, _mime(ext))
-
-
-def _mime(ext: str) -> str:
-    return "image/jpeg" if ext == "jpg" else f"image/{ext}"
+    ref = uploads.save(config["HOTLINE_VAR"], data, ext)
+    return Media(ref, uploads.mime_type(ref))
 
 
 def upload_path(url: str, config: Any = None) -> Path | None:
-    name = url.removeprefix(UPLOAD_PREFIX)
-    if not url.startswith(UPLOAD_PREFIX) or not _UPLOAD_NAME.match(name):
-        return None
-    return Path(_config(config)["HOTLINE_VAR"]) / "uploads" / name
+    return uploads.path(uploads.folder(_config(config)["HOTLINE_VAR"]), url)
 
 
 def read_upload(url: str, config: Any = None) -> bytes | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import responses
 from bot.messages import Media
-from bot.qr import check
+from bot.qr import check_and_keep
 from reporting import reports
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any])
 def attach_qr_check(
     dialogue: Dialogue, turn: Turn, report: dict[str, Any], attachment_id: int, media: Media
 ) -> None:
-    verdict = check(media)
+    verdict, kept = check_and_keep(media)
+    if kept is not None:  # provider URLs expire or need credentials: the police get our copy
+        reports.keep_attachment_copy(dialogue.db, attachment_id, kept.url, kept.content_type)
     checked = {**verdict.as_attachment(), "attachment_id": attachment_id}
     reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
     turn.state["last_qr"] = checked
