@@ -17,7 +17,10 @@ from storage.clock import now_iso as now
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
-ROLES = ("officer", "supervisor")
+ROLES = ("officer", "supervisor", "bureau")
+# Roles that see reports under /police. "bureau" is county medical-insurance staff: the
+# same accounts, lockout and sessions, but they work on the registry (/bureau) only.
+POLICE_ROLES = ("officer", "supervisor")
 # Checked when the username is unknown, so a wrong name costs the same time as a
 # wrong password and does not reveal which usernames exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -57,7 +60,7 @@ def add(
         "session_version": 0,
         "created_at": now(),
     }
-    with db.conn:
+    with db.atomic():
         record["id"] = db["officers"].insert(record).last_pk
     return record
 
@@ -101,7 +104,7 @@ def authenticate(
     if officer is None or not officer["active"]:
         check_password_hash(_DUMMY_HASH, password or "")
         return None, "invalid"
-    with db.conn:
+    with db.atomic():
         counted = db.execute(
             "UPDATE officers SET failed_logins = coalesce(failed_logins, 0) + 1"
             " WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)",
@@ -120,7 +123,7 @@ def authenticate(
         return None, "locked"
     if not check_password_hash(officer["password_hash"], password or ""):
         return None, "locked" if failures >= MAX_FAILURES else "invalid"
-    with db.conn:
+    with db.atomic():
         db["officers"].update(
             officer["id"],
             {"failed_logins": 0, "locked_until": None, "last_login_at": now()},
@@ -132,7 +135,7 @@ def authenticate(
 def end_sessions(db: sqlite_utils.Database, officer_id: int) -> None:
     """Every session cookie issued to this officer so far stops working (logout,
     deactivation, new password): the version stored in them no longer matches."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE officers SET session_version = coalesce(session_version, 0) + 1 WHERE id = ?",
             [officer_id],
@@ -145,7 +148,7 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> dic
         raise OfficerError(f"no officer {username!r}")
     if len(password) < MIN_PASSWORD:
         raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
-    with db.conn:
+    with db.atomic():
         db["officers"].update(
             officer["id"],
             {
@@ -162,7 +165,7 @@ def deactivate(db: sqlite_utils.Database, username: str) -> dict[str, Any]:
     officer = get_by_username(db, username)
     if officer is None:
         raise OfficerError(f"no officer {username!r}")
-    with db.conn:
+    with db.atomic():
         db["officers"].update(officer["id"], {"active": 0})
     end_sessions(db, officer["id"])
     return officer

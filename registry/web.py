@@ -1,0 +1,236 @@
+"""The bureau's pages under /bureau: register, edit, import and revoke authorised
+activities, and mark codes seen on forged letters.
+
+Accounts and sessions are the police ones (reporting/officers.py): a ``bureau`` account
+edits the registry of its county; police officers may look at it (read-only) and a
+county supervisor may also mark a code forged. Every change is audited. Forms carry
+the app's CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+
+from registry import activities
+from reporting import audit, officers
+from storage.db import get_db
+from storage.privacy import get_vault
+
+bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")
+MAX_CSV_BYTES = 1024 * 1024
+FIELDS = activities.CSV_COLUMNS
+STATUS_LABELS = {"running": "进行中", "upcoming": "未开始", "ended": "已结束", "revoked": "已撤销"}
+# The largest SQLite integer: a bigger id in the URL is a 404, not an overflow.
+ACTIVITY = "<int(max=9223372036854775807):activity_id>"
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {
+        "officer": g.get("officer"),
+        "STATUS_LABELS": STATUS_LABELS,
+        "status_of": activities.status,
+        "CODE_FORMAT": activities.CODE_FORMAT,
+        "can_edit": _can_edit(),
+        "can_mark_forged": _can_mark_forged(),
+    }
+
+
+def _can_edit() -> bool:
+    return bool(g.get("officer")) and g.officer["role"] == "bureau"
+
+
+def _can_mark_forged() -> bool:
+    return bool(g.get("officer")) and g.officer["role"] in ("bureau", "supervisor")
+
+
+def _actor() -> activities.Actor:
+    return activities.Actor(officer=g.officer, ip=request.remote_addr)
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The police session check (same cookie, same session version), any role."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        officer_id = session.get("police_officer")
+        officer = officers.get(get_db(), officer_id) if officer_id else None
+        if officer is not None and session.get("police_session") != officer["session_version"]:
+            officer = None
+        if officer is None:
+            session.pop("police_officer", None)
+            session.pop("police_session", None)
+            return redirect(url_for("bureau.login"))
+        g.officer = officer
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def bureau_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not _can_edit():
+            abort(403)  # police read the registry; only the bureau changes it
+        return view(*args, **kwargs)
+
+    return login_required(wrapped)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        db = get_db()
+        username = request.form.get("username", "")[:64]
+        officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
+        if officer:
+            session.clear()  # a fresh session: no fixation
+            session["police_officer"] = officer["id"]
+            session["police_session"] = officer["session_version"]
+            session.permanent = True
+            audit.record(db, officer, "login", ip=request.remote_addr, detail="bureau")
+            return redirect(url_for("bureau.index"))
+        audit.record(db, None, f"login_{outcome}", username=username, ip=request.remote_addr)
+        error = (
+            "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
+            if outcome == "locked"
+            else "用户名或密码不对。"
+        )
+    return render_template("bureau/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    audit.record(get_db(), g.officer, "logout", ip=request.remote_addr)
+    officers.end_sessions(get_db(), g.officer["id"])
+    session.clear()
+    return redirect(url_for("bureau.login"))
+
+
+@bp.get("/")
+@login_required
+def index():
+    db = get_db()
+    county = g.officer["county"]
+    return render_template(
+        "bureau/index.html",
+        activities=activities.for_county(db, county),
+        forged=activities.forged_for_county(db, county),
+        message=request.args.get("done", "")[:100],
+    )
+
+
+def _form_values() -> dict[str, str]:
+    return {name: request.form.get(name, "")[:2000] for name in FIELDS}
+
+
+@bp.route("/activities/new", methods=["GET", "POST"])
+@bureau_only
+def new():
+    values = {"authorised_by": f"{g.officer['county']}医疗保障局"}
+    if request.method == "POST":
+        values = _form_values()
+        try:
+            record = activities.save(get_db(), get_vault(), g.officer["county"], values, _actor())
+        except activities.ActivityError as exc:
+            return render_template("bureau/edit.html", values=values, error=str(exc)), 400
+        return redirect(url_for("bureau.index", done=f"已登记 {record['code']}"))
+    return render_template("bureau/edit.html", values=values, error=None)
+
+
+def _own_activity(activity_id: int) -> dict[str, Any]:
+    activity = activities.get(get_db(), activity_id)
+    if activity is None or activity["county"] != g.officer["county"]:
+        abort(404)
+    return activity
+
+
+@bp.route(f"/activities/{ACTIVITY}/edit", methods=["GET", "POST"])
+@bureau_only
+def edit(activity_id: int):
+    activity = _own_activity(activity_id)
+    if request.method == "POST":
+        values = _form_values()
+        try:
+            record = activities.save(
+                get_db(), get_vault(), g.officer["county"], values, _actor(), activity_id
+            )
+        except activities.ActivityError as exc:
+            return render_template(
+                "bureau/edit.html", values=values, activity=activity, error=str(exc)
+            ), 400
+        return redirect(url_for("bureau.index", done=f"已修改 {record['code']}"))
+    values = activities.form_values(get_db(), get_vault(), activity)
+    return render_template("bureau/edit.html", values=values, activity=activity, error=None)
+
+
+@bp.post(f"/activities/{ACTIVITY}/revoke")
+@bureau_only
+def revoke(activity_id: int):
+    activity = _own_activity(activity_id)
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        abort(400)
+    try:
+        activities.revoke(get_db(), activity_id, g.officer["county"], reason, _actor())
+    except activities.ActivityError:
+        abort(409)  # already revoked
+    return redirect(url_for("bureau.index", done=f"已撤销 {activity['code']}"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@bureau_only
+def import_csv():
+    if request.method == "GET":
+        return render_template("bureau/import.html", result=None, error=None)
+    upload = request.files.get("file")
+    data = upload.read(MAX_CSV_BYTES + 1) if upload else b""
+    error = None
+    if not data:
+        error = "请选择CSV文件。"
+    elif len(data) > MAX_CSV_BYTES:
+        error = "文件太大（最多1MB）。"
+    else:
+        try:
+            result = activities.import_csv(
+                get_db(), get_vault(), data.decode("utf-8"), g.officer["county"], _actor()
+            )
+        except UnicodeDecodeError:
+            error = "文件不是UTF-8编码，请另存为“CSV UTF-8”。"
+        except activities.ActivityError as exc:
+            error = f"无法导入：{exc}"  # missing columns, or a first line that is not CSV
+    if error:
+        return render_template("bureau/import.html", result=None, error=error), 400
+    return render_template("bureau/import.html", result=result, error=None)
+
+
+@bp.post("/forged")
+@login_required
+def mark_forged():
+    if not _can_mark_forged():
+        abort(403)
+    try:
+        code = activities.mark_forged(
+            get_db(),
+            request.form.get("code", "")[:60],
+            request.form.get("reason", "")[:200],
+            g.officer["county"],
+            _actor(),
+        )
+    except activities.ActivityError as exc:
+        db = get_db()
+        county = g.officer["county"]
+        return render_template(
+            "bureau/index.html",
+            activities=activities.for_county(db, county),
+            forged=activities.forged_for_county(db, county),
+            message="",
+            error=str(exc),
+        ), 400
+    return redirect(url_for("bureau.index", done=f"已标记伪造 {code}"))
