@@ -27,6 +27,7 @@ INTENTS = (
     "report_suspicious_visit",
     "already_victim",
     "check_report_status",
+    "check_number",
     "privacy_advice",
     "subscribe",
     "unsubscribe",
