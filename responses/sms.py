@@ -15,9 +15,10 @@ _GSM7 = set(
 )
 
 
-def segments(message: str) -> int:
-    """Number of SMS segments ``message`` is billed and delivered as."""
-    if all(ch in _GSM7 for ch in message):
+def segments(message: str, gsm7: bool = True) -> int:
+    """Number of SMS segments ``message`` is billed and delivered as. ``gsm7`` False:
+    counted as UCS-2 whatever the characters (the mainland gateways bill that way)."""
+    if gsm7 and all(ch in _GSM7 for ch in message):
         single, part = GSM7_SINGLE, GSM7_PART
     else:
         single, part = UCS2_SINGLE, UCS2_PART

@@ -2,46 +2,40 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
 import responses
 from bot.channels import senders
-from bot.channels.gateway_senders import (
-    AliyunSender,
-    TencentSender,
-    contains_url,
-    rpc_signature,
-)
-from bot.channels.senders import SendResult, make_sender
+from bot.channels.aliyun_sms import AliyunSms
+from bot.channels.gateway_senders import contains_url, strip_signature
+from bot.channels.senders import make_sender
+from bot.channels.sms_provider import SendResult
+from bot.channels.tencent_sms import TencentSms
 from storage.db import connect
-
-ALIYUN_SECRET = "ali-push-secret"
-TENCENT_SECRET = "tc-push-secret"
-PHONE = "13812345678"
-
+from tests.sms_helpers import (
+    ALIYUN_CONFIG,
+    ALIYUN_SECRET,
+    PHONE,
+    TENCENT_CONFIG,
+    TENCENT_SECRET,
+    FakeGateway,
+    RecordingSender,
+    aliyun_item,
+    aliyun_ok,
+    tencent_error,
+    tencent_item,
+    tencent_ok,
+)
 
 # --- fixtures -----------------------------------------------------------------------
-
-
-class RecordingSender:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, to: str, text: str) -> SendResult:
-        self.sent.append((to, text))
-        return SendResult(True, f"{self.name}-{len(self.sent)}")
 
 
 @pytest.fixture
@@ -71,50 +65,6 @@ def outbox(monkeypatch):
     return sender
 
 
-class FakeGateway:
-    """A local HTTP server standing in for dysmsapi / sms.tencentcloudapi: records each
-    request and answers with the queued (status, body) pairs, the last one repeated."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.answers: list[tuple[int, object]] = [(200, {})]
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                gateway.requests.append(
-                    {"path": self.path, "headers": dict(self.headers.items()), "body": body}
-                )
-                status, answer = (
-                    gateway.answers.pop(0) if len(gateway.answers) > 1 else gateway.answers[0]
-                )
-                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                self.send_response(status)
-                ctype = "application/json" if not isinstance(answer, bytes) else "text/html"
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def answer(self, *answers: tuple[int, object]) -> None:
-        self.answers = list(answers)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
 def fake_gateway():
     gateway = FakeGateway()
@@ -127,30 +77,9 @@ def aliyun_push(client, items, token: str | None = ALIYUN_SECRET):
     return client.post(url, json=items)
 
 
-def aliyun_item(content: str, sequence_id: int, phone: str = PHONE) -> dict:
-    return {
-        "phone_number": phone,
-        "content": content,
-        "send_time": "2024-05-01 10:00:00",
-        "dest_code": "1234",
-        "sequence_id": sequence_id,
-    }
-
-
 def tencent_push(client, body, token: str | None = TENCENT_SECRET):
     url = "/sms/tencent" + (f"?token={token}" if token is not None else "")
     return client.post(url, json=body)
-
-
-def tencent_item(text: str, when: int = 1714528800, mobile: str = PHONE) -> dict:
-    return {
-        "extend": "",
-        "mobile": mobile,
-        "nationcode": "86",
-        "sign": "村村反诈",
-        "text": text,
-        "time": when,
-    }
 
 
 def inbound_texts(db, vault, phone: str = PHONE) -> list[str]:
@@ -331,146 +260,168 @@ def test_tencent_opt_out_word_unsubscribes(gw_client, gw_app, gw_db, outbox):
     assert subscriber_status(gw_db, vault) == "opted_out"
 
 
-# --- Aliyun sender (HTTP API, RPC signature v1) ---------------------------------------
+# --- Aliyun sender (official SDK: alibabacloud-dysmsapi20170525) ----------------------
 
 
-def independent_aliyun_signature(method: str, params: dict[str, str], secret: str) -> str:
-    """Written from the spec apart from the code under test: java-style URL encoding,
-    then the documented fix-ups (+ -> %20, * -> %2A, %7E -> ~)."""
-
-    def enc(s: str) -> str:
-        from urllib.parse import quote_plus
-
-        return quote_plus(s, safe="").replace("+", "%20").replace("*", "%2A").replace("%7E", "~")
-
-    query = "&".join(enc(k) + "=" + enc(v) for k, v in sorted(params.items()))
-    to_sign = method + "&" + enc("/") + "&" + enc(query)
-    mac = hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1)
-    return base64.b64encode(mac.digest()).decode()
+def aliyun_sender(gateway: FakeGateway, **extra: str) -> AliyunSms:
+    return AliyunSms({**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url, **extra})
 
 
-def test_rpc_signature_matches_documented_examples():
-    # Alibaba Cloud "request signature" documentation (RPC, v1): the ECS example ...
-    ecs = {
-        "AccessKeyId": "testid",
-        "Action": "DescribeRegions",
-        "Format": "XML",
-        "SignatureMethod": "HMAC-SHA1",
-        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
-        "SignatureVersion": "1.0",
-        "Timestamp": "2016-02-23T12:46:24Z",
-        "Version": "2014-05-26",
-    }
-    assert rpc_signature("GET", ecs, "testsecret") == "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
-    # ... and the SMS (Dysmsapi SendSms) example, with a Chinese signature name.
-    sms = {
-        "AccessKeyId": "testId",
-        "Action": "SendSms",
-        "Format": "XML",
-        "OutId": "123",
-        "PhoneNumbers": "15300000001",
-        "RegionId": "cn-hangzhou",
-        "SignName": "阿里云短信测试专用",
-        "SignatureMethod": "HMAC-SHA1",
-        "SignatureNonce": "45e25e9b-0a6f-4070-8c85-2956eda1b466",
-        "SignatureVersion": "1.0",
-        "TemplateCode": "SMS_71390007",
-        "TemplateParam": '{"customer":"test"}',
-        "Timestamp": "2017-07-12T02:42:19Z",
-        "Version": "2017-05-25",
-    }
-    assert rpc_signature("GET", sms, "testSecret") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
-    assert independent_aliyun_signature("GET", sms, "testSecret") == "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+def acs3_encode(value: str) -> str:
+    """RFC 3986 percent-encoding as Alibaba Cloud's signature v3 documents it."""
+    return quote(value, safe="-_.~")
 
 
-def aliyun_sender(gateway: FakeGateway) -> AliyunSender:
-    return AliyunSender("LTAItest", "secret-key", "村村反诈", "SMS_123", endpoint=gateway.url)
+def acs3_authorization(req: dict, key_id: str, secret: str) -> str:
+    """ACS3-HMAC-SHA256 recomputed from the received request, apart from the SDK
+    (Alibaba Cloud "V3 request signature": canonical request, then HMAC-SHA256)."""
+    headers = {k.lower(): v.strip() for k, v in req["headers"].items()}
+    signed = headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    url = urlsplit(req["path"])
+    query = sorted(parse_qsl(url.query, keep_blank_values=True))
+    canonical = "\n".join(
+        [
+            "POST",
+            url.path or "/",
+            "&".join(f"{acs3_encode(k)}={acs3_encode(v)}" for k, v in query),
+            "".join(f"{name}:{headers[name]}\n" for name in signed),
+            ";".join(signed),
+            hashlib.sha256(req["body"]).hexdigest(),
+        ]
+    )
+    to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
+    signature = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    return (
+        f"ACS3-HMAC-SHA256 Credential={key_id},SignedHeaders={';'.join(signed)},"
+        f"Signature={signature}"
+    )
 
 
-def test_aliyun_request_shape_and_signature(fake_gateway):
-    fake_gateway.answer((200, {"Code": "OK", "Message": "OK", "BizId": "900^0", "RequestId": "r"}))
-    text = "【提醒】陌生人说医保卡要升级，是骗子。拨打96110。 a*b~c"
-    result = aliyun_sender(fake_gateway).send("+86 138-1234-5678", text)
+def sent_params(req: dict) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(req["path"]).query, keep_blank_values=True))
+
+
+def test_aliyun_send_request_shape_and_signature(fake_gateway, caplog):
+    fake_gateway.answer((200, aliyun_ok("900^0")))
+    text = "【村村反诈】陌生人说医保卡要升级，是骗子。拨打96110。 a*b~c"
+    with caplog.at_level(logging.DEBUG):
+        result = aliyun_sender(fake_gateway).send("+86 138-1234-5678", text)
     assert result == SendResult(True, "900^0")
     (req,) = fake_gateway.requests
-    assert req["path"] == "/"
-    assert req["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
-    params = dict(parse_qsl(req["body"].decode(), keep_blank_values=True))
-    signature = params.pop("Signature")
-    assert params["Action"] == "SendSms"
-    assert params["Version"] == "2017-05-25"
-    assert params["Format"] == "JSON"
-    assert params["SignatureMethod"] == "HMAC-SHA1" and params["SignatureVersion"] == "1.0"
-    assert params["AccessKeyId"] == "LTAItest"
+    headers = {k.lower(): v for k, v in req["headers"].items()}
+    assert headers["x-acs-action"] == "SendSms"
+    assert headers["x-acs-version"] == "2017-05-25"
+    sent_at = dt.datetime.strptime(headers["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert abs((now - sent_at).total_seconds()) < 300
+    params = sent_params(req)
     assert params["PhoneNumbers"] == PHONE
     assert params["SignName"] == "村村反诈"
     assert params["TemplateCode"] == "SMS_123"
-    assert json.loads(params["TemplateParam"]) == {"content": text}
-    sent_at = dt.datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    assert abs((now - sent_at).total_seconds()) < 300
-    assert signature == independent_aliyun_signature("POST", params, "secret-key")
+    # The gateway adds 【村村反诈】 itself: the text's own copy is dropped, not doubled.
+    assert json.loads(params["TemplateParam"]) == {
+        "content": "陌生人说医保卡要升级，是骗子。拨打96110。 a*b~c"
+    }
+    assert headers["authorization"] == acs3_authorization(req, "LTAItest", "secret-key")
+    assert {"host", "x-acs-date", "x-acs-signature-nonce"} <= set(
+        headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    )
     # A fresh nonce per request (Aliyun refuses a replayed one).
     aliyun_sender(fake_gateway).send(PHONE, "再发一条")
-    second = dict(parse_qsl(fake_gateway.requests[1]["body"].decode()))
-    assert second["SignatureNonce"] != params["SignatureNonce"]
+    second = {k.lower(): v for k, v in fake_gateway.requests[1]["headers"].items()}
+    assert second["x-acs-signature-nonce"] != headers["x-acs-signature-nonce"]
+    assert PHONE not in caplog.text
+
+
+def test_aliyun_template_send(fake_gateway):
+    fake_gateway.answer((200, aliyun_ok("901^0")))
+    result = aliyun_sender(fake_gateway).send_template(
+        PHONE, "SMS_987", {"village": "石桥村", "count": 3}
+    )
+    assert result == SendResult(True, "901^0")
+    params = sent_params(fake_gateway.requests[0])
+    assert params["TemplateCode"] == "SMS_987"
+    assert params["SignName"] == "村村反诈"
+    # Aliyun takes string values only.
+    assert json.loads(params["TemplateParam"]) == {"village": "石桥村", "count": "3"}
+
+
+def test_aliyun_template_needs_named_params(fake_gateway):
+    result = aliyun_sender(fake_gateway).send_template(PHONE, "SMS_987", ["石桥村"])
+    assert (result.ok, result.error_code, result.outcome) == (
+        False,
+        "template_params_not_named",
+        "give_up",
+    )
+    assert fake_gateway.requests == []
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "code", "permanent"),
+    ("status", "body", "code", "outcome"),
     [
         (
             200,
             {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "非法手机号"},
             "isv.MOBILE_NUMBER_ILLEGAL",
-            True,
+            "give_up",
         ),
         (
             200,
             {"Code": "isv.PARAM_NOT_SUPPORT_URL", "Message": "不支持url"},
             "isv.PARAM_NOT_SUPPORT_URL",
-            True,
+            "give_up",
         ),
         (
             200,
             {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "触发流控"},
             "isv.BUSINESS_LIMIT_CONTROL",
-            False,
+            "retry",
         ),
-        (200, {"Code": "isv.DAY_LIMIT_CONTROL", "Message": "日限"}, "isv.DAY_LIMIT_CONTROL", False),
+        (
+            200,
+            {"Code": "isv.DAY_LIMIT_CONTROL", "Message": "日限"},
+            "isv.DAY_LIMIT_CONTROL",
+            "retry",
+        ),
+        (200, {"Code": "isp.SYSTEM_ERROR", "Message": "x"}, "isp.SYSTEM_ERROR", "retry"),
+        # 4xx / 5xx answers reach us as the SDK's TeaException, with the API's code.
         (
             400,
             {"Code": "Throttling.User", "Message": "Request was denied"},
             "Throttling.User",
-            False,
+            "retry",
         ),
-        (400, {"Code": "SignatureDoesNotMatch", "Message": "bad"}, "SignatureDoesNotMatch", True),
-        (500, b"<html>oops</html>", "http_500", False),
-        (200, {"Message": "no code at all"}, "http_200", False),
+        (
+            400,
+            {"Code": "SignatureDoesNotMatch", "Message": "bad"},
+            "SignatureDoesNotMatch",
+            "give_up",
+        ),
+        (404, {"Message": "no code"}, "http_404", "retry"),
+        (500, b"<html>oops</html>", "bad_response", "retry"),
+        (200, {"Message": "no code at all"}, "no_code", "retry"),
     ],
 )
-def test_aliyun_errors_classified(fake_gateway, status, body, code, permanent):
+def test_aliyun_errors_classified(fake_gateway, status, body, code, outcome):
     fake_gateway.answer((status, body))
     result = aliyun_sender(fake_gateway).send(PHONE, "提醒")
-    assert result.ok is False
-    assert result.error_code == code
-    assert result.permanent is permanent
+    assert (result.ok, result.error_code, result.outcome) == (False, code, outcome)
+    assert len(fake_gateway.requests) == 1, "the SDK's own retries are off: the outbox retries"
 
 
 def test_aliyun_unreachable_is_transient(fake_gateway):
     url = fake_gateway.url
     fake_gateway.close()
-    result = AliyunSender("id", "key", "sign", "SMS_1", endpoint=url, timeout=2).send(PHONE, "提醒")
-    assert (result.ok, result.error_code, result.permanent) == (False, "network_error", False)
+    sender = AliyunSms({**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": url, "SMS_GATEWAY_TIMEOUT": "2"})
+    result = sender.send(PHONE, "提醒")
+    assert (result.ok, result.error_code, result.outcome) == (False, "network_error", "retry")
 
 
 # --- Tencent sender (official SDK, TC3-HMAC-SHA256) -----------------------------------
 
 
-def tencent_sender(gateway: FakeGateway) -> TencentSender:
-    return TencentSender(
-        "AKIDtest", "tc-secret-key", "1400000001", "村村反诈", "123456", endpoint=gateway.url
-    )
+def tencent_sender(gateway: FakeGateway) -> TencentSms:
+    return TencentSms({**TENCENT_CONFIG, "TENCENT_SMS_ENDPOINT": gateway.url})
 
 
 def tc3_authorization(req: dict, secret_id: str, secret_key: str) -> str:
@@ -504,28 +455,12 @@ def tc3_authorization(req: dict, secret_id: str, secret_key: str) -> str:
     )
 
 
-def tencent_ok(code: str = "Ok") -> dict:
-    return {
-        "Response": {
-            "SendStatusSet": [
-                {
-                    "SerialNo": "5000:1045710669157053657849499619",
-                    "PhoneNumber": "+8613812345678",
-                    "Fee": 1,
-                    "SessionContext": "",
-                    "Code": code,
-                    "Message": "send success" if code == "Ok" else "failed",
-                    "IsoCode": "CN",
-                }
-            ],
-            "RequestId": "a0aabda6-cf91-4f3e-a81f-9198114a2279",
-        }
-    }
-
-
-def test_tencent_request_shape_and_signature(fake_gateway):
+def test_tencent_send_request_shape_and_signature(fake_gateway, caplog):
     fake_gateway.answer((200, tencent_ok()))
-    result = tencent_sender(fake_gateway).send(PHONE, "陌生人说医保卡要升级，是骗子。")
+    with caplog.at_level(logging.DEBUG):
+        result = tencent_sender(fake_gateway).send(
+            PHONE, "【村村反诈】陌生人说医保卡要升级，是骗子。"
+        )
     assert result == SendResult(True, "5000:1045710669157053657849499619")
     (req,) = fake_gateway.requests
     headers = req["headers"]
@@ -533,8 +468,7 @@ def test_tencent_request_shape_and_signature(fake_gateway):
     assert headers["X-TC-Version"] == "2021-01-11"
     assert headers["X-TC-Region"] == "ap-guangzhou"
     assert abs(int(headers["X-TC-Timestamp"]) - time.time()) < 300
-    body = json.loads(req["body"])
-    assert body == {
+    assert json.loads(req["body"]) == {
         "PhoneNumberSet": ["+8613812345678"],
         "SmsSdkAppId": "1400000001",
         "SignName": "村村反诈",
@@ -542,71 +476,56 @@ def test_tencent_request_shape_and_signature(fake_gateway):
         "TemplateParamSet": ["陌生人说医保卡要升级，是骗子。"],
     }
     assert headers["Authorization"] == tc3_authorization(req, "AKIDtest", "tc-secret-key")
+    assert PHONE not in caplog.text
+
+
+def test_tencent_template_send(fake_gateway):
+    fake_gateway.answer((200, tencent_ok(serial="5000:2")))
+    sender = tencent_sender(fake_gateway)
+    assert sender.send_template(PHONE, "777", {"2": "3", "1": "石桥村"}).provider_id == "5000:2"
+    assert sender.send_template(PHONE, "778", ["石桥村", "3"]).ok
+    first, second = (json.loads(r["body"]) for r in fake_gateway.requests)
+    assert (first["TemplateId"], first["TemplateParamSet"]) == ("777", ["石桥村", "3"])
+    assert (second["TemplateId"], second["TemplateParamSet"]) == ("778", ["石桥村", "3"])
+    assert first["SignName"] == "村村反诈"
 
 
 @pytest.mark.parametrize(
-    ("answer", "code", "permanent"),
+    ("answer", "code", "outcome"),
     [
         (
             tencent_ok("InvalidParameterValue.IncorrectPhoneNumber"),
             "InvalidParameterValue.IncorrectPhoneNumber",
-            True,
+            "give_up",
         ),
         (
             tencent_ok("FailedOperation.PhoneNumberInBlacklist"),
             "FailedOperation.PhoneNumberInBlacklist",
-            True,
+            "opted_out",
         ),
         (
             tencent_ok("LimitExceeded.PhoneNumberDailyLimit"),
             "LimitExceeded.PhoneNumberDailyLimit",
-            False,
+            "retry",
         ),
-        (
-            {
-                "Response": {
-                    "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "x"},
-                    "RequestId": "r",
-                }
-            },
-            "AuthFailure.SignatureFailure",
-            True,
-        ),
-        (
-            {
-                "Response": {
-                    "Error": {"Code": "RequestLimitExceeded", "Message": "x"},
-                    "RequestId": "r",
-                }
-            },
-            "RequestLimitExceeded",
-            False,
-        ),
-        (
-            {
-                "Response": {
-                    "Error": {"Code": "InternalError.Timeout", "Message": "x"},
-                    "RequestId": "r",
-                }
-            },
-            "InternalError.Timeout",
-            False,
-        ),
+        (tencent_error("AuthFailure.SignatureFailure"), "AuthFailure.SignatureFailure", "give_up"),
+        (tencent_error("RequestLimitExceeded"), "RequestLimitExceeded", "retry"),
+        (tencent_error("InternalError.Timeout"), "InternalError.Timeout", "retry"),
     ],
 )
-def test_tencent_errors_in_200_classified(fake_gateway, answer, code, permanent):
+def test_tencent_errors_in_200_classified(fake_gateway, answer, code, outcome):
     fake_gateway.answer((200, answer))
     result = tencent_sender(fake_gateway).send(PHONE, "提醒")
-    assert (result.ok, result.error_code, result.permanent) == (False, code, permanent)
+    assert (result.ok, result.error_code, result.outcome) == (False, code, outcome)
 
 
 def test_tencent_http_error_is_transient(fake_gateway):
     fake_gateway.answer((502, b"bad gateway"))
     result = tencent_sender(fake_gateway).send(PHONE, "提醒")
-    assert result.ok is False and result.permanent is False
+    assert result.ok is False and result.outcome == "retry"
 
 
-# --- no links in domestic SMS ---------------------------------------------------------
+# --- domestic SMS rules: no links, the gateway's signature ----------------------------
 
 
 @pytest.mark.parametrize(
@@ -620,10 +539,13 @@ def test_tencent_http_error_is_transient(fake_gateway):
     ],
 )
 def test_texts_with_urls_are_refused_not_sent(fake_gateway, text):
-    fake_gateway.answer((200, {"Code": "OK", "BizId": "1"}))
+    fake_gateway.answer((200, aliyun_ok()))
     for sender in (aliyun_sender(fake_gateway), tencent_sender(fake_gateway)):
         result = sender.send(PHONE, text)
         assert result == SendResult(False, None, "url_not_allowed", permanent=True)
+        assert sender.send_template(PHONE, "T1", {"content": text}).error_code == (
+            "url_not_allowed"
+        )
     assert fake_gateway.requests == []
 
 
@@ -635,29 +557,18 @@ def test_plain_texts_are_not_mistaken_for_urls(text):
     assert not contains_url(text)
 
 
-# --- configuration: HOTLINE_SMS_PROVIDER=aliyun|tencent ------------------------------
+def test_only_a_leading_signature_is_dropped():
+    assert strip_signature("【村村反诈】紧急提醒：别扫码") == "紧急提醒：别扫码"
+    assert strip_signature("别信【假客服】的话") == "别信【假客服】的话"
+    assert strip_signature("没有签名") == "没有签名"
 
 
-ALIYUN_CONFIG = {
-    "HOTLINE_SMS_PROVIDER": "aliyun",
-    "ALIYUN_ACCESS_KEY_ID": "LTAItest",
-    "ALIYUN_ACCESS_KEY_SECRET": "secret-key",
-    "ALIYUN_SMS_SIGN_NAME": "村村反诈",
-    "ALIYUN_SMS_TEMPLATE_CODE": "SMS_123",
-}
-TENCENT_CONFIG = {
-    "HOTLINE_SMS_PROVIDER": "tencent",
-    "TENCENT_SECRET_ID": "AKIDtest",
-    "TENCENT_SECRET_KEY": "tc-secret-key",
-    "TENCENT_SMS_SDK_APP_ID": "1400000001",
-    "TENCENT_SMS_SIGN_NAME": "村村反诈",
-    "TENCENT_SMS_TEMPLATE_ID": "123456",
-}
+# --- configuration: SMS_PROVIDER=aliyun|tencent --------------------------------------
 
 
-def test_make_sender_builds_gateway_senders():
-    assert isinstance(make_sender(ALIYUN_CONFIG), AliyunSender)
-    assert isinstance(make_sender(TENCENT_CONFIG), TencentSender)
+def test_make_sender_builds_gateway_providers():
+    assert isinstance(make_sender(ALIYUN_CONFIG), AliyunSms)
+    assert isinstance(make_sender(TENCENT_CONFIG), TencentSms)
 
 
 @pytest.mark.parametrize(
@@ -673,13 +584,13 @@ def test_make_sender_names_missing_settings(config, missing):
 
 
 def test_aliyun_push_answered_through_configured_aliyun_gateway(gw_app, fake_gateway):
-    """End to end: HOTLINE_SMS_PROVIDER=aliyun, reply pushed to the (fake) Aliyun API."""
+    """End to end: SMS_PROVIDER=aliyun, the reply goes to the (fake) Aliyun API."""
     gw_app.config.update(ALIYUN_CONFIG, ALIYUN_SMS_ENDPOINT=fake_gateway.url)
-    fake_gateway.answer((200, {"Code": "OK", "BizId": "1"}))
+    fake_gateway.answer((200, aliyun_ok()))
     response = aliyun_push(gw_app.test_client(), [aliyun_item("1", 901)])
     assert response.get_json()["code"] == 0
     (req,) = fake_gateway.requests
-    params = dict(parse_qsl(req["body"].decode()))
+    params = sent_params(req)
     assert params["PhoneNumbers"] == PHONE
     assert json.loads(params["TemplateParam"]) == {"content": responses.answer("verify_team")[0]}
 
@@ -706,13 +617,34 @@ def test_gateway_failure_does_not_fail_the_push(gw_app, fake_gateway):
 
 def test_webhook_urls_are_csrf_exempt_and_registered(gw_app):
     rules = {r.rule for r in gw_app.url_map.iter_rules()}
-    assert {"/sms/aliyun", "/sms/tencent"} <= rules
+    assert {"/sms/aliyun", "/sms/aliyun/report", "/sms/tencent", "/sms/tencent/status"} <= rules
     assert {"aliyun_sms", "tencent_sms"} <= set(gw_app.blueprints)
 
 
-def test_quote_helper_sanity():
-    # The encoding rule the signature rests on: space %20, '*' %2A, '~' kept.
-    from bot.channels.gateway_senders import percent_encode
+@pytest.mark.parametrize("name", ["aliyun", "tencent"])
+def test_lost_answer_is_in_doubt_not_retried(fake_gateway, name):
+    """The request went out, the answer timed out: the gateway may have sent it, so
+    the outbox must not resend (``in_doubt``, permanent) and text the villager twice."""
+    handler = fake_gateway.server.RequestHandlerClass
+    answer = handler.do_POST
 
-    assert percent_encode("a b*c~d/") == "a%20b%2Ac~d%2F"
-    assert percent_encode("中") == quote("中")
+    def slow(self):
+        time.sleep(1.5)
+        answer(self)
+
+    handler.do_POST = slow
+    fake_gateway.answer((200, aliyun_ok() if name == "aliyun" else tencent_ok()))
+    if name == "aliyun":
+        sender = aliyun_sender(fake_gateway, SMS_GATEWAY_TIMEOUT="0.5")
+    else:
+        sender = TencentSms(
+            {
+                **TENCENT_CONFIG,
+                "TENCENT_SMS_ENDPOINT": fake_gateway.url,
+                "SMS_GATEWAY_TIMEOUT": "0.5",
+            }
+        )
+    result = sender.send(PHONE, "提醒")
+    assert (result.ok, result.error_code, result.permanent) == (False, "in_doubt", True)
+    time.sleep(1.2)  # the gateway did get it (recorded once its slow answer is written)
+    assert len(fake_gateway.requests) == 1

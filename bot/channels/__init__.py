@@ -11,7 +11,7 @@ import logging
 from flask import current_app
 
 import responses
-from bot import conversations
+from bot import conversations, ratelimit
 from bot.dialogue import Dialogue
 from bot.messages import InboundMessage
 from storage.db import get_db
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def current_dialogue() -> Dialogue:
-    return Dialogue(get_db(), get_vault(), current_app.extensions["hotline_parser"])
+    parser = current_app.extensions["hotline_parser"]
+    return Dialogue(get_db(), get_vault(), parser, ratelimit.for_app(current_app))
 
 
 def deliver(message: InboundMessage, provider: str | None = None) -> list[str]:
@@ -38,7 +39,7 @@ def deliver(message: InboundMessage, provider: str | None = None) -> list[str]:
             log.info("duplicate %s message %s ignored", provider, message.message_id)
             return seen
     try:
-        replies = current_dialogue().handle(message)
+        replies = current_dialogue().handle(message, provider)
     except Exception:
         log.exception("dialogue failed on a %s message", message.channel)
         replies = [responses.text("system_busy")]

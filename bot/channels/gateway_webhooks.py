@@ -1,67 +1,35 @@
-"""What the mainland-China SMS gateways' reply pushes share (bot/channels/aliyun_sms.py,
-bot/channels/tencent_sms.py): the URL secret, and answering by SMS.
+"""The SMS webhooks, for every provider: each route hands its provider (an
+``SmsProvider``) to ``handle_inbound`` or ``handle_receipts``, which authenticate the
+request, parse it, run it through the dialogue or the outbox, and answer in the
+provider's own shape. Also the console provider's local webhook, POST /sms/console.
 
-Neither gateway signs its pushes, so the push URL carries a shared secret
-(``?token=...``), compared in constant time. Neither reads replies from the HTTP
-response either: the answers go out through the outbound SMS sender
-(``HOTLINE_SMS_PROVIDER``, which in China is the same gateway).
+Providers that read replies from the HTTP answer (Twilio, console) get them there;
+the mainland gateways do not, so their replies go out as new SMS through the
+configured provider (``SMS_PROVIDER``, normally the same gateway).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Callable
-from typing import Any
 
-from flask import abort, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from bot import conversations
 from bot.channels import deliver
 from bot.channels.senders import sender_for
+from bot.channels.sms_provider import (
+    OUTBOX_STATUS,
+    BadRequest,
+    SmsProvider,
+    make_provider,
+    provider_name,
+)
 from bot.messages import InboundMessage
 from storage.db import get_db
 from storage.privacy import mask
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 256 * 1024  # a push holds at most a few hundred short messages
-
-
-def refuse(status: int, body: dict[str, Any]) -> None:
-    """Stop the request with a JSON answer in the gateway's own shape."""
-    response = jsonify(body)
-    response.status_code = status
-    abort(response)
-
-
-def check_secret(setting: str, forbidden: dict[str, Any]) -> None:
-    expected = current_app.config.get(setting)
-    if not expected:
-        log.error("%s is not set: refusing %s", setting, request.path)
-        refuse(403, forbidden)
-    given = request.args.get("token", "")
-    if not hmac.compare_digest(given.encode(), str(expected).encode()):
-        log.warning("%s push with a missing or wrong token refused", request.path)
-        refuse(403, forbidden)
-
-
-def json_body(malformed: dict[str, Any]) -> Any:
-    """The pushed JSON (whatever Content-Type the gateway sent), or a 400."""
-    if (request.content_length or 0) > MAX_BODY:
-        refuse(413, malformed)
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        refuse(400, malformed)
-    return data
-
-
-def field(item: dict[str, Any], name: str) -> str | None:
-    """A text or number field as a string; None when absent or of another type."""
-    value = item.get(name)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return str(value)
+bp = Blueprint("sms_console", __name__)
 
 
 def answer_by_sms(message: InboundMessage, provider: str) -> None:
@@ -87,7 +55,7 @@ def answer_by_sms(message: InboundMessage, provider: str) -> None:
         return
     if sender.name not in (provider, "console"):
         log.warning(
-            "replies to %s messages go out through %s: set HOTLINE_SMS_PROVIDER=%s",
+            "replies to %s messages go out through %s: set SMS_PROVIDER=%s",
             provider,
             sender.name,
             provider,
@@ -107,31 +75,53 @@ def answer_by_sms(message: InboundMessage, provider: str) -> None:
             )
 
 
-def receive_push(
-    *,
-    provider: str,
-    guard_setting: str,
-    parse: Callable[[Any], InboundMessage | None],
-    forbidden: dict[str, Any],
-    malformed: dict[str, Any],
-    empty_ok: bool = False,
-) -> None:
-    """Check the URL secret, read the JSON push (one object or a list) and answer every
-        usable message by SMS. 400 when nothing in it is usable; a malformed entry among
-        good ones is logged and skipped, since a retry would not mend it. ``empty_ok``: an
-    empty list is a valid (if idle) push."""
-    check_secret(guard_setting, forbidden)
-    data = json_body(malformed)
-    items = data if isinstance(data, list) else [data]
-    valid = [m for m in map(parse, items) if m is not None]
-    if not valid and (items or not empty_ok):
-        refuse(400, malformed)
-    if len(valid) < len(items):
-        log.warning(
-            "%s push: %d of %d messages malformed, skipped",
-            provider,
-            len(items) - len(valid),
-            len(items),
-        )
-    for message in valid:
-        answer_by_sms(message, provider)
+def handle_inbound(provider: SmsProvider) -> Response:
+    """An inbound-message webhook: 403 unless authentic, 4xx when unreadable; else
+    every message goes through the dialogue once, and the provider gets its answer."""
+    if not provider.authenticate(request):
+        return provider.reject(403, "forbidden")
+    try:
+        messages = provider.parse_inbound(request)
+    except BadRequest as exc:
+        return provider.reject(exc.status, exc.reason)
+    if provider.replies_in_answer:
+        replies: list[str] = []
+        for message in messages:
+            replies.extend(deliver(message, provider=provider.name))
+        return provider.ack(replies)
+    for message in messages:
+        answer_by_sms(message, provider.name)
+    return provider.ack()
+
+
+def handle_receipts(provider: SmsProvider) -> Response:
+    """A delivery-status webhook: each receipt updates its outbox row (an opted-out
+    code also opts the subscriber out); receipts for messages that are not ours (a
+    reply, another app on the account) are ignored."""
+    from bot.outreach import outbox  # outreach imports the channels, not the reverse
+
+    if not provider.authenticate(request):
+        return provider.reject(403, "forbidden")
+    try:
+        receipts = provider.parse_receipts(request)
+    except BadRequest as exc:
+        return provider.reject(exc.status, exc.reason)
+    db = get_db()
+    unknown = 0
+    for receipt in receipts:
+        status = OUTBOX_STATUS.get(receipt.status, receipt.status)
+        if outbox.apply_status(db, receipt.provider_id, status, receipt.error_code) == "unknown":
+            unknown += 1
+    if unknown:
+        log.info("%s: %d receipts for messages not in the outbox ignored", provider.name, unknown)
+    return provider.ack()
+
+
+@bp.post("/sms/console")
+def console_inbound() -> Response:
+    """Text the hotline from this machine while ``SMS_PROVIDER=console``
+    (``curl -d '{"from": "13800000000", "text": "1"}'``): the replies come back as JSON."""
+    provider = make_provider(current_app.config, "console", sending=False)
+    if provider_name(current_app.config) != "console":
+        return provider.reject(404, "the console webhook is open only with SMS_PROVIDER=console")
+    return handle_inbound(provider)

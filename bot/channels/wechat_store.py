@@ -19,7 +19,7 @@ def record_inbound(
     db: sqlite_utils.Database, vault: Vault, openid: str, at: float | None = None
 ) -> None:
     """The follower just wrote to us: a new 48-hour window opens, its quota resets."""
-    with db.conn:
+    with db.atomic():
         db["wechat_users"].upsert(
             {
                 **vault.protect(openid, "openid"),
@@ -48,7 +48,7 @@ def window_status(
 
 
 def count_sent(db: sqlite_utils.Database, openid_hash: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE wechat_users SET window_sent = COALESCE(window_sent, 0) + 1, updated_at = ?"
             " WHERE openid_hash = ?",
@@ -58,7 +58,7 @@ def count_sent(db: sqlite_utils.Database, openid_hash: str) -> None:
 
 def close_window(db: sqlite_utils.Database, openid_hash: str) -> None:
     """WeChat said 45015 (window over): believe it over our own clock."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE wechat_users SET last_inbound_at = 0, updated_at = ? WHERE openid_hash = ?",
             [now_iso(), openid_hash],
@@ -81,7 +81,7 @@ def save_token(
     db: sqlite_utils.Database, vault: Vault, appid: str, token: str, expires_at: float
 ) -> None:
     encrypted = Fernet(vault.fernet_key).encrypt(token.encode()).decode()
-    with db.conn:
+    with db.atomic():
         db["wechat_tokens"].upsert(
             {"appid": appid, "token_enc": encrypted, "expires_at": expires_at}, pk="appid"
         )
@@ -105,7 +105,7 @@ def add_pending(
     db: sqlite_utils.Database, msg_key: str, openid_hash: str, replies: list[str], claim_token: str
 ) -> int:
     """Record a late answer already claimed by the worker about to send it."""
-    with db.conn:
+    with db.atomic():
         return (
             db["wechat_pending"]
             .insert(
@@ -131,7 +131,7 @@ def claim_pending(
 ) -> list[dict]:
     """Take due pending/failed rows for one retry run. One UPDATE statement, so a row
     goes to exactly one run, however many run at once."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE wechat_pending SET status = 'sending', claim_token = ?, updated_at = ?"
             " WHERE id IN (SELECT id FROM wechat_pending WHERE status IN ('pending', 'failed')"
@@ -150,7 +150,7 @@ def claim_pending(
 
 def release_pending(db: sqlite_utils.Database, claim_token: str) -> None:
     """Give back claimed rows that were never sent (a run that stopped early)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE wechat_pending SET status = 'pending', claim_token = NULL, updated_at = ?"
             " WHERE claim_token = ? AND status = 'sending'",
@@ -168,7 +168,7 @@ def finish_pending(
 ) -> None:
     """Record one send attempt of a claimed row: sent, failed (retry at
     ``next_attempt_at``) or undeliverable."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE wechat_pending SET status = ?, error_code = ?, next_attempt_at = ?,"
             " attempts = attempts + 1, claim_token = NULL, updated_at = ?"
