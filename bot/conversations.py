@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import sqlite3
+import uuid
 from typing import Any
 
 import sqlite_utils
@@ -16,6 +19,8 @@ from storage.privacy import redact_id_numbers
 MAX_STORED = 4000
 # A claimed message with no answer after this long was dropped by a crash.
 STALE_CLAIM_S = 60
+# Who claims inbound messages: this process. The nonce tells a reused pid apart.
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:
@@ -28,7 +33,7 @@ def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:
 def save_state(
     db: sqlite_utils.Database, sender_hash: str, channel: str, state: dict[str, Any]
 ) -> None:
-    with db.conn:
+    with db.atomic():
         db["conversations"].upsert(
             {
                 "sender_hash": sender_hash,
@@ -50,7 +55,7 @@ def log_message(
     confidence: float | None = None,
 ) -> int:
     """Append to the message log (ID numbers redacted); return the row id."""
-    with db.conn:
+    with db.atomic():
         return (
             db["messages"]
             .insert(
@@ -68,34 +73,83 @@ def log_message(
         )
 
 
+def log_inbound(
+    db: sqlite_utils.Database,
+    sender_hash: str,
+    channel: str,
+    text: str,
+    provider: str | None = None,
+    message_id: str | None = None,
+) -> bool:
+    """Log a received message once. A provider message handled again after a crash
+    (its claim taken over) is already in the log: False, nothing added. The log row and
+    the claim's ``logged`` mark commit together, so a kill -9 leaves both or neither."""
+    with db.atomic():
+        if provider and message_id:
+            row = db.execute(
+                "SELECT logged FROM inbound_seen WHERE provider = ? AND message_id = ?",
+                [provider, message_id],
+            ).fetchone()
+            if row and row[0]:
+                return False
+            db.execute(
+                "UPDATE inbound_seen SET logged = 1 WHERE provider = ? AND message_id = ?",
+                [provider, message_id],
+            )
+        log_message(db, sender_hash, channel, "in", text)
+    return True
+
+
+def _owner_dead(claimed_by: str | None) -> bool:
+    """True when the claim's process was on this host and no longer runs (killed)."""
+    if not claimed_by or claimed_by == PROCESS_ID:
+        return False
+    host, _, rest = claimed_by.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal: alive
+        return False
+    return False
+
+
 def claim_message(db: sqlite_utils.Database, provider: str, message_id: str) -> list[str] | None:
     """Claim a provider message id. None: first time, go ahead. A list: already seen,
     these are the replies it got (empty while the first delivery is still running)."""
     try:
-        with db.conn:
+        with db.atomic():
             db.execute(
-                "INSERT INTO inbound_seen (provider, message_id, replies, received_at)"
-                " VALUES (?, ?, NULL, ?)",
-                [provider, message_id, now()],
+                "INSERT INTO inbound_seen (provider, message_id, replies, received_at,"
+                " claimed_by) VALUES (?, ?, NULL, ?, ?)",
+                [provider, message_id, now(), PROCESS_ID],
             )
         return None
     except sqlite3.IntegrityError:
         row = db.execute(
-            "SELECT replies, received_at FROM inbound_seen WHERE provider = ? AND message_id = ?",
+            "SELECT replies, received_at, claimed_by FROM inbound_seen"
+            " WHERE provider = ? AND message_id = ?",
             [provider, message_id],
         ).fetchone()
     if row and row[0]:
         return json.loads(row[0])
     # Claimed but never answered. Still running, or the process died mid-way: a claim
-    # that old is taken over, so the provider's retry gets the message handled.
+    # that old, or one whose process is gone (kill -9, then restart), is taken over so
+    # the provider's retry gets the message handled.
     stale = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=STALE_CLAIM_S)).isoformat(
         timespec="seconds"
     )
-    with db.conn:
+    if row and _owner_dead(row[2]):
+        stale = "9999"  # any received_at is older than this
+    with db.atomic():
         taken = db.execute(
-            "UPDATE inbound_seen SET received_at = ? WHERE provider = ? AND message_id = ?"
-            " AND replies IS NULL AND received_at < ?",
-            [now(), provider, message_id, stale],
+            "UPDATE inbound_seen SET received_at = ?, claimed_by = ? WHERE provider = ?"
+            " AND message_id = ? AND replies IS NULL AND received_at < ?"
+            " AND claimed_by IS ?",
+            [now(), PROCESS_ID, provider, message_id, stale, row[2] if row else None],
         ).rowcount
     return None if taken else []
 
@@ -103,7 +157,7 @@ def claim_message(db: sqlite_utils.Database, provider: str, message_id: str) -> 
 def remember_replies(
     db: sqlite_utils.Database, provider: str, message_id: str, replies: list[str]
 ) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE inbound_seen SET replies = ? WHERE provider = ? AND message_id = ?",
             [json.dumps(replies, ensure_ascii=False), provider, message_id],

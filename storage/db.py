@@ -2,12 +2,22 @@
 
 SQLite in WAL mode with a busy timeout: the web server, the scheduler and the CLI
 may all touch the file at the same time, so every connection is opened the same way.
+
+Transactions: ``with db.atomic():`` around every group of writes that must land
+together. Not ``with db.conn:``: sqlite-utils commits each ``db.execute`` write at once
+when no transaction is open, so ``with db.conn:`` groups nothing (a kill -9 between
+two writes kept the first: a message marked logged that never was).
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -16,7 +26,44 @@ from storage.schema import migrate
 BUSY_TIMEOUT_MS = 5000
 
 
-def connect(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Database:
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose transactions take the write lock at the start.
+
+    sqlite-utils opens a deferred ``BEGIN``: a transaction that reads and then writes
+    must upgrade its lock, and in WAL mode an upgrade that meets another writer fails at
+    once with "database is locked" (the busy timeout cannot help: waiting could
+    deadlock). ``BEGIN IMMEDIATE`` waits for the lock (busy timeout) instead."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: a savepoint inside the open transaction
+            savepoint = f"sp_{secrets.token_hex(8)}"
+            self.conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                    self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                raise
+            self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+
+def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     """Open (and if needed create and migrate) the hotline database at ``path``."""
     path = Path(path)
     if str(path) != ":memory:":
@@ -26,26 +73,51 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> sqlite_utils.Da
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn)
+    db = Database(conn)
     if str(path) != ":memory:":
         db.enable_wal()
+        # WAL + NORMAL: no fsync per commit (an SMS makes about seven), only at checkpoints.
+        # A killed process loses nothing committed and the file never corrupts; a power cut
+        # may lose the last commits. Measured: twice the answers per second and a quarter
+        # of the p99 at 10 senders (docs/benchmarks.md, "Where the time goes").
+        conn.execute("PRAGMA synchronous = NORMAL")
     if migrate_schema:
         migrate(db)
     return db
 
 
+def _idle(app: Any) -> threading.local:
+    # One idle connection per server thread, per app: opening a connection costs PRAGMAs
+    # and closing the last one checkpoints the WAL with an fsync — together about half
+    # the non-NLU time of an answered SMS (docs/benchmarks.md, "Where the time goes").
+    return app.extensions.setdefault("hotline_db_idle", threading.local())
+
+
 def get_db() -> sqlite_utils.Database:
-    """The request's database connection, opened on first use and closed at teardown."""
+    """The request's database connection: this thread's idle one if it has one, else a
+    new one; handed back (not closed) at teardown."""
     from flask import current_app, g
 
     if "db" not in g:
-        g.db = connect(current_app.config["HOTLINE_DB"], migrate_schema=False)
+        idle = _idle(current_app)
+        db = getattr(idle, "db", None)
+        idle.db = None  # a nested app context on this thread opens its own
+        if db is None:
+            db = connect(current_app.config["HOTLINE_DB"], migrate_schema=False)
+        g.db = db
     return g.db
 
 
 def close_db(_exc: BaseException | None = None) -> None:
-    from flask import g
+    from flask import current_app, g
 
     db = g.pop("db", None)
-    if db is not None:
+    if db is None:
+        return
+    if db.conn.in_transaction:  # what closing did: nothing half-written survives
+        db.conn.rollback()
+    idle = _idle(current_app)
+    if getattr(idle, "db", None) is None:
+        idle.db = db
+    else:
         db.conn.close()
