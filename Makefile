@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # A working python3.10 (PATH, pyenv, or $PYTHON310); see scripts/find-python310.
 PY310   := $(shell scripts/find-python310)
 
-.PHONY: setup run test lint format train nlu-report bench browser clean
+.PHONY: setup run test lint format train nlu-report bench bench-pipelines browser clean
 
 setup: $(STAMP)
 
@@ -49,8 +49,15 @@ format:
 nlu-report: train
 	$(BIN)/hotline nlu-evaluate --cross-validation
 
+# Raw NLU, load through `hotline serve` at 1/10/50 senders, the 100k push: one run,
+# figures into docs/benchmarks.md (about 6 minutes; run it on a quiet machine).
 bench: train
 	$(PYTHON) bench/run.py
+
+# Trains each candidate NLU pipeline into a temporary folder (minutes of CPU each) and
+# prints the comparison table for docs/nlu-evaluation.md.
+bench-pipelines: setup
+	nice -n 10 $(PYTHON) bench/pipelines.py
 
 clean:
 	rm -rf $(VENV) models

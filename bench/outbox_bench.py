@@ -42,7 +42,7 @@ def populate(db_path: Path, count: int, villages: int = 200) -> None:
 
     db = connect(db_path)
     fernet = Fernet(VAULT.fernet_key)
-    with db.conn:
+    with db.atomic():
         db.conn.executemany(
             "INSERT INTO village_groups (county, township, village, created_at) VALUES (?,?,?,?)",
             [("平南县", f"镇{v // 20}", f"村{v}", "2025-01-01") for v in range(villages)],

@@ -1,19 +1,189 @@
-"""`make bench`: run the benchmarks and print their figures (Markdown).
+"""`make bench`: raw NLU, end-to-end load through `hotline serve`, and the 100k push, side
+by side in one run; the figures go into docs/benchmarks.md.
 
-Copy the output into docs/benchmarks.md when the figures change.
+    .venv/bin/python bench/run.py            # full run (about 6 minutes), rewrites the doc
+    .venv/bin/python bench/run.py --quick    # shorter windows, 10k push; prints only
+
+Only the block between the ``bench:begin`` / ``bench:end`` markers of docs/benchmarks.md is
+rewritten; the analysis around it is written by hand. The pipeline comparison retrains
+models and is a separate target: `make bench-pipelines` (bench/pipelines.py).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import datetime as dt
+import io
+import os
+import platform
+import re
+import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
 
-import answer_bench  # noqa: E402
+import load_bench  # noqa: E402
+import nlu_bench  # noqa: E402
 import outbox_bench  # noqa: E402
 
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+# The issue's targets for the end-to-end run.
+MIN_RATIO = 0.7
+MAX_P99_MS_AT_10 = 250.0
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": f"{mem_kb / 1024 / 1024:.0f} GB",
+        "python": platform.python_version(),
+        "rasa": metadata.version("rasa"),
+        "waitress": metadata.version("waitress"),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+    }
+
+
+def verdict(nlu: dict[str, Any], load: dict[str, Any]) -> list[str]:
+    raw = nlu["alone"]["per_s"]
+    best = max(load["levels"], key=lambda lv: lv["rps"])
+    at10 = next((lv for lv in load["levels"] if lv["senders"] == 10), None)
+    errors = sum(lv["errors"] for lv in load["levels"])
+    lines = [
+        "| target | measured | met? |",
+        "|---|---|---|",
+        f"| end-to-end ≥ {MIN_RATIO} × raw NLU throughput | best {best['rps']:.1f} req/s at "
+        f"{best['senders']} senders = {best['rps'] / raw:.2f} × {raw:.1f} parses/s | "
+        f"{'yes' if best['rps'] / raw >= MIN_RATIO else '**no**'} |",
+    ]
+    if at10:
+        ok = at10["p99"] < MAX_P99_MS_AT_10
+        lines.append(
+            f"| p99 < {MAX_P99_MS_AT_10:.0f} ms at 10 senders | {at10['p99']:.0f} ms | "
+            f"{'yes' if ok else '**no**'} |"
+        )
+    lines.append(f"| zero errors | {errors} | {'yes' if errors == 0 else '**no**'} |")
+    return lines
+
+
+def report(
+    info: dict[str, str],
+    before: str,
+    after: str,
+    commands: dict[str, str],
+    nlu: dict[str, Any],
+    load: dict[str, Any],
+    outbox_md: str,
+) -> str:
+    lines = [
+        BEGIN,
+        "<!-- Written by bench/run.py (`make bench`); edit the text outside these markers. -->",
+        "",
+        f"Run of {info['date']} at `{info['commit']}` by `{commands['run']}`.",
+        f"Machine: {info['cpus']} × {info['cpu']}, {info['ram']} RAM; Python {info['python']}, "
+        f"Rasa {info['rasa']}, waitress {info['waitress']}. Load average (1/5/15 min) "
+        f"before: {before}, after: {after}.",
+        "",
+        "### Targets",
+        "",
+        *verdict(nlu, load),
+        "",
+        "### Raw NLU (the ceiling)",
+        "",
+        f"Command: `{commands['nlu']}`",
+        "",
+        nlu_bench.markdown(nlu),
+        "### End to end: signed Twilio webhooks through `hotline serve`",
+        "",
+        f"Command: `{commands['load']}`. Ratios are to the model-alone figure above.",
+        "",
+        load_bench.markdown(load, nlu["alone"]["per_s"]),
+        outbox_md.replace("## Outbox (bench/outbox_bench.py)", "### Outbox: the 100k push")
+        .replace("\n\n", f"\n\nCommand: `{commands['outbox']}`\n\n", 1)
+        .rstrip(),
+        "",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(block: str, doc: Path = DOC) -> None:
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: block, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    doc.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("--quick", action="store_true", help="short windows, 10k push, no doc")
+    args.add_argument("--no-write", action="store_true", help="print, do not touch the doc")
+    args.add_argument("--nlu-seconds", type=float, default=15.0)
+    args.add_argument("--load-seconds", type=float, default=20.0)
+    args.add_argument("--threads", type=int, help="waitress threads (default: serve's)")
+    opts = args.parse_args(argv)
+    nlu_s = 3.0 if opts.quick else opts.nlu_seconds
+    load_s = 5.0 if opts.quick else opts.load_seconds
+    outbox_args = ["--quick"] if opts.quick else []
+    threads = f" --threads {opts.threads}" if opts.threads else ""
+    commands = {
+        "run": "make bench" if not argv else "bench/run.py " + " ".join(argv),
+        "nlu": f".venv/bin/python bench/nlu_bench.py --seconds {nlu_s:g}",
+        "load": f".venv/bin/python bench/load_bench.py --seconds {load_s:g}{threads}",
+        "outbox": ".venv/bin/python bench/outbox_bench.py " + " ".join(outbox_args),
+    }
+    info = machine()
+    before = loadavg()
+    print(f"[bench] raw NLU, {nlu_s:g} s each way ...", file=sys.stderr, flush=True)
+    nlu = nlu_bench.run(nlu_s)
+    print("[bench] hotline serve under load ...", file=sys.stderr, flush=True)
+    load = load_bench.run(load_s, threads=opts.threads)
+    print("[bench] outbox ...", file=sys.stderr, flush=True)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        outbox_bench.main(outbox_args)
+    block = report(info, before, loadavg(), commands, nlu, load, out.getvalue())
+    print(block)
+    if not (opts.quick or opts.no_write):
+        write_doc(block)
+        print(f"[bench] wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    answer_bench.main([])
-    print()
-    outbox_bench.main(sys.argv[1:])
+    main(sys.argv[1:])

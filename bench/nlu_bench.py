@@ -1,0 +1,131 @@
+"""Raw NLU speed: the loaded model alone, the ceiling for the whole hotline.
+
+    .venv/bin/python bench/nlu_bench.py [--seconds 15] [--models models]
+
+Loads the trained model once (as the server does), then parses the held-out texts
+(nlu/tests/heldout.yml) over and over for ``--seconds``, one at a time, two ways:
+
+- model alone: a loop on the parser's own event loop awaiting Rasa's ``parse_message``
+  (no thread handoff) — what the model can do at most;
+- through ``RasaParser.parse`` from another thread, the way a request handler calls it
+  (one handoff to the parser thread per message).
+
+Prints Markdown; ``run()`` returns the figures for bench/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nlu import evaluate  # noqa: E402
+from nlu.parser import RasaParser, find_model  # noqa: E402
+from nlu.training import MODELS  # noqa: E402
+
+
+def percentiles(latencies_ms: list[float]) -> dict[str, float]:
+    """p50 / p95 / p99 / max of a list of milliseconds (nearest rank)."""
+    values = sorted(latencies_ms)
+    if not values:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "max": 0.0}
+
+    def rank(p: float) -> float:
+        return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": values[-1]}
+
+
+def _summary(latencies_ms: list[float], elapsed: float) -> dict[str, Any]:
+    return {
+        "parses": len(latencies_ms),
+        "per_s": len(latencies_ms) / elapsed,
+        **percentiles(latencies_ms),
+    }
+
+
+async def _model_loop(agent: Any, texts: list[str], seconds: float) -> tuple[list[float], float]:
+    latencies = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    i = 0
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        await agent.parse_message(texts[i % len(texts)])
+        latencies.append((time.perf_counter() - t0) * 1000)
+        i += 1
+    return latencies, time.perf_counter() - started
+
+
+def run(seconds: float = 15.0, models: Path = MODELS) -> dict[str, Any]:
+    texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # jieba and Rasa chatter while loading
+        parser = RasaParser(find_model(models))
+    load_s = time.perf_counter() - started
+    for text in texts[:20]:  # warm-up: first parses build TensorFlow functions
+        parser.parse(text)
+
+    # Model alone: the loop runs on the parser's thread, as Rasa's coroutine must.
+    cpu = time.process_time()
+    future = asyncio.run_coroutine_threadsafe(
+        _model_loop(parser._agent, texts, seconds), parser._loop
+    )
+    alone = _summary(*future.result())
+    # CPU of the whole process per parse: above the wall time if TensorFlow uses 2 cores.
+    alone["cpu_ms"] = 1000 * (time.process_time() - cpu) / max(alone["parses"], 1)
+
+    latencies = []
+    t_start = time.perf_counter()
+    deadline = t_start + seconds
+    i = 0
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        parser.parse(texts[i % len(texts)])
+        latencies.append((time.perf_counter() - t0) * 1000)
+        i += 1
+    handoff = _summary(latencies, time.perf_counter() - t_start)
+    return {
+        "model": str(find_model(models).relative_to(ROOT)) if models == MODELS else str(models),
+        "texts": len(texts),
+        "seconds": seconds,
+        "load_s": load_s,
+        "alone": alone,
+        "handoff": handoff,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    a, h = result["alone"], result["handoff"]
+    lines = [
+        "| NLU, single-threaded | parses/s | p50 | p95 | p99 |",
+        "|---|---|---|---|---|",
+        f"| model alone (`Agent.parse_message` on the parser loop) | **{a['per_s']:.1f}** | "
+        f"{a['p50']:.1f} ms | {a['p95']:.1f} ms | {a['p99']:.1f} ms |",
+        f"| `RasaParser.parse` from another thread (one handoff) | {h['per_s']:.1f} | "
+        f"{h['p50']:.1f} ms | {h['p95']:.1f} ms | {h['p99']:.1f} ms |",
+        "",
+        f"{result['texts']} held-out texts cycled for {result['seconds']:g} s each way; "
+        f"model load {result['load_s']:.1f} s; CPU time per parse (model alone, all "
+        f"threads) {a['cpu_ms']:.1f} ms.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("--seconds", type=float, default=15.0)
+    args.add_argument("--models", type=Path, default=MODELS)
+    opts = args.parse_args(argv)
+    print(markdown(run(opts.seconds, opts.models)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

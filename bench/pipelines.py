@@ -1,0 +1,204 @@
+"""Compare NLU pipelines on the held-out set: accuracy, macro F1, per-intent F1, parse
+latency, model load time and train time.
+
+    nice -n 10 .venv/bin/python bench/pipelines.py [--only NAME ...] [--out FILE]
+
+Each variant is config.yml with the classifier swapped, trained into a temporary folder
+(never models/) with ``nlu.training.train`` — the code ``hotline train`` runs — and scored on
+nlu/tests/heldout.yml (never trained on). Training costs minutes of CPU per DIET variant:
+`make bench-pipelines` runs this, plain `make bench` does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nlu import evaluate  # noqa: E402
+from nlu.parser import INTENTS, RasaParser  # noqa: E402
+from nlu.training import CONFIG, DATA, train  # noqa: E402
+
+
+def _swap_classifier(pipeline: list[dict], replacement: list[dict]) -> list[dict]:
+    out = []
+    for step in pipeline:
+        if step["name"] == "DIETClassifier":
+            out.extend(replacement)
+        else:
+            out.append(step)
+    return out
+
+
+def variants(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> full Rasa config. The first is config.yml unchanged."""
+    diet = next(s for s in base["pipeline"] if s["name"] == "DIETClassifier")
+    no_transformer = {**diet, "number_of_transformer_layers": 0}
+    no_transformer.pop("transformer_size", None)
+    logreg = {"name": "LogisticRegressionClassifier", "max_iter": 200, "random_state": 42}
+    out = {
+        "config.yml: DIET 1 layer x 128": copy.deepcopy(base),
+        "DIET, no transformer": {
+            **base,
+            "pipeline": _swap_classifier(base["pipeline"], [no_transformer]),
+        },
+        "LogisticRegressionClassifier": {
+            **base,
+            "pipeline": _swap_classifier(base["pipeline"], [logreg]),
+        },
+        # DIET also finds entities (village, organization, time); without it a CRF does.
+        "LogisticRegression + CRF entities": {
+            **base,
+            "pipeline": _swap_classifier(
+                base["pipeline"], [logreg, {"name": "CRFEntityExtractor"}]
+            ),
+        },
+    }
+    return out
+
+
+def f1_table(pairs: list[tuple[str, str]]) -> tuple[dict[str, float], float]:
+    """Per-intent F1 from (expected, predicted) pairs, and the macro average over the
+    intents of the held-out set (nlu_fallback counts as a wrong prediction)."""
+    tp, fp, fn = Counter(), Counter(), Counter()
+    for expected, predicted in pairs:
+        if expected == predicted:
+            tp[expected] += 1
+        else:
+            fn[expected] += 1
+            fp[predicted] += 1
+    f1 = {}
+    for intent in sorted({e for e, _ in pairs}):
+        denom = 2 * tp[intent] + fp[intent] + fn[intent]
+        f1[intent] = 2 * tp[intent] / denom if denom else 0.0
+    return f1, statistics.mean(f1.values())
+
+
+def score(model: Path) -> dict[str, Any]:
+    """Load ``model`` and parse the held-out set; run in a fresh process (``--score``) so
+    each load time includes what a restarted server pays and models do not share memory."""
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        parser = RasaParser(model)
+    load_s = time.perf_counter() - started
+    examples = evaluate.load_examples(evaluate.HELDOUT)
+    for text, _ in examples[:20]:  # first parses build TensorFlow functions; not counted
+        parser.parse(text)
+    pairs, latencies = [], []
+    for text, expected in examples:
+        t0 = time.perf_counter()
+        parse = parser.parse(text)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        pairs.append((expected, parse.intent))
+    return {"load_s": load_s, "pairs": pairs, "latencies": latencies}
+
+
+def measure(name: str, config: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    folder = workdir / f"v{abs(hash(name)) % 10**8}"
+    folder.mkdir()
+    config_path = folder / "config.yml"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    # An empty Rasa cache per variant: with the repo's .rasa/cache a component trained
+    # before is reused and the train time would be seconds instead of minutes.
+    os.environ["RASA_CACHE_DIRECTORY"] = str(folder / "rasa-cache")
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # Rasa's chatter; stdout is the table
+        model, _ = train(models=folder / "models", config=config_path, data=DATA, force=True)
+    train_s = time.perf_counter() - started
+    scored = subprocess.run(
+        [sys.executable, __file__, "--score", str(model)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured = json.loads(scored.stdout.strip().splitlines()[-1])
+    pairs = [tuple(p) for p in measured["pairs"]]
+    latencies = sorted(measured["latencies"])
+    f1, macro = f1_table(pairs)
+    correct = sum(e == p for e, p in pairs)
+    return {
+        "name": name,
+        "train_s": train_s,
+        "load_s": measured["load_s"],
+        "accuracy": correct / len(pairs),
+        "correct": correct,
+        "total": len(pairs),
+        "macro_f1": macro,
+        "f1": f1,
+        "fallbacks": sum(p == "nlu_fallback" for _, p in pairs),
+        "p50_ms": latencies[len(latencies) // 2],
+        "p95_ms": latencies[int(0.95 * len(latencies))],
+    }
+
+
+def markdown(results: list[dict[str, Any]], load: str) -> str:
+    lines = [
+        "| pipeline | train time | model load | held-out accuracy | macro F1 "
+        "| fell back | parse p50 / p95 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['name']} | {r['train_s']:.0f} s | {r['load_s']:.1f} s | "
+            f"{r['accuracy']:.1%} ({r['correct']}/{r['total']}) | {r['macro_f1']:.3f} | "
+            f"{r['fallbacks']} | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms |"
+        )
+    lines += ["", "Per-intent F1 on the held-out set:", ""]
+    header = "| intent | " + " | ".join(r["name"] for r in results) + " |"
+    lines += [header, "|---|" + "---|" * len(results)]
+    intents = [i for i in INTENTS if i in results[0]["f1"]]
+    for intent in intents:
+        cells = " | ".join(f"{r['f1'][intent]:.2f}" for r in results)
+        lines.append(f"| {intent} | {cells} |")
+    lines += [
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, load average before the "
+        f"run {load}; Python {platform.python_version()}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("--only", nargs="*", help="substring(s) of variant names to run")
+    args.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args.add_argument("--score", type=Path, help=argparse.SUPPRESS)
+    opts = args.parse_args(argv)
+    if opts.score:
+        result = score(opts.score)
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    base = yaml.safe_load(CONFIG.read_text())
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hotline-pipelines-") as tmp:
+        for name, config in variants(base).items():
+            if opts.only and not any(o.lower() in name.lower() for o in opts.only):
+                continue
+            print(f"training {name} ...", file=sys.stderr, flush=True)
+            result = measure(name, config, Path(tmp))
+            print(json.dumps(result, ensure_ascii=False), file=sys.stderr, flush=True)
+            results.append(result)
+    if opts.out:
+        opts.out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    print(markdown(results, load))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
