@@ -25,6 +25,7 @@ CSRF_EXEMPT_BLUEPRINTS = (
     "wechat",
     "aliyun_sms",
     "tencent_sms",
+    "sms_console",
 )
 
 
@@ -60,6 +61,9 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
 
     app.register_blueprint(aliyun_sms.bp)
     app.register_blueprint(tencent_sms.bp)
+    from bot.channels import gateway_webhooks
+
+    app.register_blueprint(gateway_webhooks.bp)  # POST /sms/console (local, console only)
     from bot.notify import make_notifier
     from reporting import web as police_web
 
@@ -67,6 +71,9 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     from bot.outreach import web as outreach_web
 
     app.register_blueprint(outreach_web.bp)
+    from registry import web as bureau_web
+
+    app.register_blueprint(bureau_web.bp)
     # reporting/ cannot import bot/: it reaches the reporter through this function.
     app.extensions["hotline_notify"] = make_notifier(app.config)
 

@@ -161,3 +161,7 @@ cli.add_command(outreach_cli.tips_cli)
 cli.add_command(outreach_cli.alert_cli)
 cli.add_command(outreach_cli.outbox_cli)
 cli.add_command(outreach_cli.scheduler_cli)
+
+from registry.cli import registry_cli  # noqa: E402
+
+cli.add_command(registry_cli)

@@ -21,15 +21,27 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "http://127.0.0.1:5000",
         "public base URL; Twilio signatures are checked against it",
     ),
-    "HOTLINE_SMS_PROVIDER": (
+    "SMS_PROVIDER": (
         "console",
-        "`console` prints outbound SMS; `twilio`, `aliyun` or `tencent` sends them",
+        "`console` prints outbound SMS; `twilio`, `aliyun` or `tencent` sends them "
+        "(docs/sms-gateways.md)",
     ),
+    "HOTLINE_SMS_PROVIDER": (None, "deprecated name of `SMS_PROVIDER`, read when that is unset"),
     "HOTLINE_SECRET_KEY": (None, "Flask session key (default: generated once into var/)"),
     "HOTLINE_HASH_KEY": (None, "HMAC key for phone numbers / openids (default: var/keys.json)"),
     "HOTLINE_ENCRYPTION_KEY": (None, "Fernet key for stored contacts (default: var/keys.json)"),
-    "HOTLINE_SMS_RATE": ("1", "outbound SMS per second (the provider's limit; a long code: 1)"),
+    "HOTLINE_SMS_RATE": (
+        None,
+        "outbound SMS per second (default: the provider's limit; console, Twilio long code: 1; "
+        "Aliyun, Tencent: 10)",
+    ),
     "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
+    "HOTLINE_RATE_LIMIT_PER_MINUTE": (
+        "20",
+        "messages one sender may send per minute on average; more are kept, not answered "
+        "(0: no limit)",
+    ),
+    "HOTLINE_RATE_LIMIT_BURST": ("10", "messages one sender may send at once before the limit"),
     "HOTLINE_DEFAULT_COUNTY": (
         None,
         "county whose supervisors get reports with no county yet (needed when several "
@@ -88,7 +100,20 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "TENCENT_SMS_TEMPLATE_ID": (None, "approved Tencent template whose body is `{1}`"),
     "TENCENT_SMS_REGION": ("ap-guangzhou", "Tencent SMS API region"),
     "TENCENT_SMS_ENDPOINT": ("https://sms.tencentcloudapi.com", "Tencent SMS API base URL"),
-    "SMS_GATEWAY_TIMEOUT": ("5", "seconds before an Aliyun / Tencent SMS API call is abandoned"),
+    "SMS_GATEWAY_TIMEOUT": (
+        "5",
+        "seconds before a Twilio / Aliyun / Tencent SMS API call is abandoned",
+    ),
+    "SMS_GATEWAY_ALLOWED_IPS": (
+        None,
+        "CIDRs (comma-separated) Aliyun / Tencent pushes may come from, on top of the URL "
+        "secret; unset: any address",
+    ),
+    "HOTLINE_TRUSTED_PROXIES": (
+        "0",
+        "reverse proxies in front of the app: the client address is read from "
+        "X-Forwarded-For that many hops from the right (0: the peer address)",
+    ),
 }
 
 
@@ -107,6 +132,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     model_dir = Path(config["HOTLINE_MODEL_DIR"])
     config["HOTLINE_MODEL_DIR"] = model_dir if model_dir.is_absolute() else ROOT / model_dir
     config["SECRET_KEY"] = config.pop("HOTLINE_SECRET_KEY") or _dev_secret(var)
+    # HOTLINE_SMS_PROVIDER is the old name of SMS_PROVIDER: used only when SMS_PROVIDER
+    # is not given, and kept equal to it for code that still reads the old name.
+    if not (overrides.get("SMS_PROVIDER") or os.environ.get("SMS_PROVIDER")):
+        config["SMS_PROVIDER"] = config.get("HOTLINE_SMS_PROVIDER") or config["SMS_PROVIDER"]
+    config["HOTLINE_SMS_PROVIDER"] = config["SMS_PROVIDER"]
     for key, value in overrides.items():
         config.setdefault(key, value)
     return config

@@ -3,6 +3,7 @@
 Every channel hands an ``InboundMessage`` to ``Dialogue.handle`` and sends back the
 texts it returns. The order of the checks below is the policy:
 
+0. a flood from one sender (ratelimit)   -> logged, not answered (one slow-down notice)
 1. nothing usable (empty, emoji only)    -> ask for words
 2. an opt-out / opt-in word              -> honoured before anything else, model or not
 3. a form in progress (the report form)  -> the form takes the message
@@ -24,6 +25,7 @@ import sqlite_utils
 import responses
 from bot import conversations, subscriptions
 from bot.messages import InboundMessage
+from bot.ratelimit import RateLimiter
 from nlu import Parse, Parser
 from nlu.parser import FALLBACK_INTENT
 from storage.privacy import Vault
@@ -48,9 +50,17 @@ class Turn:
     state: dict[str, Any]
     parse: Parse | None = None
     replies: list[str] = field(default_factory=list)
+    provider: str | None = None  # who delivered it (twilio, wechat, aliyun...)
 
     def say(self, *texts: str) -> None:
         self.replies.extend(t for t in texts if t)
+
+    @property
+    def source(self) -> str | None:
+        """The message's provider-wide identity, or None when the provider gave no id."""
+        if self.provider and self.message.message_id:
+            return f"{self.provider}:{self.message.message_id}"[:300]
+        return None
 
 
 # A step answers one intent. Steps for report intake and report status are added
@@ -85,20 +95,32 @@ def join_if_fits(*texts: str) -> list[str]:
 
 
 class Dialogue:
-    def __init__(self, db: sqlite_utils.Database, vault: Vault, parser: Parser) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        vault: Vault,
+        parser: Parser,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.db = db
         self.vault = vault
         self.parser = parser
+        self.limiter = limiter
 
-    def handle(self, message: InboundMessage) -> list[str]:
+    def handle(self, message: InboundMessage, provider: str | None = None) -> list[str]:
         sender_hash = self.vault.hash(message.sender)
         # Lone surrogates (from JSON "\ud800") cannot be stored as UTF-8.
         message.text = message.text.encode("utf-8", "replace").decode("utf-8")
         # Logged before anything can fail: nothing a villager sent is lost.
-        conversations.log_message(self.db, sender_hash, message.channel, "in", message.text)
+        # With the provider's id: logged once even when handled again after a crash.
+        conversations.log_inbound(
+            self.db, sender_hash, message.channel, message.text, provider, message.message_id
+        )
         text = clean(message.text)
-        turn = Turn(message, sender_hash, text, conversations.load_state(self.db, sender_hash))
-        self._respond(turn)
+        state = conversations.load_state(self.db, sender_hash)
+        turn = Turn(message, sender_hash, text, state, provider=provider)
+        if self._admitted(turn):
+            self._respond(turn)
         for reply in turn.replies:
             intent = turn.parse.intent if turn.parse else None
             conf = turn.parse.confidence if turn.parse else None
@@ -107,6 +129,16 @@ class Dialogue:
             )
         conversations.save_state(self.db, sender_hash, message.channel, turn.state)
         return turn.replies
+
+    def _admitted(self, turn: Turn) -> bool:
+        """False when the sender floods us (bot/ratelimit.py): the message stays logged
+        but unanswered, with one slow-down notice per window. Opt-out words always pass."""
+        if self.limiter is None or subscriptions.command_intent(turn.text) == "unsubscribe":
+            return True
+        decision = self.limiter.check(turn.sender_hash)
+        if not decision.allowed and decision.notify:
+            turn.say(responses.text("slow_down"))
+        return decision.allowed
 
     def _respond(self, turn: Turn) -> None:
         text = turn.text
@@ -134,6 +166,14 @@ class Dialogue:
         if text in responses.MENU_CHOICES:
             turn.parse = Parse(text, responses.MENU_CHOICES[text], 1.0)
             self.run(turn.parse.intent, turn)
+            return
+        from bot.verify_team import code_step
+
+        if code_step(self, turn):  # an authorisation code from a team's letter: check it
+            return
+        if is_bare_lookup(text):  # just a number or a link: how often was it reported?
+            turn.parse = Parse(text, "check_number", 1.0)
+            self.run("check_number", turn)
             return
         if len(text) > MAX_TEXT:
             turn.say(responses.text("too_long"))
@@ -177,5 +217,9 @@ def answer_step(dialogue: Dialogue, turn: Turn) -> None:
 
 
 # Steps and forms that live with their domain register themselves here on import.
-from bot import report_form  # noqa: E402,F401  (report intake, report status)
+from bot import (  # noqa: E402
+    report_form,  # noqa: F401  (report intake, report status)
+    verify_team,  # noqa: F401  (is this team authorised? imported before enrollment wraps it)
+)
+from bot.lookups import is_bare_lookup  # noqa: E402  (查号码/链接: counts of reports)
 from bot.outreach import enrollment  # noqa: E402,F401  (订阅/退订, village form, 真假短信)

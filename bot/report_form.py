@@ -63,10 +63,12 @@ def start_report(dialogue: Dialogue, turn: Turn) -> None:
         intent=intent,
         summary=summary,
         cadre=cadre,
+        source=turn.source,
     )
-    reports.add_message(db, report["id"], "in", message.text)
-    attach_earlier_check(dialogue, turn, report)
-    _store_media(dialogue, turn, report)
+    if not reports.messages(db, report["id"]):  # not when resuming after a crash
+        reports.add_message(db, report["id"], "in", message.text)
+        attach_earlier_check(dialogue, turn, report)
+        _store_media(dialogue, turn, report)
     form: dict[str, Any] = {
         "step": FORM,
         "report_id": report["id"],
@@ -165,7 +167,7 @@ def handle_answer(dialogue: Dialogue, turn: Turn) -> None:
     if report is None or report["status"] == "withdrawn" or _now() - started > FORM_TTL:
         turn.state.pop("form", None)
         if report is not None and report["status"] != "withdrawn":
-            reports.submit(db, report["id"])
+            reports.submit(db, report["id"], dialogue.vault)
         # The form is gone from the state: this reads the message as a new one.
         dialogue._respond(turn)  # noqa: SLF001
         return
@@ -187,7 +189,7 @@ def _answer(dialogue: Dialogue, turn: Turn, form: dict[str, Any], report: dict[s
             return
         # The police already took it up: withdrawing would bypass their workflow.
         # The form ends, the report stays, and the officer reads the wish in the log.
-        reports.submit(db, report_id)
+        reports.submit(db, report_id, dialogue.vault)
         reports.add_message(db, report_id, "note", "reporter cancelled (举报人要求取消)")
         turn.say(_text("cancel_too_late", ref=report["ref"]))
         return
@@ -260,7 +262,7 @@ def _answer_township(
 
 def _finish(dialogue: Dialogue, turn: Turn, report_id: int) -> None:
     db = dialogue.db
-    report = reports.submit(db, report_id)
+    report = reports.submit(db, report_id, dialogue.vault)
     turn.state.pop("form", None)
     station = routing.station(db, report["station_code"]) if report.get("station_code") else None
     if turn.message.channel == "web":

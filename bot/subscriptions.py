@@ -53,7 +53,7 @@ def subscribe(
     }
     if village:
         record["village"] = village
-    with db.conn:
+    with db.atomic():
         if row:
             db["subscribers"].update(row[0], record)
         else:
@@ -68,7 +68,7 @@ def unsubscribe(db: sqlite_utils.Database, vault: Vault, contact: str, channel: 
     enrollment by a cadre cannot sign it up again without the villager's word.
     """
     contact_hash = vault.hash(contact)
-    with db.conn:
+    with db.atomic():
         row = db.execute(
             "SELECT id, status FROM subscribers WHERE contact_hash = ?", [contact_hash]
         ).fetchone()

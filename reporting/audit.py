@@ -18,7 +18,7 @@ def record(
     ip: str | None = None,
     username: str | None = None,
 ) -> None:
-    with db.conn:
+    with db.atomic():
         db["audit_log"].insert(
             {
                 "at": now(),

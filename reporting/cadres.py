@@ -42,7 +42,7 @@ def add(
         "village": row["village"],
         "created_at": now_iso(),
     }
-    with db.conn:
+    with db.atomic():
         db["cadres"].upsert(record, pk="phone_hash")
     return record
 

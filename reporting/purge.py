@@ -67,13 +67,20 @@ def purge_closed(
                 "SELECT url FROM attachments WHERE report_id = ?", [report_id]
             ).fetchall()
         ]
-        with db.conn:
+        with db.atomic():
             # Only the report's columns named here: a concurrent answer or status change
             # is neither undone nor put back (see reports.update).
             db["reports"].update(report_id, {**cleared, "purged_at": stamp})
             db.execute("DELETE FROM report_messages WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM attachments WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM report_notes WHERE report_id = ?", [report_id])
+            # Keys drawn from what the reporter wrote go with it; township and team name
+            # stay, like the village, for the statistics (reporting/links.py).
+            db.execute(
+                "DELETE FROM report_links WHERE report_id = ?"
+                " AND kind IN ('phone', 'url', 'plate')",
+                [report_id],
+            )
             if contact_hash:
                 db.execute(
                     "DELETE FROM messages WHERE sender_hash = ? AND created_at <= ?",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import re
 import secrets
+import sqlite3
 from typing import Any
 
 import sqlite_utils
@@ -15,6 +17,8 @@ import sqlite_utils
 from reporting.routing import Route, catch_all_county, default_county
 from storage.clock import now_iso as now
 from storage.privacy import Vault, redact_id_numbers
+
+log = logging.getLogger(__name__)
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: a reference read aloud or copied by hand survives.
 REF_ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
@@ -108,8 +112,16 @@ def create(
     intent: str,
     summary: str,
     cadre: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """A new report from the reporter's first message; saved before any question."""
+    """A new report from the reporter's first message; saved before any question.
+
+    ``source`` ("provider:message id") makes it idempotent: the same message handled
+    again (a provider's retry after a crash) returns the report it already opened."""
+    if source:
+        existing = by_source(db, source)
+        if existing:
+            return existing
     stamp = now()
     report: dict[str, Any] = {
         "ref": new_ref(db),
@@ -129,9 +141,21 @@ def create(
     report["suspect_phones"] = " ".join(sorted(set(_PHONE.findall(summary)))) or None
     report["priority"] = priority_of(report)
     report["priority_rank"] = PRIORITIES[report["priority"]]
-    with db.conn:
-        report["id"] = db["reports"].insert(report).last_pk
+    report["source"] = source
+    try:
+        with db.atomic():
+            report["id"] = db["reports"].insert(report).last_pk
+    except sqlite3.IntegrityError:
+        existing = by_source(db, source) if source else None
+        if existing is None:
+            raise
+        return existing  # the same message, handled at the same moment by another worker
     return report
+
+
+def by_source(db: sqlite_utils.Database, source: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM reports WHERE source = ?", [source]))
+    return rows[0] if rows else None
 
 
 def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str, Any]:
@@ -163,7 +187,7 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
     changed = {k: report[k] for k in derived if report[k] != before.get(k)}
     changed.update({k: v for k, v in fields.items() if k != "id"})
     changed["updated_at"] = report["updated_at"]
-    with db.conn:
+    with db.atomic():
         db["reports"].update(report_id, changed)
     return report
 
@@ -193,8 +217,11 @@ def apply_route(
     return update(db, report_id, **fields)
 
 
-def submit(db: sqlite_utils.Database, report_id: int) -> dict[str, Any]:
-    """The form is finished: the report enters the queue now rather than in 30 minutes."""
+def submit(db: sqlite_utils.Database, report_id: int, vault: Vault | None = None) -> dict[str, Any]:
+    """The form is finished: the report enters the queue now rather than in 30 minutes.
+
+    With the vault (every caller in the bot passes it), the report is also linked to
+    others sharing a number, link, team, plate or township (reporting/incidents.py)."""
     report = get(db, report_id) or {}
     fields: dict[str, Any] = {
         "form_step": None,
@@ -202,7 +229,17 @@ def submit(db: sqlite_utils.Database, report_id: int) -> dict[str, Any]:
     }
     if report.get("routing") in ("pending", "ambiguous") and not report.get("station_code"):
         fields["routing"] = "unrouted"
-    return update(db, report_id, **fields)
+    report = update(db, report_id, **fields)
+    if vault is not None:
+        # Imported here: incidents reads reports (scope, get), so it imports this module.
+        from reporting import incidents
+
+        try:
+            incidents.link_report(db, vault, report_id)
+        except Exception:
+            # The villager's report is in; a linking failure must not lose their reply.
+            log.exception("linking report %s failed", report_id)
+    return report
 
 
 def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
@@ -212,7 +249,7 @@ def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
     reporter's wish is noted instead). One conditional UPDATE, so an officer's status
     change at the same moment wins or loses cleanly. True when withdrawn."""
     stamp = now()
-    with db.conn:
+    with db.atomic():
         cursor = db.execute(
             "UPDATE reports SET status = 'withdrawn', form_step = NULL, closed_at = ?,"
             " updated_at = ? WHERE id = ? AND status = 'new'",
@@ -222,7 +259,7 @@ def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
 
 
 def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text: str) -> None:
-    with db.conn:
+    with db.atomic():
         db["report_messages"].insert(
             {
                 "report_id": report_id,
@@ -234,7 +271,7 @@ def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text:
 
 
 def add_attachment(db: sqlite_utils.Database, report_id: int, url: str, content_type: str) -> int:
-    with db.conn:
+    with db.atomic():
         return (
             db["attachments"]
             .insert(
@@ -260,7 +297,7 @@ def keep_attachment_copy(
 ) -> None:
     """Point an attachment at our own copy of the photo (the provider's URL is dropped:
     it may carry a token and soon stops working)."""
-    with db.conn:
+    with db.atomic():
         db["attachments"].update(attachment_id, {"url": url[:2000], "content_type": content_type})
 
 
@@ -288,7 +325,7 @@ def notes(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
 
 
 def add_note(db: sqlite_utils.Database, report_id: int, officer_id: int, text: str) -> None:
-    with db.conn:
+    with db.atomic():
         db["report_notes"].insert(
             {
                 "report_id": report_id,
@@ -441,7 +478,7 @@ def assign(db: sqlite_utils.Database, report: dict[str, Any], officer_id: int) -
 
 
 def record_notification(db: sqlite_utils.Database, report_id: int, status: str) -> None:
-    with db.conn:
+    with db.atomic():
         db["reports"].update(report_id, {"notify_status": status, "notify_at": now()})
 
 

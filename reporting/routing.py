@@ -87,7 +87,7 @@ def import_csv(db: sqlite_utils.Database, path: str | Path) -> dict[str, int]:
     """Load (or update) stations and jurisdictions from a CSV file; idempotent."""
     rows = read_csv(Path(path).read_text(encoding="utf-8"))
     stations: dict[str, dict[str, str]] = {}
-    with db.conn:
+    with db.atomic():
         for row in rows:
             stations[row["station_code"]] = {
                 "code": row["station_code"],

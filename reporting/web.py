@@ -30,9 +30,10 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.routing import BuildError
 
 import responses
-from reporting import audit, officers, reports, routing
+from reporting import audit, incidents, officers, reports, routing
 from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
@@ -128,6 +129,11 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         # old version: it no longer opens anything.
         if officer is not None and session.get("police_session") != officer["session_version"]:
             officer = None
+        if officer is not None and officer["role"] not in officers.POLICE_ROLES:
+            # Bureau staff share the login but see no reports: they work under /bureau.
+            if request.method != "GET" or request.path.startswith("/police/api/"):
+                abort(403)
+            return redirect("/bureau/")
         if officer is None:
             session.pop("police_officer", None)
             session.pop("police_session", None)
@@ -213,7 +219,11 @@ def queue():
     rows = reports.queue(get_db(), g.officer, **filters)
     audit.record(get_db(), g.officer, "queue", detail=f"{len(rows)} rows", ip=_ip())
     return render_template(
-        "police/queue.html", reports=rows, filters=filters, statuses=reports.STATUSES
+        "police/queue.html",
+        reports=rows,
+        filters=filters,
+        statuses=reports.STATUSES,
+        open_incidents=incidents.visible(get_db(), g.officer),
     )
 
 
@@ -473,3 +483,73 @@ def api_reports():
             ]
         }
     )
+
+
+# --- incidents: linked reports from several villages (reporting/incidents.py) -----------
+
+INCIDENT = "<int(max=9223372036854775807):incident_id>"
+KIND_LABELS = {
+    "phone": "电话",
+    "url": "链接",
+    "org": "自称单位",
+    "plate": "车牌",
+    "township": "同一乡镇（72小时内）",
+}
+
+
+@bp.get("/incidents")
+@login_required
+def incident_list():
+    status = request.args.get("status", "open")
+    status = status if status in (*incidents.STATUSES, "all") else "open"
+    rows = incidents.visible(get_db(), g.officer, None if status == "all" else status)
+    audit.record(get_db(), g.officer, "incidents", detail=f"{status}: {len(rows)} rows", ip=_ip())
+    return render_template("police/incidents.html", incidents=rows, status=status)
+
+
+def _alert_url(incident_id: int) -> str | None:
+    # The alert page belongs to the outreach blueprint (bot/), which reporting/ must not
+    # import; without it (reporting used alone) the page simply has no alert button.
+    try:
+        return url_for("outreach_web.incident_alert", incident_id=incident_id)
+    except BuildError:
+        return None
+
+
+@bp.get(f"/incidents/{INCIDENT}")
+@login_required
+def incident_detail(incident_id: int):
+    db = get_db()
+    incident = incidents.get_scoped(db, g.officer, incident_id)
+    if incident is None:
+        abort(404)
+    if incident["id"] != incident_id:  # merged into another: show that one
+        return redirect(url_for("police.incident_detail", incident_id=incident["id"]))
+    audit.record(db, g.officer, "incident_view", detail=f"incident {incident_id}", ip=_ip())
+    return render_template(
+        "police/incident.html",
+        incident=incident,
+        timeline=incidents.timeline(db, g.officer, incident),
+        keys=incidents.shared_keys(db, incident),
+        townships=incidents.townships(db, incident),
+        alerts=incidents.alerts_of(db, incident_id),
+        alert_url=_alert_url(incident_id),
+        KIND_LABELS=KIND_LABELS,
+    )
+
+
+@bp.post(f"/incidents/{INCIDENT}/status")
+@login_required
+def incident_status(incident_id: int):
+    db = get_db()
+    incident = incidents.get_scoped(db, g.officer, incident_id)
+    if incident is None:
+        abort(404)
+    status = request.form.get("status", "")
+    if status not in incidents.STATUSES:
+        abort(400)
+    incidents.set_status(db, incident, status, g.officer["username"])
+    audit.record(
+        db, g.officer, "incident_status", detail=f"incident {incident['id']} → {status}", ip=_ip()
+    )
+    return redirect(url_for("police.incident_detail", incident_id=incident["id"]))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from storage.migrations import core, outreach, reporting, wechat
+from storage.migrations import core, incidents, outreach, registry, reliability, reporting, wechat
 
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
@@ -21,6 +21,9 @@ MIGRATIONS: list[Migration] = [
     *reporting.MIGRATIONS,
     *outreach.MIGRATIONS,
     *wechat.MIGRATIONS,
+    *registry.MIGRATIONS,
+    *incidents.MIGRATIONS,
+    *reliability.MIGRATIONS,
 ]
 
 
@@ -34,7 +37,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for name, apply in MIGRATIONS:
         if name in done:
             continue
-        with db.conn:
+        with db.atomic():
             apply(db)
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",

@@ -353,7 +353,7 @@ def test_purge_missed_while_down_runs_at_next_start(degraded_app, county, sp_rep
 
     reports.set_status(county, reports.get(county, sp_report["id"]), "resolved")
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)).isoformat()
-    with county.conn:
+    with county.atomic():
         county["reports"].update(sp_report["id"], {"closed_at": long_ago})
     rt = scheduler.runtime_from_config(
         degraded_app.config, degraded_app.extensions["hotline_vault"]
@@ -376,3 +376,16 @@ def test_purge_missed_while_down_runs_at_next_start(degraded_app, county, sp_rep
     finally:
         running.shutdown(wait=False)
         scheduler.set_runtime(None)
+
+
+def test_purge_drops_the_keys_taken_from_what_the_reporter_wrote(degraded_app, county, sp_report):
+    reports.set_status(county, reports.get(county, sp_report["id"]), "resolved")
+    with county.atomic():
+        for kind in ("phone", "url", "plate", "township", "org"):
+            county["report_links"].insert(
+                {"report_id": sp_report["id"], "kind": kind, "key": f"k-{kind}", "at": 0}
+            )
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
+    assert purge.purge_closed(county, days=180, at=later) == 1
+    kinds = {r[0] for r in county.execute("SELECT kind FROM report_links")}
+    assert kinds == {"township", "org"}

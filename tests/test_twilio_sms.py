@@ -109,7 +109,7 @@ def test_message_claimed_by_a_crashed_process_is_handled_on_retry(phone, db):
 
     # A claim whose process died before answering (no replies, a minute old).
     assert conversations.claim_message(db, "twilio", "SMcrash0001") is None
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE inbound_seen SET received_at = '2000-01-01T00:00:00+00:00'"
             " WHERE message_id = 'SMcrash0001'"

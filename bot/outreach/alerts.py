@@ -123,7 +123,7 @@ def send(
             "SELECT id FROM alerts WHERE campaign_id = ?", [planned.campaign_id]
         ).fetchone()
         return (row[0] if row else 0), planned
-    with db.conn:
+    with db.atomic():
         alert_id = (
             db["alerts"]
             .insert(

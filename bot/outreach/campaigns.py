@@ -84,7 +84,7 @@ def plan(
         if tip_id is not None and tip_id not in order:
             raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
         tip_id = tip_id or tips.tip_of_the_week(db, subscriber_ids)
-    with db.conn:
+    with db.atomic():
         campaign_id = (
             db["campaigns"]
             .insert(

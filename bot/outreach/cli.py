@@ -1,7 +1,7 @@
 """`hotline groups`, `hotline tips`, `hotline alert`, `hotline outbox`, `hotline scheduler`.
 
 These commands open the database directly (no NLU model is loaded) and send through
-the configured SMS provider (HOTLINE_SMS_PROVIDER; `console` prints) and, to WeChat
+the configured SMS provider (SMS_PROVIDER; `console` prints) and, to WeChat
 followers, the WeChat customer-service API (SMS fallback outside the 48-hour window),
 paced to HOTLINE_SMS_RATE messages per second.
 """
@@ -233,7 +233,9 @@ def tips_unschedule(schedule_id: int) -> None:
 @tips_cli.command("run-now")
 @_target_options
 @click.option("--tip", "tip_id", help="This tip (an id from `tips list --catalogue`).")
-@click.option("--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or 1).")
+@click.option(
+    "--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or the provider's)."
+)
 @click.option("--by", "by", help="Who starts the push (default: you).")
 def tips_run_now(
     group: str | None,
@@ -286,7 +288,9 @@ def alert_cli() -> None:
 )
 @click.option("--by", "by", help="Who sends it: logged with the alert (default: you).")
 @click.option("--report", "report_id", type=int, help="The police-queue report it is about.")
-@click.option("--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or 1).")
+@click.option(
+    "--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or the provider's)."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def alert_send(
     township: str | None,
@@ -356,7 +360,9 @@ def outbox_cli() -> None:
 
 
 @outbox_cli.command("drain")
-@click.option("--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or 1).")
+@click.option(
+    "--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or the provider's)."
+)
 @click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
 @click.option(
     "--recover",

@@ -49,7 +49,7 @@ def subscribe(dialogue: Dialogue, turn: Turn) -> None:
     if sub is None:  # subscribe() just wrote it; cannot happen short of a race
         answer_step(dialogue, turn)
         return
-    with db.conn:
+    with db.atomic():
         groups.record_consent(db, sub["id"], "subscribed", message.channel, "self")
     if sub["group_id"]:
         answer_step(dialogue, turn)
@@ -153,7 +153,7 @@ def unsubscribe(dialogue: Dialogue, turn: Turn) -> None:
         return
     sub = groups.subscriber(db, dialogue.vault, message.sender)
     if sub is not None:
-        with db.conn:
+        with db.atomic():
             db["subscribers"].update(sub["id"], {"opt_out_reason": message.channel})
             groups.record_consent(db, sub["id"], "opted_out", message.channel, "self")
     answer_step(dialogue, turn)

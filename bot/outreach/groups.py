@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +51,7 @@ def ensure_group(db: sqlite_utils.Database, county: str, township: str, village:
     ).fetchone()
     if row:
         return row[0]
-    with db.conn:
+    with db.atomic():
         return (
             db["village_groups"]
             .insert(
@@ -111,7 +112,7 @@ def resolve_scope(db: sqlite_utils.Database, scope_type: str, value: str) -> lis
         raise ScopeError(f"scope must be one of {', '.join(SCOPES)}")
     parts = [p.strip() for p in value.split("/")]
     if scope_type == "group":
-        if value.isdigit():
+        if value.isascii() and value.isdigit() and len(value) <= 18:  # not "²", fits SQLite
             sql, args = "SELECT id FROM village_groups WHERE id = ?", [int(value)]
         elif len(parts) == 3:
             sql = "SELECT id FROM village_groups WHERE county = ? AND township = ? AND village = ?"
@@ -200,7 +201,7 @@ def enroll(
     if group is None:
         raise ScopeError(f"no village group {group_id}")
     contact_hash = vault.hash(contact)
-    with db.conn:
+    with db.atomic():
         row = db.execute(
             "SELECT id, status, group_id FROM subscribers WHERE contact_hash = ?", [contact_hash]
         ).fetchone()
@@ -235,7 +236,7 @@ def enroll(
 
 
 def assign_group(db: sqlite_utils.Database, subscriber_id: int, group: dict[str, Any]) -> None:
-    with db.conn:
+    with db.atomic():
         db["subscribers"].update(
             subscriber_id,
             {"group_id": group["id"], "village": group["village"], "updated_at": now_iso()},
@@ -244,7 +245,7 @@ def assign_group(db: sqlite_utils.Database, subscriber_id: int, group: dict[str,
 
 def set_village_text(db: sqlite_utils.Database, subscriber_id: int, village: str) -> None:
     """A village the villager named that no group has yet: kept for a cadre to match."""
-    with db.conn:
+    with db.atomic():
         db["subscribers"].update(subscriber_id, {"village": village[:40], "updated_at": now_iso()})
 
 
@@ -252,7 +253,7 @@ def mark_opted_out(
     db: sqlite_utils.Database, subscriber_id: int, reason: str, channel: str, by: str = "self"
 ) -> bool:
     """Stop every push to a subscriber (carrier opt-out, or T by SMS); False if already."""
-    with db.conn:
+    with db.atomic():
         row = db.execute("SELECT status FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
         if row is None:
             return False
@@ -305,6 +306,21 @@ def decode_csv(data: bytes) -> str:
             raise EnrollmentFileError("the file is neither UTF-8 nor GBK text") from exc
 
 
+def _csv_rows(reader: Any, errors: list[str]) -> Iterator[list[str] | None]:
+    """The rows of ``reader``; a row the csv module refuses (a NUL byte, a field over its
+    128 KB limit) is reported and comes out as None, like any bad row it is skipped."""
+    line = 1
+    while True:
+        line += 1
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            errors.append(f"line {line}: not readable as CSV ({exc})")
+            yield None
+
+
 def _header_map(header: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for index, name in enumerate(header):
@@ -342,13 +358,17 @@ def import_csv(
         header = next(reader)
     except StopIteration as exc:
         raise EnrollmentFileError("the file is empty") from exc
+    except csv.Error as exc:  # a NUL byte, a 128 KB field: not a cadre's CSV
+        raise EnrollmentFileError(f"the first line is not CSV text ({exc})") from exc
     columns = _header_map(header)
     result = ImportResult()
     known_groups = {
         (r["county"], r["township"], r["village"]): r["id"]
         for r in db.query("SELECT * FROM village_groups")
     }
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(_csv_rows(reader, result.errors), start=2):
+        if row is None:
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if line - 1 > MAX_IMPORT_ROWS:

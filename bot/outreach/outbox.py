@@ -38,7 +38,8 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.channels import wechat_api  # registers CHANNEL_SENDERS["wechat"] (CLI, scheduler)
+# Importing wechat_api registers CHANNEL_SENDERS["wechat"] (CLI, scheduler).
+from bot.channels import sms_provider, wechat_api
 from bot.channels.senders import SendResult, SmsSender, sender_for
 from bot.outreach import groups, phones, texts
 from bot.outreach.campaigns import PUSH_CHANNELS
@@ -47,10 +48,9 @@ from storage.privacy import Vault, mask
 
 log = logging.getLogger(__name__)
 
-# Provider error codes that mean "this person refused": stop every push to them.
-# Provider errors that mean "this person refused our messages at the carrier": Twilio
-# 21610 (replied STOP), Tencent's blacklist (replied 退订 to the signature).
-OPTED_OUT_CODES = frozenset({"21610", "FailedOperation.PhoneNumberInBlacklist"})
+# Provider error codes that mean "this person refused our messages at the carrier":
+# stop every push to them (the list is the providers', bot/channels/sms_provider.py).
+OPTED_OUT_CODES = sms_provider.OPTED_OUT_CODES
 DEFAULT_RATE = 1.0  # messages per second: a Twilio long code sends about 1 segment/s
 CLAIM_BATCH = 50
 MAX_ATTEMPTS = 5
@@ -58,6 +58,8 @@ BACKOFF_BASE = 2.0  # seconds; attempt n waits base * 2**(n-1)
 BACKOFF_MAX = 600.0
 LEASE_SECONDS = 300.0  # a claim older than this belongs to a drainer that died
 QUEUED = ("pending", "claimed", "sending")
+# error_code of a send whose outcome is unknown (timed out after the request went out).
+IN_DOUBT = "in_doubt"
 # WeChat refusals after which the message goes by SMS (if there is a number) or nowhere.
 FALLBACK_CODES = wechat_api.PERMANENT_ERRORS - {"unfollowed"}
 
@@ -154,7 +156,7 @@ def _claim(
     quiet hours even if they were due before 21:00 and the drain ran late."""
     stamp = iso(now)
     urgencies = (1,) if in_quiet_hours(now) else (1, 0)
-    with db.conn:
+    with db.atomic():
         taken = 0
         for urgent in urgencies:
             if taken >= limit:
@@ -185,7 +187,7 @@ def _claim(
 
 def _release(db: sqlite_utils.Database, token: str) -> None:
     """Give back claimed rows this drainer will not send (never sent: safe)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL "
             "WHERE claim_token = ? AND status = 'claimed'",
@@ -194,7 +196,7 @@ def _release(db: sqlite_utils.Database, token: str) -> None:
 
 
 def _finish(db: sqlite_utils.Database, row_id: int, values: dict[str, Any]) -> None:
-    with db.conn:
+    with db.atomic():
         db["outbox"].update(row_id, values)
 
 
@@ -218,7 +220,7 @@ def recover(
         resend = list(PUSH_CHANNELS) if resend_in_doubt else []
     else:
         resend = sorted(resend_in_doubt)
-    with db.conn:
+    with db.atomic():
         released = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
             "WHERE status = 'claimed' AND claimed_at <= ?",
@@ -255,8 +257,30 @@ def _send(sender: SmsSender, to: str, text: str, key: str) -> SendResult:
             return sender.send(to, text, idempotency_key=key)  # type: ignore[call-arg]
         return sender.send(to, text)
     except Exception as exc:  # a provider hiccup (timeout, 5xx): transient, retry
+        if maybe_accepted(exc) and not accepts_idempotency_key(sender):
+            # The request went out and no answer came back: the provider may well have
+            # sent it. Resending could double it, so it is marked unknown, like a crash.
+            log.warning("send to %s in doubt (%s): not resent", mask(to), type(exc).__name__)
+            return SendResult(False, None, IN_DOUBT, permanent=True)
         log.warning("send to %s raised %s: will retry", mask(to), type(exc).__name__)
         return SendResult(False, None, type(exc).__name__)
+
+
+def maybe_accepted(exc: BaseException) -> bool:
+    """True when a failed HTTP call may still have reached the provider: the answer timed
+    out or the connection dropped after the request was written. A refused or timed-out
+    connect never reached it, and is safe to retry."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return False
+    if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not isinstance(reason, NewConnectionError)
+    return False
 
 
 def _address(vault: Vault, row: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -306,7 +330,7 @@ def _process(
     if sender is None:  # nothing can push on this channel here: no call, nothing in doubt
         result = SendResult(False, None, "not_configured", permanent=True)
     else:
-        with db.conn:
+        with db.atomic():
             moved = db.execute(
                 "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1, "
                 "updated_at = ? WHERE id = ? AND claim_token = ? AND status = 'claimed'",
@@ -334,6 +358,10 @@ def _process(
         return "sent"
     code = str(result.error_code or "error")
     stats.errors[code] = stats.errors.get(code, 0) + 1
+    if code == IN_DOUBT:  # see _send: counted with the failures, never resent
+        _finish(db, row["id"], {"status": "unknown", "error_code": code, "updated_at": stamp})
+        stats.failed += 1
+        return "unknown"
     if row["channel"] == "wechat" and result.permanent:
         return _wechat_refused(db, row, code, stamp, stats)
     if result.permanent or code in OPTED_OUT_CODES or attempts >= max_attempts:

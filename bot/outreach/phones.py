@@ -23,7 +23,7 @@ def set_phone(db: sqlite_utils.Database, vault: Vault, subscriber_id: int, phone
     number = valid_phone(phone)
     if number is None:
         raise ValueError("not a mobile number")
-    with db.conn:
+    with db.atomic():
         db["subscribers"].update(
             subscriber_id,
             {
@@ -67,5 +67,5 @@ def redact_in_log(db: sqlite_utils.Database, sender_hash: str, number: str) -> N
 
     redacted = _SPELLED_NUMBER.sub(masked, logged)
     if redacted != logged:
-        with db.conn:
+        with db.atomic():
             db["messages"].update(row[0], {"text": redacted})

@@ -254,7 +254,7 @@ def add_schedule(
         groups.resolve_scope(db, scope_type, scope_value)
     except groups.ScopeError as exc:
         raise ScheduleError(str(exc)) from exc
-    with db.conn:
+    with db.atomic():
         schedule_id = (
             db["tip_schedules"]
             .insert(
@@ -304,7 +304,7 @@ def list_schedules(db: sqlite_utils.Database, scheduler: BaseScheduler) -> list[
 
 def remove_schedule(db: sqlite_utils.Database, scheduler: BaseScheduler, schedule_id: int) -> None:
     row = schedule(db, scheduler, schedule_id)
-    with db.conn:
+    with db.atomic():
         db["tip_schedules"].update(schedule_id, {"active": 0})
     if row["next_run"] is not None:
         scheduler.remove_job(row["job_id"])
@@ -383,12 +383,11 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
 
 
 def rate_from_config(config: dict[str, Any]) -> float:
-    """HOTLINE_SMS_RATE messages per second (the provider's limit; default 1)."""
+    """HOTLINE_SMS_RATE messages per second; unset: the SMS provider's own limit."""
+    from bot.channels import sms_provider
+
     value = config.get("HOTLINE_SMS_RATE") or os.environ.get("HOTLINE_SMS_RATE")
-    try:
-        return float(value) if value else outbox.DEFAULT_RATE
-    except ValueError as exc:
-        raise ValueError(f"HOTLINE_SMS_RATE must be a number, not {value!r}") from exc
+    return sms_provider.rate({**config, "HOTLINE_SMS_RATE": value})
 
 
 def start_with_app(app: Any) -> BaseScheduler:

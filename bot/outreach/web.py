@@ -12,12 +12,14 @@ login yet: they hand their CSV to the police station or use `hotline groups impo
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+import responses
 from bot.outreach import alerts, campaigns, groups, outbox
-from reporting import audit, reports, routing
+from reporting import audit, incidents, reports, routing
 from reporting.web import login_required
 from storage.db import get_db
 from storage.privacy import get_vault
@@ -69,7 +71,10 @@ def _own_scope(scope_type: str, value: str) -> str:
         _own_township(township)
         return f"{_county()}/{township}"
     if scope_type == "group":
-        group = groups.get_group(db, int(value)) if value.isdigit() else None
+        # str.isdigit() also takes "²" (which int() refuses) and SQLite integers end at
+        # 2**63-1: only up to 18 ASCII digits can name a group.
+        is_id = value.isascii() and value.isdigit() and len(value) <= 18
+        group = groups.get_group(db, int(value)) if is_id else None
         if group is None or group["county"] != _county():
             abort(404)
         _own_township(group["township"])
@@ -229,3 +234,148 @@ def alert_send():
     )
     flash(f"紧急提醒 {alert_id} 已确认，发给 {planned.recipients} 人，已记录发送人。", "ok")
     return redirect(url_for(".index"))
+
+
+# --- an urgent alert from an incident (reporting/incidents.py) ----------------------------
+# Who: any officer who sees the incident (it touches their station; a supervisor: their
+# county). Where: the townships of the incident's reports, all their villages (the
+# incident's own and their neighbours), limited to the sender's reach like any alert: a
+# station officer the townships of their station, a supervisor the county. Townships
+# outside it are listed for the officer to hand on. One alert per township, all
+# confirmed by one code.
+INCIDENT = "<int(max=9223372036854775807):incident_id>"
+
+
+def _scoped_incident(incident_id: int) -> dict[str, Any]:
+    incident = incidents.get_scoped(get_db(), g.officer, incident_id)
+    if incident is None or incident["id"] != incident_id:
+        abort(404)
+    return incident
+
+
+def _incident_targets(incident: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """("county/township" this officer may alert, townships outside their reach)."""
+    db = get_db()
+    reach = None if _is_supervisor() else routing.station_townships(db, g.officer["station_code"])
+    mine, others = [], []
+    for county, township in incidents.townships(db, incident):
+        if county == _county() and (reach is None or township in reach):
+            mine.append(f"{county}/{township}")
+        else:
+            others.append(township)
+    return mine, others
+
+
+def _incident_text(incident: dict[str, Any], targets: list[str]) -> str:
+    texts = responses.catalogue("incidents")
+    kinds = incidents.categories(get_db(), incident)[:2]
+    what = "、".join(dict.fromkeys(texts["what"].get(k, texts["what"]["other"]) for k in kinds))
+    place = "、".join(t.split("/")[-1] for t in targets)
+    return texts["alert_text"].strip().format(place=place, what=what)
+
+
+def _incident_previews(
+    targets: list[str], text: str
+) -> tuple[list[alerts.AlertPreview], list[str], str]:
+    """Previews of the townships that have enrolled villagers, the ones without, and
+    the one code that confirms them all (raises AlertError for a bad text)."""
+    db = get_db()
+    shown, empty = [], []
+    for scope in targets:
+        try:
+            groups.resolve_scope(db, "township", scope)
+        except groups.ScopeError:
+            empty.append(scope.split("/")[-1])
+            continue
+        shown.append(alerts.preview(db, "township", scope, text, urgent=True))
+    code = hashlib.sha256("|".join(p.code for p in shown).encode()).hexdigest()[:6].upper()
+    return shown, empty, code
+
+
+@bp.get(f"/alerts/from-incident/{INCIDENT}")
+@login_required
+def incident_alert(incident_id: int) -> str:
+    incident = _scoped_incident(incident_id)
+    targets, others = _incident_targets(incident)
+    return _render(
+        "outreach/incident_alert.html",
+        incident=incident,
+        targets=[t.split("/")[-1] for t in targets],
+        others=others,
+        text=_incident_text(incident, targets),
+        shown=None,
+    )
+
+
+@bp.post(f"/alerts/from-incident/{INCIDENT}/preview")
+@login_required
+def incident_alert_preview(incident_id: int) -> Any:
+    incident = _scoped_incident(incident_id)
+    targets, others = _incident_targets(incident)
+    text = request.form.get("text", "")[:1000]
+    values = {"incident": incident, "targets": [t.split("/")[-1] for t in targets]}
+    try:
+        shown, empty, code = _incident_previews(targets, text)
+        if not shown:
+            raise alerts.AlertError("no enrolled villagers in the incident's townships")
+    except alerts.AlertError as exc:
+        flash(f"不能发送：{exc}", "error")
+        return _render(
+            "outreach/incident_alert.html", **values, others=others, text=text, shown=None
+        ), 400
+    return _render(
+        "outreach/incident_alert.html",
+        **values,
+        others=others,
+        text=" ".join(text.split()),
+        shown=shown,
+        empty=empty,
+        code=code,
+    )
+
+
+@bp.post(f"/alerts/from-incident/{INCIDENT}/send")
+@login_required
+def incident_alert_send(incident_id: int) -> Any:
+    db = get_db()
+    incident = _scoped_incident(incident_id)
+    targets, _others = _incident_targets(incident)
+    text = request.form.get("text", "")[:1000]
+    back = redirect(url_for("police.incident_detail", incident_id=incident_id))
+    try:
+        shown, _empty, code = _incident_previews(targets, text)
+        if not shown:
+            raise alerts.AlertError("no enrolled villagers in the incident's townships")
+        if request.form.get("code", "").strip().upper() != code:
+            raise alerts.AlertError("not confirmed: the confirmation code does not match")
+        sent = []
+        for preview in shown:
+            alert_id, planned = alerts.send(
+                db,
+                "township",
+                preview.scope_value,
+                text,
+                confirm=preview.code,
+                sent_by=g.officer["username"],
+                urgent=True,
+            )
+            new = incidents.record_alert(
+                db,
+                incident_id,
+                alert_id,
+                preview.scope_value,
+                planned.recipients,
+                g.officer["username"],
+            )
+            if new:  # a second click on the same confirmation plans (and logs) nothing
+                _audit(
+                    "incident_alert",
+                    f"incident {incident_id}: alert {alert_id} to {preview.scope_value},"
+                    f" {planned.recipients} recipients",
+                )
+            sent.append(planned.recipients)
+    except alerts.AlertError as exc:
+        flash(f"未发送：{exc}", "error")
+        return back
+    flash(f"紧急提醒已确认，发给 {len(sent)} 个乡镇共 {sum(sent)} 人，已记入事件。", "ok")
+    return back

@@ -166,7 +166,18 @@ def _002_officer_sessions(db: sqlite_utils.Database) -> None:
     db["officers"].add_column("session_version", int, not_null_default=0)
 
 
+def _003_report_source(db: sqlite_utils.Database) -> None:
+    # "provider:message id" of the message that opened the report: a message handled
+    # again after a crash (the provider retries it) finds its report instead of filing
+    # a second one.
+    db["reports"].add_column("source", str)
+    db.execute(
+        "CREATE UNIQUE INDEX idx_reports_source ON reports (source) WHERE source IS NOT NULL"
+    )
+
+
 MIGRATIONS = [
     ("reporting_001_reports", _001_reports),
     ("reporting_002_officer_sessions", _002_officer_sessions),
+    ("reporting_003_report_source", _003_report_source),
 ]
