@@ -3,9 +3,11 @@ latency, model load time and train time.
 
     nice -n 10 .venv/bin/python bench/pipelines.py [--only NAME ...] [--out FILE]
 
-Each variant is config.yml with the classifier swapped, trained into a temporary folder
-(never models/) with ``nlu.training.train`` — the code ``hotline train`` runs — and scored on
-nlu/tests/heldout.yml (never trained on). Training costs minutes of CPU per DIET variant:
+Each variant is config.yml with the classifier (and entity learner) swapped, trained
+into a temporary folder (never models/) with ``nlu.training.train`` — the code
+``hotline train`` runs — and scored on nlu/tests/heldout.yml (never trained on):
+intents, and entity precision / recall over its annotated (entity, value) pairs.
+Training costs minutes of CPU per DIET variant:
 `make bench-pipelines` runs this, plain `make bench` does not.
 """
 
@@ -35,42 +37,74 @@ from nlu import evaluate  # noqa: E402
 from nlu.parser import INTENTS, RasaParser  # noqa: E402
 from nlu.training import CONFIG, DATA, train  # noqa: E402
 
+# The classifier steps compared; everything else (tokenizer, featurizers, regex
+# extractor, synonyms, fallback) is config.yml's.
+_CLASSIFIERS = ("DIETClassifier", "LogisticRegressionClassifier", "CRFEntityExtractor")
+DIET = {
+    "name": "DIETClassifier",
+    "epochs": 100,
+    "number_of_transformer_layers": 1,
+    "transformer_size": 128,
+    "constrain_similarities": True,
+    "random_seed": 42,
+}
+LOGREG = {"name": "LogisticRegressionClassifier", "max_iter": 200, "random_state": 42}
+CRF = {"name": "CRFEntityExtractor"}
+
 
 def _swap_classifier(pipeline: list[dict], replacement: list[dict]) -> list[dict]:
-    out = []
+    """config.yml's pipeline with its classifier steps replaced by ``replacement``."""
+    out: list[dict] = []
     for step in pipeline:
-        if step["name"] == "DIETClassifier":
-            out.extend(replacement)
+        if step["name"] in _CLASSIFIERS:
+            if replacement:
+                out.extend(replacement)
+                replacement = []
         else:
             out.append(step)
     return out
 
 
 def variants(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """name -> full Rasa config. The first is config.yml unchanged."""
-    diet = next(s for s in base["pipeline"] if s["name"] == "DIETClassifier")
-    no_transformer = {**diet, "number_of_transformer_layers": 0}
-    no_transformer.pop("transformer_size", None)
-    logreg = {"name": "LogisticRegressionClassifier", "max_iter": 200, "random_state": 42}
-    out = {
-        "config.yml: DIET 1 layer x 128": copy.deepcopy(base),
-        "DIET, no transformer": {
-            **base,
-            "pipeline": _swap_classifier(base["pipeline"], [no_transformer]),
-        },
-        "LogisticRegressionClassifier": {
-            **base,
-            "pipeline": _swap_classifier(base["pipeline"], [logreg]),
-        },
-        # DIET also finds entities (village, organization, time); without it a CRF does.
-        "LogisticRegression + CRF entities": {
-            **base,
-            "pipeline": _swap_classifier(
-                base["pipeline"], [logreg, {"name": "CRFEntityExtractor"}]
-            ),
-        },
+    """name -> full Rasa config."""
+    no_transformer = {k: v for k, v in DIET.items() if k != "transformer_size"}
+    no_transformer["number_of_transformer_layers"] = 0
+    steps = {
+        "DIET 1 layer x 128": [DIET],
+        "DIET, no transformer": [no_transformer],
+        "LogisticRegression (regex entities only)": [LOGREG],
+        # DIET also learns entities (village, organization, time); here a CRF does.
+        "LogisticRegression + CRF entities": [LOGREG, CRF],
     }
-    return out
+    return {
+        name: {**copy.deepcopy(base), "pipeline": _swap_classifier(base["pipeline"], chosen)}
+        for name, chosen in steps.items()
+    }
+
+
+def entity_pairs() -> list[tuple[str, set[tuple[str, str]]]]:
+    """(text, {(entity, value)}) for every held-out example, annotations included."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(evaluate.HELDOUT))
+    return [
+        (ex.get("text"), {(e["entity"], str(e["value"])) for e in ex.get("entities") or []})
+        for ex in data.intent_examples
+    ]
+
+
+def entity_scores(found: list[list[list[str]]], expected: list[list[list[str]]]) -> dict:
+    """Micro precision / recall / F1 of (entity, value) pairs over the held-out set."""
+    tp = fp = fn = 0
+    for got, want in zip(found, expected, strict=True):
+        got_set, want_set = {tuple(x) for x in got}, {tuple(x) for x in want}
+        tp += len(got_set & want_set)
+        fp += len(got_set - want_set)
+        fn += len(want_set - got_set)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "expected": tp + fn}
 
 
 def f1_table(pairs: list[tuple[str, str]]) -> tuple[dict[str, float], float]:
@@ -106,7 +140,16 @@ def score(model: Path) -> dict[str, Any]:
         parse = parser.parse(text)
         latencies.append((time.perf_counter() - t0) * 1000)
         pairs.append((expected, parse.intent))
-    return {"load_s": load_s, "pairs": pairs, "latencies": latencies}
+    found, expected_entities = [], []
+    for text, wanted in entity_pairs():
+        found.append(sorted([e.entity, str(e.value)] for e in parser.parse(text).entities))
+        expected_entities.append(sorted([list(w) for w in wanted]))
+    return {
+        "load_s": load_s,
+        "pairs": pairs,
+        "latencies": latencies,
+        "entities": entity_scores(found, expected_entities),
+    }
 
 
 def measure(name: str, config: dict[str, Any], workdir: Path) -> dict[str, Any]:
@@ -144,20 +187,23 @@ def measure(name: str, config: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "fallbacks": sum(p == "nlu_fallback" for _, p in pairs),
         "p50_ms": latencies[len(latencies) // 2],
         "p95_ms": latencies[int(0.95 * len(latencies))],
+        "entities": measured["entities"],
     }
 
 
 def markdown(results: list[dict[str, Any]], load: str) -> str:
     lines = [
         "| pipeline | train time | model load | held-out accuracy | macro F1 "
-        "| fell back | parse p50 / p95 |",
-        "|---|---|---|---|---|---|---|",
+        "| fell back | entities P / R / F1 | parse p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        ent = r["entities"]
         lines.append(
             f"| {r['name']} | {r['train_s']:.0f} s | {r['load_s']:.1f} s | "
             f"{r['accuracy']:.1%} ({r['correct']}/{r['total']}) | {r['macro_f1']:.3f} | "
-            f"{r['fallbacks']} | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms |"
+            f"{r['fallbacks']} | {ent['precision']:.2f} / {ent['recall']:.2f} / "
+            f"{ent['f1']:.2f} ({ent['expected']}) | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms |"
         )
     lines += ["", "Per-intent F1 on the held-out set:", ""]
     header = "| intent | " + " | ".join(r["name"] for r in results) + " |"

@@ -152,4 +152,16 @@ def purge_reports(days: int | None) -> None:
     click.echo(f"purged {count} reports closed more than {days} days ago")
 
 
+@reports.command("relink")
+def relink_reports() -> None:
+    """Link every submitted report again and form incidents from them (after an
+    upgrade, or a jurisdiction import). Safe to repeat: links and incidents are kept once."""
+    from reporting import incidents
+
+    db = open_db()
+    count = incidents.relink_all(db, open_vault())
+    live = db.execute("SELECT count(*) FROM incidents WHERE cluster_id IS NOT NULL").fetchone()[0]
+    click.echo(f"linked {count} reports; {live} incidents")
+
+
 COMMANDS = (jurisdictions, officer, cadres, reports)

@@ -213,3 +213,24 @@ def test_end_to_end_three_villagers_by_sms(degraded_app, county):
         assert "编号" in replies[-1] or "R" in replies[-1]
     (incident,) = all_incidents(county)
     assert (incident["reports"], incident["villages"]) == (3, 3)
+
+
+def test_cli_relink_forms_incidents_from_reports_linked_before(
+    degraded_app, county, vault, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    for hours, village in enumerate(["金田镇金田村", "社坡镇社坡社区", "紫荆镇紫荆村"]):
+        make_report(county, vault, village, f"电话{SUSPECT}", T0 + dt.timedelta(hours=hours))
+    with county.atomic():  # as if the reports came in before linking existed
+        for table in ("incidents", "report_clusters", "report_links"):
+            county.execute(f"DELETE FROM {table}")  # noqa: S608
+    monkeypatch.setenv("HOTLINE_VAR", str(degraded_app.config["HOTLINE_VAR"]))
+    monkeypatch.setenv("HOTLINE_DB", str(degraded_app.config["HOTLINE_DB"]))
+    for _ in range(2):  # and again: nothing doubles
+        result = CliRunner().invoke(cli, ["reports", "relink"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == "linked 3 reports; 1 incidents"
+    assert len(all_incidents(county)) == 1

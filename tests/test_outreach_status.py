@@ -58,7 +58,7 @@ def test_delivered_is_recorded_and_a_late_sent_does_not_undo_it(degraded_app, se
     client = degraded_app.test_client()
     extra = {"AccountSid": "ACtest", "To": "+8613800000000", "SmsStatus": "delivered"}
     response = callback(client, {"MessageSid": sid, "MessageStatus": "delivered", **extra})
-    assert response.status_code == 204
+    assert response.status_code == 200
     assert status_of(db, sid) == "delivered"
     callback(client, {"MessageSid": sid, "MessageStatus": "sent"})
     assert status_of(db, sid) == "delivered"
@@ -70,7 +70,7 @@ def test_undelivered_with_21610_opts_the_subscriber_out(degraded_app, sent):
     db, vault, sids = sent
     phone, sid = next(iter(sids.items()))
     params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "21610"}
-    assert callback(degraded_app.test_client(), params).status_code == 204
+    assert callback(degraded_app.test_client(), params).status_code == 200
     assert status_of(db, sid) == "undelivered"
     sub = groups.subscriber(db, vault, phone)
     assert (sub["status"], sub["opt_out_reason"]) == ("opted_out", "carrier:21610")
@@ -78,5 +78,5 @@ def test_undelivered_with_21610_opts_the_subscriber_out(degraded_app, sent):
 
 def test_unknown_sid_is_acknowledged_and_missing_fields_are_400(degraded_app, sent):
     client = degraded_app.test_client()
-    assert callback(client, {"MessageSid": "SMnope", "MessageStatus": "sent"}).status_code == 204
+    assert callback(client, {"MessageSid": "SMnope", "MessageStatus": "sent"}).status_code == 200
     assert callback(client, {"MessageStatus": "sent"}).status_code == 400
