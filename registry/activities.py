@@ -17,7 +17,6 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ import sqlite_utils
 
 from reporting import audit, routing
 from storage.clock import now_iso
+from storage.csvfile import readable_rows
 from storage.privacy import Vault
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -447,23 +447,6 @@ class ImportResult:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
 
 
-def _csv_rows(
-    reader: csv.DictReader, errors: list[tuple[int, str]]
-) -> Iterator[dict[str, str] | None]:
-    """The rows of ``reader``; a row the csv module refuses (a NUL byte, a field over its
-    128 KB limit) is reported and comes out as None, to be skipped like any bad row."""
-    line = 1
-    while True:
-        line += 1
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            errors.append((line, f"not readable as CSV ({exc})"))
-            yield None
-
-
 def import_csv(
     db: sqlite_utils.Database, vault: Vault, text: str, county: str, actor: Actor
 ) -> ImportResult:
@@ -480,7 +463,11 @@ def import_csv(
         raise ActivityError(f"missing column(s): {', '.join(missing)}")
     reader.fieldnames = fields
     result = ImportResult()
-    for line, row in enumerate(_csv_rows(reader, result.errors), start=2):
+
+    def bad_line(line: int, reason: str) -> None:
+        result.errors.append((line, reason))
+
+    for line, row in enumerate(readable_rows(reader, bad_line), start=2):
         if row is None:
             continue
         values = {k: (v or "") for k, v in row.items() if k}

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from registry import activities
 from reporting import audit, officers
+from reporting.web import sign_in, signed_in_officer
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -57,13 +58,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        officer_id = session.get("police_officer")
-        officer = officers.get(get_db(), officer_id) if officer_id else None
-        if officer is not None and session.get("police_session") != officer["session_version"]:
-            officer = None
+        officer = signed_in_officer()
         if officer is None:
-            session.pop("police_officer", None)
-            session.pop("police_session", None)
             return redirect(url_for("bureau.login"))
         g.officer = officer
         return view(*args, **kwargs)
@@ -85,22 +81,9 @@ def bureau_only(view: Callable[..., Any]) -> Callable[..., Any]:
 def login():
     error = None
     if request.method == "POST":
-        db = get_db()
-        username = request.form.get("username", "")[:64]
-        officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
+        officer, error = sign_in(detail="bureau")
         if officer:
-            session.clear()  # a fresh session: no fixation
-            session["police_officer"] = officer["id"]
-            session["police_session"] = officer["session_version"]
-            session.permanent = True
-            audit.record(db, officer, "login", ip=request.remote_addr, detail="bureau")
             return redirect(url_for("bureau.index"))
-        audit.record(db, None, f"login_{outcome}", username=username, ip=request.remote_addr)
-        error = (
-            "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
-            if outcome == "locked"
-            else "用户名或密码不对。"
-        )
     return render_template("bureau/login.html", error=error), 401 if error else 200
 
 

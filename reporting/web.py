@@ -119,24 +119,50 @@ def _ip() -> str | None:
     return request.remote_addr
 
 
+def signed_in_officer() -> dict[str, Any] | None:
+    """The account of this session (police or bureau), or None (session cleared)."""
+    officer_id = session.get("police_officer")
+    officer = officers.get(get_db(), officer_id) if officer_id else None
+    # A cookie from before a logout (or a new password, a deactivation) carries an
+    # old version: it no longer opens anything.
+    if officer is not None and session.get("police_session") != officer["session_version"]:
+        officer = None
+    if officer is None:
+        session.pop("police_officer", None)
+        session.pop("police_session", None)
+    return officer
+
+
+def sign_in(detail: str = "") -> tuple[dict[str, Any] | None, str | None]:
+    """Check the posted username and password (police and bureau share accounts): the
+    account, with a fresh session, or the error to show. Both outcomes are audited."""
+    db = get_db()
+    username = request.form.get("username", "")[:64]
+    officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
+    if officer:
+        session.clear()  # a fresh session: no fixation
+        session["police_officer"] = officer["id"]
+        session["police_session"] = officer["session_version"]
+        session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (12 h)
+        audit.record(db, officer, "login", detail=detail, ip=_ip())
+        return officer, None
+    audit.record(db, None, f"login_{outcome}", username=username, ip=_ip())
+    if outcome == "locked":
+        return None, "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
+    return None, "用户名或密码不对。"
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         db = get_db()
-        officer_id = session.get("police_officer")
-        officer = officers.get(db, officer_id) if officer_id else None
-        # A cookie from before a logout (or a new password, a deactivation) carries an
-        # old version: it no longer opens anything.
-        if officer is not None and session.get("police_session") != officer["session_version"]:
-            officer = None
+        officer = signed_in_officer()
         if officer is not None and officer["role"] not in officers.POLICE_ROLES:
             # Bureau staff share the login but see no reports: they work under /bureau.
             if request.method != "GET" or request.path.startswith("/police/api/"):
                 abort(403)
             return redirect("/bureau/")
         if officer is None:
-            session.pop("police_officer", None)
-            session.pop("police_session", None)
             if request.path.startswith("/police/api/"):
                 return jsonify({"error": "login required"}), 401
             return redirect(url_for("police.login", next=request.full_path))
@@ -172,22 +198,9 @@ def _safe_next(target: str | None) -> str:
 def login():
     error = None
     if request.method == "POST":
-        db = get_db()
-        username = request.form.get("username", "")[:64]
-        officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
+        officer, error = sign_in()
         if officer:
-            session.clear()  # a fresh session: no fixation
-            session["police_officer"] = officer["id"]
-            session["police_session"] = officer["session_version"]
-            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (12 h)
-            audit.record(db, officer, "login", ip=_ip())
             return redirect(_safe_next(request.args.get("next")))
-        audit.record(db, None, f"login_{outcome}", username=username, ip=_ip())
-        error = (
-            "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
-            if outcome == "locked"
-            else "用户名或密码不对。"
-        )
     return render_template("police/login.html", error=error), 401 if error else 200
 
 

@@ -197,3 +197,14 @@ def wapp(tmp_path, keyword_parser, api):
     from tests.wechat_helpers import wechat_app
 
     return wechat_app(tmp_path, keyword_parser, api)
+
+
+@pytest.fixture
+def county(degraded_app):
+    """The sample county (桂平市) with its officers loaded (tests/police_helpers.py);
+    an open database."""
+    from tests.police_helpers import load_county
+
+    db = load_county(degraded_app)
+    yield db
+    db.conn.close()

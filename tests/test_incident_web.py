@@ -10,20 +10,13 @@ import pytest
 
 from bot.outreach import groups
 from reporting import reports, routing
-from tests.police_helpers import load_county, logged_in, post_form
+from tests.police_helpers import logged_in, post_form
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
 SUSPECT = "13977665544"
 # 金田村 (金田镇, station GP-JT), 紫荆村 (紫荆镇, GP-ZJ), 清水村 (江口镇, GP-JK).
 VILLAGES = ["金田镇金田村", "紫荆镇紫荆村", "江口镇清水村"]
 JINTIAN = "桂平市/金田镇"
-
-
-@pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
 
 
 @pytest.fixture

@@ -9,18 +9,10 @@ import pytest
 
 from reporting import incidents, links, reports, routing
 from tests.conftest import SmsPhone
-from tests.police_helpers import load_county
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
 SUSPECT = "13977665544"
 OTHER = "15066554433"
-
-
-@pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ import pytest
 import responses
 from reporting import links, reports, routing
 from tests.conftest import SmsPhone
-from tests.police_helpers import load_county
 
 SUSPECT = "13977665544"
 NOW = dt.datetime.now(dt.timezone.utc)
-
-
-@pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
 
 
 @pytest.fixture

@@ -13,14 +13,7 @@ import pytest
 from bot.channels import senders
 from reporting import audit, officers, purge, reports
 from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, load_county, logged_in, login, post_form
-
-
-@pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
+from tests.police_helpers import PASSWORD, csrf_token, logged_in, login, post_form
 
 
 @pytest.fixture

@@ -12,20 +12,13 @@ import pytest
 from reporting import officers, purge, reports, routing
 from storage.db import connect
 from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, load_county, logged_in, post_form
+from tests.police_helpers import PASSWORD, csrf_token, logged_in, post_form
 
 SECOND_COUNTY = (
     "province,city,county,township,village,station_code,station_name\n"
     "广西壮族自治区,贵港市,平南县,大安镇,大安村,PN-DA,平南县公安局大安派出所\n"
 )
 BIGGEST = 2**63 - 1
-
-
-@pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
 
 
 @pytest.fixture

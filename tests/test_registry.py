@@ -18,13 +18,6 @@ ACTOR = activities.Actor(name="cli:test")
 
 
 @pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
-
-
-@pytest.fixture
 def vault(degraded_app):
     return degraded_app.extensions["hotline_vault"]
 

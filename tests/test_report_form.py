@@ -12,16 +12,8 @@ import responses
 from bot import report_form
 from reporting import cadres, officers, reports
 from tests.conftest import SmsPhone
-from tests.police_helpers import load_county
 
 REF = re.compile(r"R[ACDEFHJKMNPQRTUVWXY3479]{4,6}")
-
-
-@pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    yield db
-    db.conn.close()
 
 
 @pytest.fixture

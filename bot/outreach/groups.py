@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ import sqlite_utils
 
 from bot.outreach.quiet_hours import iso, utcnow
 from reporting import routing
+from storage.csvfile import readable_rows
 from storage.privacy import Vault, normalise_contact
 
 SCOPES = ("group", "township", "county")
@@ -306,21 +306,6 @@ def decode_csv(data: bytes) -> str:
             raise EnrollmentFileError("the file is neither UTF-8 nor GBK text") from exc
 
 
-def _csv_rows(reader: Any, errors: list[str]) -> Iterator[list[str] | None]:
-    """The rows of ``reader``; a row the csv module refuses (a NUL byte, a field over its
-    128 KB limit) is reported and comes out as None, like any bad row it is skipped."""
-    line = 1
-    while True:
-        line += 1
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            errors.append(f"line {line}: not readable as CSV ({exc})")
-            yield None
-
-
 def _header_map(header: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for index, name in enumerate(header):
@@ -366,7 +351,11 @@ def import_csv(
         (r["county"], r["township"], r["village"]): r["id"]
         for r in db.query("SELECT * FROM village_groups")
     }
-    for line, row in enumerate(_csv_rows(reader, result.errors), start=2):
+
+    def bad_line(line: int, reason: str) -> None:
+        result.errors.append(f"line {line}: {reason}")
+
+    for line, row in enumerate(readable_rows(reader, bad_line), start=2):
         if row is None:
             continue
         if not any(cell.strip() for cell in row):
