@@ -48,7 +48,7 @@ DIET = {
     "constrain_similarities": True,
     "random_seed": 42,
 }
-LOGREG = {"name": "LogisticRegressionClassifier", "max_iter": 200, "random_state": 42}
+LOGREG = {"name": "LogisticRegressionClassifier", "max_iter": 1000, "random_state": 42}
 CRF = {"name": "CRFEntityExtractor"}
 
 

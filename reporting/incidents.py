@@ -35,18 +35,11 @@ MAX_ID = 2**63 - 1
 
 @contextmanager
 def _immediate(db: sqlite_utils.Database) -> Iterator[None]:
-    """One write transaction taken at the start (BEGIN IMMEDIATE): two reports
-    submitted at once cannot both see "no incident yet" and both create one."""
-    conn = db.conn
-    if conn.in_transaction:
-        conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    """One write transaction taken at the start (storage.db's atomic() is BEGIN
+    IMMEDIATE): two reports submitted at once cannot both see "no incident yet" and
+    both create one."""
+    with db.atomic():
         yield
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
 
 
 def link_report(db: sqlite_utils.Database, vault: Vault, report_id: int) -> dict[str, Any] | None:
