@@ -140,8 +140,8 @@ class FileProvider:
         if idempotency_key and key in self.seen:
             return SendResult(True, "dup")
         self.seen.add(key)
-        # The subscriber id is the last part of the key: "<campaign key>:<id>".
-        self.out.write(f"{key.rsplit(':', 1)[-1] if idempotency_key else to}\n")
+        # The whole key: a restarted provider must recognise a resend ("<campaign key>:<id>").
+        self.out.write(f"{key if idempotency_key else to}\n")
         self.out.flush()  # in the kernel now: survives kill -9 of this process
         return SendResult(True, f"SM{len(self.seen)}")
 
@@ -176,7 +176,9 @@ def bench_kill(workdir: Path, mode: str, recipients: int = 3000, rate: float = 1
     at_kill = log.read_text().count("\n")
     second = subprocess.run(cmd, capture_output=True, text=True, check=True)
     _word, released, in_doubt = second.stdout.split("\n")[0].split()
-    lines = log.read_text().split()
+    # One line per delivery: the recipient is the subscriber id at the end of the key
+    # (idempotent mode) or the number (plain mode).
+    lines = [line.rsplit(":", 1)[-1] for line in log.read_text().split()]
     counts = Counter(lines)
     if mode == "idempotent":
         expected = {str(r[0]) for r in db.execute("SELECT id FROM subscribers")}

@@ -95,18 +95,25 @@ def quiet_rasa() -> None:
 class RasaParser:
     name = "rasa"
 
-    def __init__(self, model_path: str | Path, timeout: float = 10.0) -> None:
+    def __init__(self, model_path: str | Path) -> None:
         quiet_rasa()
         from rasa.core.agent import Agent
 
         self.model_path = Path(model_path)
-        self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rasa-nlu", daemon=True)
         self._thread.start()
         self._agent = self._call(self._load(Agent, str(self.model_path)))
         if not self._agent.is_ready():
             raise ModelMissing(f"Rasa could not load {self.model_path}")
+        if self._agent.processor.http_interpreter is not None:
+            raise ModelMissing("a remote NLU endpoint is not supported: load a local model")
+        from rasa.core.channels.channel import UserMessage
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        self._user_message = UserMessage
+        self._tracker_class = DialogueStateTracker
+        self._parse_lock = threading.Lock()
 
     @staticmethod
     async def _load(agent_class: Any, path: str) -> Any:
@@ -118,8 +125,15 @@ class RasaParser:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def parse(self, text: str) -> Parse:
-        future = asyncio.run_coroutine_threadsafe(self._agent.parse_message(text), self._loop)
-        result = future.result(self.timeout)
+        # Rasa's NLU graph is synchronous under its async API (MessageProcessor
+        # .parse_message awaits nothing for a local model). Run it on the calling thread:
+        # a hop to the loop thread and back cost about 2 ms of a 9 ms parse
+        # (docs/benchmarks.md). One parse at a time, as on the loop: Rasa does not
+        # promise its components are thread-safe.
+        message = self._user_message(text)
+        tracker = self._tracker_class.from_events(message.sender_id, [])
+        with self._parse_lock:
+            result = self._agent.processor._parse_message_with_graph(message, tracker, True)
         intent = result.get("intent") or {}
         return Parse(
             text=text,
