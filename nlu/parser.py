@@ -158,8 +158,9 @@ def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
 
 class BackgroundParser:
     """Answers through the keyword fallback while the Rasa model loads in a thread, then
-    through the model. Loading DIET takes about a minute on two cores (Rasa traces its
-    training graph at load time); a restarted hotline must not be deaf meanwhile."""
+    through the model. Loading takes about 20 s on two cores (a minute with DIET, whose
+    training graph Rasa traced at load time); a restarted hotline must not be deaf
+    meanwhile."""
 
     def __init__(self, model_dir: str | Path) -> None:
         from nlu.keywords import KeywordParser
