@@ -37,6 +37,24 @@ def add(
     station_code: str,
     role: str = "officer",
 ) -> dict[str, Any]:
+    """A police account at a station (its county follows from the station)."""
+    if role not in POLICE_ROLES:
+        raise OfficerError(f"role must be one of {', '.join(POLICE_ROLES)}")
+    station = routing.station(db, station_code)
+    if station is None:
+        raise OfficerError(f"no station {station_code!r}: import the jurisdiction table first")
+    return add_account(db, username, password, role, station["county"], station_code)
+
+
+def add_account(
+    db: sqlite_utils.Database,
+    username: str,
+    password: str,
+    role: str,
+    county: str,
+    station_code: str | None = None,
+) -> dict[str, Any]:
+    """Any account (police, or bureau staff with no station): the checks and the row."""
     username = username.strip()
     if not username or len(username) > 64:
         raise OfficerError("username must be 1 to 64 characters")
@@ -44,16 +62,13 @@ def add(
         raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
     if role not in ROLES:
         raise OfficerError(f"role must be one of {', '.join(ROLES)}")
-    station = routing.station(db, station_code)
-    if station is None:
-        raise OfficerError(f"no station {station_code!r}: import the jurisdiction table first")
     if get_by_username(db, username):
         raise OfficerError(f"username {username!r} is taken")
     record = {
         "username": username,
         "password_hash": generate_password_hash(password),
         "station_code": station_code,
-        "county": station["county"],
+        "county": county,
         "role": role,
         "active": 1,
         "failed_logins": 0,

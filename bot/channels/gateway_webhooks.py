@@ -18,7 +18,6 @@ from bot import conversations
 from bot.channels import deliver
 from bot.channels.senders import sender_for
 from bot.channels.sms_provider import (
-    OUTBOX_STATUS,
     BadRequest,
     SmsProvider,
     make_provider,
@@ -109,8 +108,8 @@ def handle_receipts(provider: SmsProvider) -> Response:
     db = get_db()
     unknown = 0
     for receipt in receipts:
-        status = OUTBOX_STATUS.get(receipt.status, receipt.status)
-        if outbox.apply_status(db, receipt.provider_id, status, receipt.error_code) == "unknown":
+        applied = outbox.apply_status(db, receipt.provider_id, receipt.status, receipt.error_code)
+        if applied == "unknown":
             unknown += 1
     if unknown:
         log.info("%s: %d receipts for messages not in the outbox ignored", provider.name, unknown)

@@ -65,7 +65,7 @@ class DeliveryReceipt:
     time: str | None = None  # as the provider wrote it
 
 
-# Receipt status -> the outbox's status vocabulary (bot/outreach/outbox.py STATUS_MAP).
+# Receipt status -> the outbox's status vocabulary (bot/outreach/outbox.py apply_status).
 OUTBOX_STATUS = {
     "sent": "sent",
     "delivered": "delivered",

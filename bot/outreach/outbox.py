@@ -513,28 +513,17 @@ def drain(
     return stats
 
 
-# What a Twilio status callback may say, and how final it is: a late "sent" never
-# overwrites "delivered" (callbacks can arrive out of order).
-STATUS_MAP = {
-    "queued": "sent",
-    "accepted": "sent",
-    "scheduled": "sent",
-    "sending": "sent",
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "canceled": "failed",
-}
+# How final a status is: a late "sent" never overwrites "delivered" (receipts can
+# arrive out of order).
 _RANK = {"sending": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
 
 
 def apply_status(
     db: sqlite_utils.Database, provider_id: str, provider_status: str, error_code: str | None
 ) -> str:
-    """Record a delivery receipt; returns "updated", "unchanged", "ignored" or "unknown"."""
-    status = STATUS_MAP.get(provider_status.strip().lower())
+    """Record a delivery receipt (``DeliveryReceipt.status``: sent / delivered /
+    undeliverable / failed); returns "updated", "unchanged", "ignored" or "unknown"."""
+    status = sms_provider.OUTBOX_STATUS.get(provider_status.strip().lower())
     if status is None:
         return "ignored"
     row = db.execute(
