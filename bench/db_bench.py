@@ -58,18 +58,16 @@ def measure(mode: str, messages: int) -> tuple[float, float]:
                 db.conn.close()
 
         sdb.get_db, sdb.close_db = get_db, close_db
-    from twilio.request_validator import RequestValidator
-
     import bot.app
+    from bench.twilio_webhooks import PUBLIC_URL, TOKEN, in_process_sender
     from nlu import evaluate
     from nlu.keywords import KeywordParser
 
-    url = "https://bench.example.org"
     app = bot.app.create_app(
         {
             "HOTLINE_VAR": tempfile.mkdtemp(prefix="hotline-db-bench-"),
-            "HOTLINE_PUBLIC_URL": url,
-            "TWILIO_AUTH_TOKEN": "bench-token",
+            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
+            "TWILIO_AUTH_TOKEN": TOKEN,
         },
         parser=KeywordParser(),
     )
@@ -80,22 +78,8 @@ def measure(mode: str, messages: int) -> tuple[float, float]:
         app.teardown_appcontext_funcs[:] = [
             sdb.close_db if f is original_close_db else f for f in app.teardown_appcontext_funcs
         ]
-    client = app.test_client()
-    validator = RequestValidator("bench-token")
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
-
-    def send(i: int) -> None:
-        params = {
-            "MessageSid": f"SMdb{i:07d}",
-            "From": f"+86138{i % 2000:08d}",
-            "To": "+8610690000",
-            "Body": texts[i % len(texts)],
-        }
-        signature = validator.compute_signature(url + "/sms/twilio", params)
-        response = client.post(
-            "/sms/twilio", data=params, headers={"X-Twilio-Signature": signature}
-        )
-        assert response.status_code == 200
+    send = in_process_sender(app.test_client(), "db", texts)
 
     for i in range(30):
         send(1_000_000 + i)

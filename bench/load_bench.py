@@ -39,12 +39,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from nlu_bench import percentiles  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
+from bench.twilio_webhooks import PATH, PUBLIC_URL, TOKEN, signed_form  # noqa: E402
 from nlu import evaluate  # noqa: E402
 from nlu.training import MODELS  # noqa: E402
 
-TOKEN = "bench-token"  # noqa: S105 (a bench credential)
-PUBLIC_URL = "https://bench.example.org"
-PATH = "/sms/twilio"
 NUMBERS_PER_SENDER = 500
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -85,8 +83,7 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
 
     def post(self, sender: str, sid: str, body: str) -> tuple[int, str]:
-        params = {"MessageSid": sid, "From": sender, "To": "+8610690000", "Body": body}
-        signature = self.validator.compute_signature(PUBLIC_URL + PATH, params)
+        params, signature = signed_form(self.validator, sid, sender, body)
         data = urllib.parse.urlencode(params)
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",

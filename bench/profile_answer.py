@@ -25,12 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from twilio.request_validator import RequestValidator  # noqa: E402
-
+from bench.twilio_webhooks import PUBLIC_URL, TOKEN, in_process_sender  # noqa: E402
 from nlu import evaluate  # noqa: E402
-
-TOKEN = "bench-token"  # noqa: S105 (a bench credential)
-PUBLIC_URL = "https://bench.example.org"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,22 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         },
         parser=parser,
     )
-    client = app.test_client()
-    validator = RequestValidator(TOKEN)
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
-
-    def send(i: int) -> None:
-        params = {
-            "MessageSid": f"SMprof{i:07d}",
-            "From": f"+86138{i % 2000:08d}",
-            "To": "+8610690000",
-            "Body": texts[i % len(texts)],
-        }
-        signature = validator.compute_signature(PUBLIC_URL + "/sms/twilio", params)
-        response = client.post(
-            "/sms/twilio", data=params, headers={"X-Twilio-Signature": signature}
-        )
-        assert response.status_code == 200, response.status_code
+    send = in_process_sender(app.test_client(), "prof", texts)
 
     for i in range(30):  # warm-up
         send(10_000_000 + i)

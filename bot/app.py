@@ -19,8 +19,6 @@ log = logging.getLogger(__name__)
 # CSRF token): Twilio SMS and its status callbacks, web chat, WeChat, SMS gateways.
 CSRF_EXEMPT_BLUEPRINTS = (
     "twilio_sms",
-    "twilio_status",
-    "sms_status",
     "webchat",
     "wechat",
     "aliyun_sms",
@@ -51,9 +49,6 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
 
     app.register_blueprint(twilio_sms.bp)
     app.register_blueprint(webchat.bp)
-    from bot.outreach import status as outreach_status
-
-    app.register_blueprint(outreach_status.bp)
     from bot.channels import wechat
 
     app.register_blueprint(wechat.bp)

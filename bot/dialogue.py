@@ -167,9 +167,7 @@ class Dialogue:
             turn.parse = Parse(text, responses.MENU_CHOICES[text], 1.0)
             self.run(turn.parse.intent, turn)
             return
-        from bot.verify_team import code_step
-
-        if code_step(self, turn):  # an authorisation code from a team's letter: check it
+        if verify_team.code_step(self, turn):  # a code from a team's letter: check it
             return
         if is_bare_lookup(text):  # just a number or a link: how often was it reported?
             turn.parse = Parse(text, "check_number", 1.0)
@@ -219,7 +217,7 @@ def answer_step(dialogue: Dialogue, turn: Turn) -> None:
 # Steps and forms that live with their domain register themselves here on import.
 from bot import (  # noqa: E402
     report_form,  # noqa: F401  (report intake, report status)
-    verify_team,  # noqa: F401  (is this team authorised? imported before enrollment wraps it)
+    verify_team,  # (is this team authorised?) imported before enrollment, which wraps its step
 )
 from bot.lookups import is_bare_lookup  # noqa: E402  (查号码/链接: counts of reports)
 from bot.outreach import enrollment  # noqa: E402,F401  (订阅/退订, village form, 真假短信)

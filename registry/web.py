@@ -13,11 +13,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from registry import activities
-from reporting import audit, officers
-from reporting.web import sign_in, signed_in_officer
+from reporting.web import sign_in, sign_out, signed_in_officer
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -90,22 +89,25 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record(get_db(), g.officer, "logout", ip=request.remote_addr)
-    officers.end_sessions(get_db(), g.officer["id"])
-    session.clear()
+    sign_out()
     return redirect(url_for("bureau.login"))
 
 
 @bp.get("/")
 @login_required
 def index():
+    return _index_page(message=request.args.get("done", "")[:100])
+
+
+def _index_page(message: str = "", error: str | None = None) -> str:
     db = get_db()
     county = g.officer["county"]
     return render_template(
         "bureau/index.html",
         activities=activities.for_county(db, county),
         forged=activities.forged_for_county(db, county),
-        message=request.args.get("done", "")[:100],
+        message=message,
+        error=error,
     )
 
 
@@ -207,13 +209,5 @@ def mark_forged():
             _actor(),
         )
     except activities.ActivityError as exc:
-        db = get_db()
-        county = g.officer["county"]
-        return render_template(
-            "bureau/index.html",
-            activities=activities.for_county(db, county),
-            forged=activities.forged_for_county(db, county),
-            message="",
-            error=str(exc),
-        ), 400
+        return _index_page(error=str(exc)), 400
     return redirect(url_for("bureau.index", done=f"已标记伪造 {code}"))

@@ -152,6 +152,13 @@ def sign_in(detail: str = "") -> tuple[dict[str, Any] | None, str | None]:
     return None, "用户名或密码不对。"
 
 
+def sign_out() -> None:
+    """End this account's sessions everywhere (audited) and clear this one."""
+    audit.record(get_db(), g.officer, "logout", ip=_ip())
+    officers.end_sessions(get_db(), g.officer["id"])
+    session.clear()
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -207,9 +214,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record(get_db(), g.officer, "logout", ip=_ip())
-    officers.end_sessions(get_db(), g.officer["id"])
-    session.clear()
+    sign_out()
     return redirect(url_for("police.login"))
 
 
@@ -529,13 +534,19 @@ def _alert_url(incident_id: int) -> str | None:
         return None
 
 
+def _scoped_incident(incident_id: int) -> dict[str, Any]:
+    # Outside the officer's reach is the same as not there: 404.
+    incident = incidents.get_scoped(get_db(), g.officer, incident_id)
+    if incident is None:
+        abort(404)
+    return incident
+
+
 @bp.get(f"/incidents/{INCIDENT}")
 @login_required
 def incident_detail(incident_id: int):
     db = get_db()
-    incident = incidents.get_scoped(db, g.officer, incident_id)
-    if incident is None:
-        abort(404)
+    incident = _scoped_incident(incident_id)
     if incident["id"] != incident_id:  # merged into another: show that one
         return redirect(url_for("police.incident_detail", incident_id=incident["id"]))
     audit.record(db, g.officer, "incident_view", detail=f"incident {incident_id}", ip=_ip())
@@ -555,9 +566,7 @@ def incident_detail(incident_id: int):
 @login_required
 def incident_status(incident_id: int):
     db = get_db()
-    incident = incidents.get_scoped(db, g.officer, incident_id)
-    if incident is None:
-        abort(404)
+    incident = _scoped_incident(incident_id)
     status = request.form.get("status", "")
     if status not in incidents.STATUSES:
         abort(400)

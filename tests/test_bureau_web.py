@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from registry import activities, staff
-from tests.police_helpers import PASSWORD, csrf_token, load_county, logged_in
+from tests.police_helpers import PASSWORD, csrf_token, logged_in
 
 FORM = {
     "code": "YB-450881-2025-0001",
@@ -22,11 +22,10 @@ FORM = {
 
 
 @pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    staff.add(db, "ybj", PASSWORD, "桂平市")
-    yield db
-    db.conn.close()
+def county(county):
+    """The sample county (conftest) with a bureau account, ybj."""
+    staff.add(county, "ybj", PASSWORD, "桂平市")
+    return county
 
 
 def bureau_login(app, username="ybj"):

@@ -23,7 +23,7 @@ from registry import activities, staff
 from reporting import reports, routing
 from storage.db import connect
 from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, load_county, logged_in
+from tests.police_helpers import PASSWORD, csrf_token, logged_in
 
 # 15 examples per surface keeps the module near a minute on 2 cores; FUZZ_EXAMPLES=200
 # for a longer hunt.
@@ -111,11 +111,10 @@ class Forms:
 
 
 @pytest.fixture
-def county(degraded_app):
-    db = load_county(degraded_app)
-    staff.add(db, "ybj", PASSWORD, "桂平市")
-    yield db
-    db.conn.close()
+def county(county):
+    """The sample county (conftest) with a bureau account, ybj."""
+    staff.add(county, "ybj", PASSWORD, "桂平市")
+    return county
 
 
 @pytest.fixture

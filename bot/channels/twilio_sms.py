@@ -1,16 +1,19 @@
-"""Twilio inbound SMS webhook: POST /sms/twilio, answered with TwiML.
+"""Twilio webhooks: inbound SMS (POST /sms/twilio, answered with TwiML) and delivery
+status callbacks for what the outbox sent (POST /sms/twilio/status).
 
 The provider (``TwilioSender`` in bot/channels/senders.py) checks the signature and
-parses; bot/channels/gateway_webhooks.py runs the messages through the dialogue.
+parses; bot/channels/gateway_webhooks.py runs messages through the dialogue and
+receipts into the outbox, as for the domestic gateways. Error 21610 ("the recipient
+replied STOP to the carrier") opts the subscriber out of every push.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app
 
-from bot.channels.gateway_webhooks import handle_inbound
+from bot.channels.gateway_webhooks import handle_inbound, handle_receipts
 from bot.channels.senders import TwilioSender
 
 log = logging.getLogger(__name__)
@@ -22,12 +25,11 @@ def provider() -> TwilioSender:
     return TwilioSender(current_app.config)
 
 
-def check_signature() -> None:
-    """403 unless the request carries Twilio's signature (status callbacks use it)."""
-    if not provider().authenticate(request):
-        abort(403)
-
-
 @bp.post("/sms/twilio")
 def inbound() -> Response:
     return handle_inbound(provider())
+
+
+@bp.post("/sms/twilio/status")
+def status() -> Response:
+    return handle_receipts(provider())
