@@ -3,7 +3,7 @@
     .venv/bin/python bench/nlu_bench.py [--seconds 15] [--models models]
 
 Loads the trained model once (as the server does), then parses the held-out texts
-(nlu/tests/heldout.yml) over and over for ``--seconds``, one at a time, two ways:
+(nlu/tests/heldout/) over and over for ``--seconds``, one at a time, two ways:
 
 - model alone: Rasa's NLU graph called directly (what ``parse_message`` runs, without
   its async wrapper, our lock or our ``Parse``) — what the model can do at most;

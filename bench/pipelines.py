@@ -5,7 +5,7 @@ latency, model load time and train time.
 
 Each variant is config.yml with the classifier (and entity learner) swapped, trained
 into a temporary folder (never models/) with ``nlu.training.train`` — the code
-``hotline train`` runs — and scored on nlu/tests/heldout.yml (never trained on):
+``hotline train`` runs — and scored on nlu/tests/heldout/ (never trained on):
 intents, and entity precision / recall over its annotated (entity, value) pairs.
 Training costs minutes of CPU per DIET variant:
 `make bench-pipelines` runs this, plain `make bench` does not.

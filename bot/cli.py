@@ -74,7 +74,7 @@ def nlu_parse(models: Path) -> None:
 )
 @click.option("--folds", default=5, show_default=True)
 def nlu_evaluate(cv: bool, folds: int) -> None:
-    """Measure the model on nlu/tests/heldout.yml; write docs/nlu-heldout.md
+    """Measure the model on nlu/tests/heldout/; write docs/nlu-heldout.md
     (and docs/nlu-cross-validation.md with --cross-validation)."""
     from nlu import evaluate
     from nlu.parser import load_parser

@@ -18,7 +18,7 @@ import yaml
 from nlu.parser import Parser, quiet_rasa
 from nlu.training import CONFIG, DATA, ROOT
 
-HELDOUT = ROOT / "nlu" / "tests" / "heldout.yml"
+HELDOUT = ROOT / "nlu" / "tests" / "heldout"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]+\}")
 
 
@@ -28,11 +28,13 @@ def strip_annotations(example: str) -> str:
 
 
 def load_examples(path: Path) -> list[tuple[str, str]]:
-    """(text, intent) pairs from a Rasa NLU YAML file."""
+    """(text, intent) pairs from a Rasa NLU YAML file, or from every file of a folder."""
+    if path.is_dir():
+        return [pair for file in sorted(path.glob("*.yml")) for pair in load_examples(file)]
     with open(path, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
     pairs = []
-    for block in doc.get("nlu", []):
+    for block in doc.get("nlu") or []:
         if "intent" not in block:
             continue
         for line in block["examples"].splitlines():
@@ -75,7 +77,7 @@ def heldout_markdown(result: HeldoutResult, command: str) -> str:
     lines = [
         "# Held-out intent accuracy",
         "",
-        f"Made by `{command}` on `nlu/tests/heldout.yml` (never trained on).",
+        f"Made by `{command}` on `nlu/tests/heldout/` (never trained on).",
         "",
         f"**Accuracy: {result.accuracy:.1%}** ({result.correct}/{result.total})",
         "",

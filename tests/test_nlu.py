@@ -20,14 +20,14 @@ MIN_HELDOUT_EXAMPLES = 10
 
 
 def test_training_data_covers_every_intent():
-    counts = Counter(intent for _text, intent in evaluate.load_examples(DATA / "nlu.yml"))
+    counts = Counter(intent for _text, intent in evaluate.load_examples(DATA))
     assert set(counts) == set(INTENTS)
     thin = {i: n for i, n in counts.items() if n < MIN_TRAINING_EXAMPLES}
     assert not thin, thin
 
 
 def test_heldout_is_separate_from_training():
-    training = {text for text, _ in evaluate.load_examples(DATA / "nlu.yml")}
+    training = {text for text, _ in evaluate.load_examples(DATA)}
     heldout = evaluate.load_examples(evaluate.HELDOUT)
     counts = Counter(intent for _, intent in heldout)
     assert set(counts) == set(INTENTS)
