@@ -165,3 +165,7 @@ cli.add_command(outreach_cli.scheduler_cli)
 from registry.cli import registry_cli  # noqa: E402
 
 cli.add_command(registry_cli)
+
+from review.cli import nlu_cli  # noqa: E402
+
+cli.add_command(nlu_cli)

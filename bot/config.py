@@ -36,6 +36,11 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "Aliyun, Tencent: 10)",
     ),
     "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
+    "HOTLINE_REVIEW_DAYS": (
+        "30",
+        "messages kept for NLU review (/police/review) are deleted after this many days "
+        "unless labelled with an intent",
+    ),
     "HOTLINE_RATE_LIMIT_PER_MINUTE": (
         "20",
         "messages one sender may send per minute on average; more are kept, not answered "
