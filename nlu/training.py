@@ -3,9 +3,9 @@
 A model is current when it was trained from exactly the config.yml, nlu/data,
 nlu/dictionary and ``$HOTLINE_VAR/nlu-reviewed`` (examples supervisors labelled, written by
 ``hotline nlu export-reviewed``; never committed) on disk now: a fingerprint of those
-files is saved beside the model. That is stricter than comparing times (an edit made while a training runs would look older than
-the model it did not go into). ``train`` is then a no-op, so ``make run`` and ``make test``
-can call it every time.
+files is saved beside the model. That is stricter than comparing times (an edit made
+while a training runs would look older than the model it did not go into). ``train`` is
+then a no-op, so ``make run`` and ``make test`` can call it every time.
 """
 
 from __future__ import annotations
