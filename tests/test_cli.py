@@ -16,6 +16,7 @@ def test_help_lists_the_commands():
         "train",
         "nlu-parse",
         "nlu-evaluate",
+        "nlu",
         "settings",
         "jurisdictions",
         "officer",
