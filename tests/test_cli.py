@@ -16,7 +16,6 @@ def test_help_lists_the_commands():
         "train",
         "nlu-parse",
         "nlu-evaluate",
-        "nlu",
         "settings",
         "jurisdictions",
         "officer",
