@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (default, what it is). README's table is `hotline settings` (tests/test_config.py).
 SETTINGS: dict[str, tuple[str | None, str]] = {
-    "HOTLINE_VAR": ("var", "folder for the database, keys and uploads (git-ignored)"),
+    "HOTLINE_VAR": (
+        "var",
+        "folder for the database, keys, uploads and reviewed NLU examples (git-ignored)",
+    ),
     "HOTLINE_DB": (None, "SQLite database file (default: $HOTLINE_VAR/hotline.db)"),
     "HOTLINE_MODEL_DIR": ("models", "where `hotline train` puts the Rasa NLU model"),
     "HOTLINE_PUBLIC_URL": (
