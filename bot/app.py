@@ -69,6 +69,9 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     from registry import web as bureau_web
 
     app.register_blueprint(bureau_web.bp)
+    from review import web as review_web
+
+    app.register_blueprint(review_web.bp)
     # reporting/ cannot import bot/: it reaches the reporter through this function.
     app.extensions["hotline_notify"] = make_notifier(app.config)
 

@@ -27,9 +27,15 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.option("--force", is_flag=True, help="Train even if the model is up to date.")
 def train(force: bool) -> None:
-    """Train the Rasa NLU model into models/ (no-op when newer than its data and config)."""
+    """Train the Rasa NLU model into models/ (no-op when newer than its data and config).
+
+    Includes the examples supervisors reviewed, $HOTLINE_VAR/nlu-reviewed/ (written by
+    `hotline nlu export-reviewed`), when there are any."""
+    from dotenv import load_dotenv
+
     from nlu.training import train as run_training
 
+    load_dotenv(ROOT / ".env")  # HOTLINE_VAR as the app and `hotline nlu` read it
     path, trained = run_training(force=force)
     click.echo(f"{'trained' if trained else 'up to date'}: {path.relative_to(ROOT)}")
 
@@ -165,3 +171,7 @@ cli.add_command(outreach_cli.scheduler_cli)
 from registry.cli import registry_cli  # noqa: E402
 
 cli.add_command(registry_cli)
+
+from review.cli import nlu_cli  # noqa: E402
+
+cli.add_command(nlu_cli)

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (default, what it is). README's table is `hotline settings` (tests/test_config.py).
 SETTINGS: dict[str, tuple[str | None, str]] = {
-    "HOTLINE_VAR": ("var", "folder for the database, keys and uploads (git-ignored)"),
+    "HOTLINE_VAR": (
+        "var",
+        "folder for the database, keys, uploads and reviewed NLU examples (git-ignored)",
+    ),
     "HOTLINE_DB": (None, "SQLite database file (default: $HOTLINE_VAR/hotline.db)"),
     "HOTLINE_MODEL_DIR": ("models", "where `hotline train` puts the Rasa NLU model"),
     "HOTLINE_PUBLIC_URL": (
@@ -36,6 +39,11 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "Aliyun, Tencent: 10)",
     ),
     "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
+    "HOTLINE_REVIEW_DAYS": (
+        "30",
+        "messages kept for NLU review (/police/review) are deleted after this many days "
+        "unless labelled with an intent",
+    ),
     "HOTLINE_RATE_LIMIT_PER_MINUTE": (
         "20",
         "messages one sender may send per minute on average; more are kept, not answered "

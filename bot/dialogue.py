@@ -28,6 +28,7 @@ from bot.messages import InboundMessage
 from bot.ratelimit import RateLimiter
 from nlu import Parse, Parser
 from nlu.parser import FALLBACK_INTENT
+from review.queue import record_if_unsure
 from storage.privacy import Vault
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class Dialogue:
             turn.say(responses.text("too_long"))
             text = text[:MAX_TEXT]
         turn.parse = self.parser.parse(text)
+        record_if_unsure(self.db, text, turn.parse, turn.message.channel)  # REVIEW HOOK
         intent = turn.parse.intent
         if intent == FALLBACK_INTENT or turn.parse.confidence < MIN_CONFIDENCE:
             turn.say(*join_if_fits(responses.text("not_understood"), responses.text("menu")))

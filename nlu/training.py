@@ -1,10 +1,11 @@
 """Training the Rasa NLU model, only when its inputs changed.
 
-A model is current when it was trained from exactly the config.yml, nlu/data and
-nlu/dictionary on disk now: a fingerprint of those files is saved beside the model. That is
-stricter than comparing times (an edit made while a training runs would look older than
-the model it did not go into). ``train`` is then a no-op, so ``make run`` and ``make test``
-can call it every time.
+A model is current when it was trained from exactly the config.yml, nlu/data,
+nlu/dictionary and ``$HOTLINE_VAR/nlu-reviewed`` (examples supervisors labelled, written by
+``hotline nlu export-reviewed``; never committed) on disk now: a fingerprint of those
+files is saved beside the model. That is stricter than comparing times (an edit made
+while a training runs would look older than the model it did not go into). ``train`` is
+then a no-op, so ``make run`` and ``make test`` can call it every time.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from nlu.parser import MODEL_NAME, quiet_rasa
@@ -21,10 +24,18 @@ CONFIG = ROOT / "config.yml"
 DATA = ROOT / "nlu" / "data"
 DICTIONARY = ROOT / "nlu" / "dictionary"
 MODELS = ROOT / "models"
+REVIEWED = "nlu-reviewed"
+
+
+def reviewed_files() -> list[Path]:
+    """The reviewed examples under $HOTLINE_VAR/nlu-reviewed (review/export.py), if any.
+    Read from the environment: nlu imports nothing of the app's settings."""
+    var = Path(os.environ.get("HOTLINE_VAR") or "var")
+    return sorted(((var if var.is_absolute() else ROOT / var) / REVIEWED).glob("*.yml"))
 
 
 def inputs(config: Path = CONFIG, data: Path = DATA) -> list[Path]:
-    files = [config, *data.rglob("*.yml"), *DICTIONARY.rglob("*")]
+    files = [config, *data.rglob("*.yml"), *DICTIONARY.rglob("*"), *reviewed_files()]
     return [f for f in files if f.is_file()]
 
 
@@ -82,15 +93,22 @@ def _train(models: Path, config: Path, data: Path) -> Path:
     # Rasa resolves the jieba dictionary_path relative to the working directory.
     cwd = os.getcwd()
     os.chdir(ROOT)
-    try:
-        result = train_nlu(
-            config=str(config),
-            nlu_data=str(data),
-            output=str(models),
-            fixed_model_name=MODEL_NAME,
-        )
-    finally:
-        os.chdir(cwd)
+    # Rasa reads one data path: with reviewed examples, a folder holding both.
+    with tempfile.TemporaryDirectory() as combined:
+        reviewed = reviewed_files()
+        if reviewed:
+            shutil.copytree(data, Path(combined) / "project")
+            for path in reviewed:
+                shutil.copy(path, Path(combined) / f"reviewed-{path.name}")
+        try:
+            result = train_nlu(
+                config=str(config),
+                nlu_data=combined if reviewed else str(data),
+                output=str(models),
+                fixed_model_name=MODEL_NAME,
+            )
+        finally:
+            os.chdir(cwd)
     if not result:
         raise RuntimeError("Rasa did not produce a model; see the log above")
     return Path(result)

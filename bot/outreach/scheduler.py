@@ -50,6 +50,7 @@ WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PURGE_JOB_ID = "reports-purge"
+REVIEW_PURGE_JOB_ID = "review-purge"  # review/queue.py: messages kept for NLU review
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -67,6 +68,7 @@ class Runtime:
     # The daily purge of closed reports (reporting.purge): days, and the uploads folder.
     purge_days: int | None = None
     uploads_dir: str | None = None
+    review_days: int | None = None  # HOTLINE_REVIEW_DAYS (review.queue.purge_job)
     drain_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -355,17 +357,18 @@ def schedule_purge(scheduler: BaseScheduler, rt: Runtime) -> None:
     Re-adding it at every start would compute the next run from now and drop a 03:00
     run missed while the server was down; kept in the store, a missed run is coalesced
     and runs at start (within the misfire grace)."""
-    args = [rt.db_path, rt.purge_days, rt.uploads_dir]
-    job = scheduler.get_job(PURGE_JOB_ID)
-    if job is None:
-        scheduler.add_job(
-            "reporting.purge:purge_job",
-            CronTrigger(hour=3, minute=0, timezone=TIMEZONE),
-            args=args,
-            id=PURGE_JOB_ID,
-        )
-    elif list(job.args) != args:  # settings changed; modify keeps the pending run time
-        job.modify(args=args)
+    jobs = [
+        (PURGE_JOB_ID, "reporting.purge:purge_job", [rt.db_path, rt.purge_days, rt.uploads_dir]),
+        (REVIEW_PURGE_JOB_ID, "review.queue:purge_job", [rt.db_path, rt.review_days]),
+    ]
+    for job_id, func, args in jobs:
+        job = scheduler.get_job(job_id)
+        if job is None:
+            scheduler.add_job(
+                func, CronTrigger(hour=3, minute=0, timezone=TIMEZONE), args=args, id=job_id
+            )
+        elif list(job.args) != args:  # settings changed; modify keeps the pending run time
+            job.modify(args=args)
 
 
 def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
@@ -376,6 +379,7 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
         sender_factory=lambda: outbox.senders_from_config(config),
         rate=rate_from_config(config),
         purge_days=int(config.get("HOTLINE_PURGE_DAYS") or 180),
+        review_days=int(config.get("HOTLINE_REVIEW_DAYS") or 30),
         uploads_dir=(
             str(Path(config["HOTLINE_VAR"]) / "uploads") if config.get("HOTLINE_VAR") else None
         ),

@@ -1,0 +1,166 @@
+"""The review table: what the model was unsure about, waiting for a supervisor's label.
+
+A row is one message, redacted before it is stored (review/redact.py). Rows with the same
+``text_key`` (texts that differ only in spacing, punctuation or numbers) are shown and
+labelled together, with a count. Pending rows and rows labelled "not a real message" are
+deleted ``HOTLINE_REVIEW_DAYS`` days after they arrived; rows labelled with an intent are
+the reviewed training data (redacted, no sender) and stay until a supervisor relabels
+them or the table is purged by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from typing import Any
+
+import sqlite_utils
+
+from nlu.parser import FALLBACK_INTENT, Parse
+from review.redact import redact, text_key
+from storage.clock import now_iso as now
+
+log = logging.getLogger(__name__)
+
+REASONS = ("fallback", "low_confidence", "not_helpful")
+NOT_A_MESSAGE = "not_a_message"
+# Answered, but this unsure: worth a look (the dialogue says "没太听明白" below 0.4).
+REVIEW_BELOW = 0.6
+DEFAULT_REVIEW_DAYS = 30
+MAX_TEXT = 500  # what the model saw at most (bot/dialogue.py MAX_TEXT)
+
+
+def record(
+    db: sqlite_utils.Database,
+    text: str,
+    parse: Parse | None,
+    reason: str,
+    channel: str,
+) -> int | None:
+    """Keep ``text`` (redacted) for review with the model's guess; return the row id.
+
+    Never raises into the conversation: a villager's answer matters more than the
+    review queue, so a failure is logged and None returned."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown review reason {reason!r}")
+    try:
+        shown = redact(text[:MAX_TEXT]).strip()
+        if not shown:
+            return None
+        with db.atomic():
+            table = db["review_items"].insert(
+                {
+                    "text": shown,
+                    "text_key": text_key(shown),
+                    "guess_intent": parse.intent if parse else None,
+                    "guess_confidence": round(parse.confidence, 4) if parse else None,
+                    "reason": reason,
+                    "channel": channel,
+                    "created_at": now(),
+                }
+            )
+        return table.last_pk
+    except Exception:  # noqa: BLE001 - the villager's answer goes on regardless
+        log.exception("could not keep a message for review")
+        return None
+
+
+def record_if_unsure(
+    db: sqlite_utils.Database, text: str, parse: Parse, channel: str
+) -> int | None:
+    """The dialogue's hook after every model parse: keep it when the model fell back or
+    was below ``REVIEW_BELOW``; a confident parse is not kept."""
+    if parse.intent == FALLBACK_INTENT:
+        return record(db, text, parse, "fallback", channel)
+    if parse.confidence < REVIEW_BELOW:
+        return record(db, text, parse, "low_confidence", channel)
+    return None
+
+
+def pending(db: sqlite_utils.Database, limit: int = 200) -> list[dict[str, Any]]:
+    """Unreviewed groups, most frequent first: the earliest text of each group, how many
+    times it came, the latest guess and the reasons seen."""
+    return list(
+        db.query(
+            """
+            SELECT text_key,
+                   (SELECT text FROM review_items f WHERE f.text_key = r.text_key
+                     AND f.reviewed_at IS NULL ORDER BY f.id LIMIT 1) AS text,
+                   (SELECT guess_intent FROM review_items l WHERE l.text_key = r.text_key
+                     AND l.reviewed_at IS NULL ORDER BY l.id DESC LIMIT 1) AS guess_intent,
+                   (SELECT guess_confidence FROM review_items l WHERE l.text_key = r.text_key
+                     AND l.reviewed_at IS NULL ORDER BY l.id DESC LIMIT 1)
+                     AS guess_confidence,
+                   group_concat(DISTINCT reason) AS reasons,
+                   group_concat(DISTINCT channel) AS channels,
+                   count(*) AS count,
+                   min(created_at) AS first_at,
+                   max(created_at) AS last_at
+            FROM review_items r
+            WHERE reviewed_at IS NULL
+            GROUP BY text_key
+            ORDER BY count DESC, last_at DESC
+            LIMIT ?
+            """,
+            [limit],
+        )
+    )
+
+
+def review(db: sqlite_utils.Database, key: str, intent: str, reviewer: str) -> int:
+    """Label every pending row of group ``key``; return how many were labelled."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE review_items SET reviewed_intent = ?, reviewed_by = ?, reviewed_at = ?"
+            " WHERE text_key = ? AND reviewed_at IS NULL",
+            [intent, reviewer, now(), key],
+        )
+    return cursor.rowcount
+
+
+def reviewed_examples(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    """intent -> its reviewed texts, one per group (the earliest), in a stable order."""
+    examples: dict[str, list[str]] = {}
+    rows = db.execute(
+        "SELECT reviewed_intent, text FROM review_items WHERE id IN ("
+        " SELECT min(id) FROM review_items WHERE reviewed_intent IS NOT NULL"
+        " AND reviewed_intent != ? GROUP BY text_key, reviewed_intent)"
+        " ORDER BY reviewed_intent, id",
+        [NOT_A_MESSAGE],
+    ).fetchall()
+    for intent, text in rows:
+        examples.setdefault(intent, []).append(text)
+    return examples
+
+
+def review_days(config: dict | None = None) -> int:
+    value = (config or {}).get("HOTLINE_REVIEW_DAYS") or os.environ.get("HOTLINE_REVIEW_DAYS")
+    return int(value) if value else DEFAULT_REVIEW_DAYS
+
+
+def purge(db: sqlite_utils.Database, days: int, at: dt.datetime | None = None) -> int:
+    """Delete pending and not-a-message rows older than ``days``; return how many."""
+    at = at or dt.datetime.now(dt.timezone.utc)
+    cutoff = (at - dt.timedelta(days=days)).isoformat(timespec="seconds")
+    with db.atomic():
+        cursor = db.execute(
+            "DELETE FROM review_items WHERE created_at <= ?"
+            " AND (reviewed_at IS NULL OR reviewed_intent = ?)",
+            [cutoff, NOT_A_MESSAGE],
+        )
+    return cursor.rowcount
+
+
+def purge_job(db_path: str, days: int | None = None) -> int:
+    """The daily job (bot/outreach/scheduler.py ``schedule_purge`` adds it beside the
+    reports' purge, in the persistent job store)."""
+    from storage.db import connect
+
+    db = connect(db_path, migrate_schema=False)
+    try:
+        count = purge(db, days if days is not None else review_days())
+    finally:
+        db.conn.close()
+    log.info("purged %d review items older than %s days", count, days)
+    return count
