@@ -3,6 +3,8 @@ review attacked. docs/reliability.md lists them with their outcomes."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.qr.verdict import judge
@@ -89,3 +91,111 @@ def test_next_that_a_browser_reads_as_another_host_is_refused(degraded_app, coun
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/police/"
+
+
+# --- 6. account enumeration through the lockout; per-address throttling ------------------
+
+
+def _attempt(app, path: str, username: str, password: str, addr: str = "127.0.0.1"):
+    client = app.test_client()
+    token = csrf_token(client, path)
+    return client.post(
+        path,
+        data={"username": username, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": addr},
+    )
+
+
+def _page(response) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("path", ["/police/login", "/bureau/login"])
+def test_lockout_answers_a_real_and_an_unknown_name_alike(degraded_app, county, path):
+    for attempt in range(7):
+        # A new address each time: only the per-account lockout is measured here.
+        real = _attempt(degraded_app, path, "sp", "wrong", f"10.0.1.{attempt}")
+        ghost = _attempt(degraded_app, path, "nobody-here", "wrong", f"10.0.2.{attempt}")
+        assert real.status_code == ghost.status_code == 401
+        assert _page(real) == _page(ghost).replace("nobody-here", "sp"), attempt + 1
+    # The account is locked all the same: even the right password is refused for now.
+    assert _attempt(degraded_app, path, "sp", PASSWORD, "10.0.3.1").status_code == 401
+
+
+def test_one_address_guessing_many_accounts_is_throttled(degraded_app, county):
+    from reporting.web import LOGIN_BURST, LOGIN_THROTTLED
+
+    for n in range(LOGIN_BURST):
+        _attempt(degraded_app, "/police/login", f"guess{n}", "wrong", "10.9.9.9")
+    # Over the limit: refused without checking, for every name, the real one too.
+    blocked = _attempt(degraded_app, "/police/login", "jt", PASSWORD, "10.9.9.9")
+    assert blocked.status_code == 401
+    assert LOGIN_THROTTLED in blocked.get_data(as_text=True)
+    # No account was locked by it, and another address signs in at once.
+    assert _attempt(degraded_app, "/police/login", "jt", PASSWORD, "10.9.9.10").status_code == 302
+
+
+# --- 11. third-party images on the report page; security headers -------------------------
+
+
+def test_report_page_never_loads_a_url_we_did_not_store(degraded_app, county):
+    from tests.police_helpers import logged_in
+    from tests.test_police_queue import report_by_sms
+
+    report = report_by_sms(
+        degraded_app, "+8613812345679", "有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"
+    )
+    from reporting import reports
+    from storage.db import connect
+
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    for url in ("//evil.test/beacon.png", "https://evil.test/a.png", "http://10.0.0.1/x.jpg"):
+        reports.add_attachment(db, report["id"], url, "image/png")
+    db.conn.close()
+    client = logged_in(degraded_app, "sp")
+    response = client.get(f"/police/reports/{report['id']}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'src="//evil.test' not in page and 'src="https://evil.test' not in page
+    assert 'href="//evil.test' not in page and 'href="http://10.0.0.1' not in page
+    policy = response.headers["Content-Security-Policy"]
+    assert "img-src 'self' data:" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("path", ["/police/login", "/bureau/login", "/police/outreach/"])
+def test_every_officers_page_carries_the_security_headers(degraded_app, county, path):
+    response = degraded_app.test_client().get(path)
+    assert "img-src 'self' data:" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+# --- 12. unauthenticated 500s -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["signature", "msg_signature"])
+@pytest.mark.parametrize("value", ["签名", "é" * 40, "\u200b", "a\x00b"])
+def test_wechat_non_ascii_signatures_are_refused_not_500(wapp, name, value):
+    import time
+
+    params = {"signature": "0" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
+    params[name] = value
+    if name == "msg_signature":
+        params["encrypt_type"] = "aes"
+    client = wapp.test_client()
+    assert client.post("/wechat", query_string=params, data=b"<xml/>").status_code in (
+        400,
+        403,
+    )
+    assert client.get("/wechat", query_string={**params, "echostr": "x"}).status_code < 500
+
+
+@pytest.mark.parametrize("attachment_id", [2**63, 2**64 + 5, 10**30])
+def test_huge_attachment_ids_are_404_not_500(degraded_app, county, attachment_id):
+    from tests.police_helpers import logged_in
+
+    path = f"/police/reports/1/photos/{attachment_id}"
+    assert degraded_app.test_client().get(path).status_code in (302, 404)
+    assert logged_in(degraded_app, "sp").get(path).status_code == 404
