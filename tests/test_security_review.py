@@ -199,3 +199,55 @@ def test_huge_attachment_ids_are_404_not_500(degraded_app, county, attachment_id
     path = f"/police/reports/1/photos/{attachment_id}"
     assert degraded_app.test_client().get(path).status_code in (302, 404)
     assert logged_in(degraded_app, "sp").get(path).status_code == 404
+
+
+# --- 13. /sms/console: JSON only, and a token ---------------------------------------------
+
+
+def test_console_webhook_needs_json_and_the_token(degraded_app):
+    client = degraded_app.test_client()
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    token = degraded_app.config["SMS_CONSOLE_TOKEN"]
+    assert len(token) >= 32
+    body = '{"from": "13812345678", "text": "退订"}'
+    # What a web page on this machine can send without a preflight: refused, no opt-out.
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        refused = client.post(
+            "/sms/console",
+            data=body,
+            content_type=ctype,
+            headers={"X-Console-Token": token},
+            environ_base=local,
+        )
+        assert refused.status_code == 403, ctype
+    for bad in ("", "x" * 64, token[:-1], "令牌"):
+        refused = client.post(
+            "/sms/console", data=body, content_type="application/json",
+            headers={"X-Console-Token": bad}, environ_base=local,
+        )  # fmt: skip
+        assert refused.status_code == 403
+    from storage.db import connect
+
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+    db.conn.close()
+    ok = client.post(
+        "/sms/console",
+        data=body,
+        content_type="application/json",
+        headers={"X-Console-Token": token},
+        environ_base=local,
+    )
+    assert ok.status_code == 200 and ok.get_json()["replies"]
+
+
+def test_console_token_is_generated_once_into_var_and_private(tmp_path):
+    import stat
+
+    from bot.config import load_config
+
+    first = load_config({"HOTLINE_VAR": str(tmp_path)})["SMS_CONSOLE_TOKEN"]
+    assert load_config({"HOTLINE_VAR": str(tmp_path)})["SMS_CONSOLE_TOKEN"] == first
+    path = tmp_path / "console_token"
+    assert path.read_text().strip() == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
