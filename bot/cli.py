@@ -122,7 +122,8 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"hotline on http://{host}:{port}/  (NLU model loading; /healthz tells when in)")
     if app.config.get("SMS_PROVIDER") == "console":
         click.echo(
-            f"console SMS: POST /sms/console with X-Console-Token: {app.config['SMS_CONSOLE_TOKEN']}"
+            "console SMS: POST /sms/console with X-Console-Token: "
+            + app.config["SMS_CONSOLE_TOKEN"]
         )
     waitress_serve(app, host=host, port=port, threads=threads)
 
