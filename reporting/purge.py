@@ -17,6 +17,7 @@ import sqlite_utils
 from reporting.reports import CLOSED
 from storage import uploads as upload_files
 from storage.clock import now_iso as now
+from storage.db import checkpoint
 
 log = logging.getLogger(__name__)
 DEFAULT_PURGE_DAYS = 180
@@ -88,6 +89,8 @@ def purge_closed(
                 )
         for url in files:
             _remove_upload(url, uploads)
+    if rows:
+        checkpoint(db)  # purged text must not wait in the WAL for the next checkpoint
     return len(rows)
 
 

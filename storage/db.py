@@ -107,6 +107,9 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted and overwritten content is zeroed, not left in free pages: a masked number
+    # or a purged report must not survive in the file (some SQLite builds default off).
+    conn.execute("PRAGMA secure_delete = ON")
     db = Database(conn)
     db.write_lock = _write_lock(str(path.resolve()) if str(path) != ":memory:" else str(id(db)))
     if str(path) != ":memory:":
@@ -119,6 +122,20 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     if migrate_schema:
         migrate(db)
     return db
+
+
+def checkpoint(db: sqlite_utils.Database) -> bool:
+    """Copy the WAL into the database and truncate it: after personal data is masked
+    or purged, the old pages (clear text) must not stay in the -wal file until SQLite's
+    next automatic checkpoint. False when it could not complete (readers still on old
+    pages, or called inside a transaction): the next checkpoint finishes the job."""
+    if db.conn.in_transaction:
+        return False
+    try:
+        busy, _log, _done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return not busy
 
 
 def _idle(app: Any) -> threading.local:

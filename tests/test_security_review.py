@@ -251,3 +251,57 @@ def test_console_token_is_generated_once_into_var_and_private(tmp_path):
     path = tmp_path / "console_token"
     assert path.read_text().strip() == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- 8. clear text left in the WAL ----------------------------------------------------------
+
+
+def test_every_connection_sets_secure_delete(tmp_path):
+    from storage.db import connect
+
+    db = connect(tmp_path / "h.db")
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    db.conn.close()
+
+
+def test_number_a_wechat_follower_typed_is_not_left_in_the_wal(wapp):
+    from bot.outreach import groups
+    from storage.db import connect
+    from tests.test_privacy import assert_nowhere
+    from tests.wechat_helpers import WeChatPush
+
+    db = connect(wapp.config["HOTLINE_DB"])
+    groups.ensure_group(db, "平南县", "东坝镇", "石桥村")
+    follower = WeChatPush(wapp.test_client(), "oFollowerWal_0123456789")
+    follower.text("订阅")
+    follower.text("石桥村")
+    follower.text("我的手机号是 139 8765 4321")
+    sub = groups.subscriber(db, wapp.extensions["hotline_vault"], "oFollowerWal_0123456789")
+    assert sub["phone_masked"] == "139****4321"
+    db.conn.close()
+    # Read before any checkpoint of ours: the masking itself must have cleared the WAL.
+    assert_nowhere(wapp.config["HOTLINE_VAR"], ["13987654321", "139 8765 4321"])
+
+
+def test_purged_report_is_not_left_in_the_wal(degraded_app, county):
+    import datetime as dt
+
+    from reporting import purge, reports
+    from storage.db import connect
+    from tests.test_police_queue import report_by_sms
+    from tests.test_privacy import assert_nowhere
+
+    secret = "嫌疑人车牌桂R88H77穿红衣"
+    report = report_by_sms(
+        degraded_app, "+8613812345670", "有人让扫二维码", "社坡镇大坡村", secret, "两个人", "跳过"
+    )
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    assert secret in str(reports.get(db, report["id"])) + str(
+        list(db.query("SELECT * FROM report_messages"))
+    )
+    db.execute("UPDATE reports SET status = 'resolved', closed_at = '2000-01-01T00:00:00+00:00'")
+    db.conn.commit()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)  # the chat goes too
+    assert purge.purge_closed(db, 1, at=later) >= 1
+    db.conn.close()
+    assert_nowhere(degraded_app.config["HOTLINE_VAR"], [secret, "桂R88H77"])
