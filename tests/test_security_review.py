@@ -305,3 +305,61 @@ def test_purged_report_is_not_left_in_the_wal(degraded_app, county):
     assert purge.purge_closed(db, 1, at=later) >= 1
     db.conn.close()
     assert_nowhere(degraded_app.config["HOTLINE_VAR"], [secret, "桂R88H77"])
+
+
+# --- 10. outbox claims of a killed drainer ------------------------------------------------
+
+_HANGING_DRAINER = """
+import sys, time
+from bot.outreach import outbox
+from bot.channels.senders import SendResult
+from storage.db import connect
+from tests.outreach_helpers import DAYTIME, VAULT
+
+class Hang:
+    name = "fake"
+    accepts_idempotency_key = True
+    def send(self, to, text, idempotency_key=None):
+        print("sending", flush=True)
+        time.sleep(600)  # killed here, mid-push
+        return SendResult(ok=True, provider_id="x")
+
+db = connect(sys.argv[1], migrate_schema=False)
+outbox.drain(db, VAULT, Hang(), rate=0, batch=10, now=lambda: DAYTIME)
+"""
+
+
+def test_rows_of_a_drainer_killed_mid_push_are_taken_over_at_once(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bot.outreach import campaigns, outbox
+    from tests.outreach_helpers import DAYTIME, enroll, new_db, numbers
+
+    db = new_db(tmp_path)
+    enroll(db, numbers(5))
+    campaigns.plan(
+        db, kind="alert", scope_type="group", scope_value="石桥村", created_by="test",
+        now=DAYTIME, text="紧急提醒：冒充医保局的人在村里，验证码不给人。", urgent=True,
+    )  # fmt: skip
+    drainer = subprocess.Popen(
+        [sys.executable, "-c", _HANGING_DRAINER, str(tmp_path / "hotline.db")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    try:
+        assert drainer.stdout.readline().strip() == "sending"
+        # While it lives, its claims are its own, however the clock reads.
+        assert outbox.recover(db, resend_in_doubt=True, now=DAYTIME) == (0, 0)
+    finally:
+        drainer.send_signal(signal.SIGKILL)
+        drainer.wait()
+    statuses = {r[0] for r in db.execute("SELECT status FROM outbox")}
+    assert statuses == {"claimed", "sending"}
+    # Dead: everything it held is back at once, well inside the 300 s lease.
+    released, in_doubt = outbox.recover(db, resend_in_doubt=True, now=DAYTIME)
+    assert (released, in_doubt) == (4, 1)
+    assert {r[0] for r in db.execute("SELECT status FROM outbox")} == {"pending"}
