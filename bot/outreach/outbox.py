@@ -223,23 +223,27 @@ def recover(
         resend = sorted(resend_in_doubt)
     dead = json.dumps(_dead_claims(db))
     # A row is abandoned when its lease ran out or its drainer's process is gone.
-    abandoned = "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))"
     with db.atomic():
         released = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
-            f"WHERE status = 'claimed' AND {abandoned}",  # noqa: S608
-            [stamp, cutoff, dead],
+            "WHERE status = 'claimed' AND "
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))"[
+                stamp, cutoff, dead
+            ],
         ).rowcount
         in_doubt = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
-            f"WHERE status = 'sending' AND {abandoned} "  # noqa: S608
+            "WHERE status = 'sending' AND "
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?))) "
             "AND COALESCE(channel, 'sms') IN (SELECT value FROM json_each(?))",
             [stamp, cutoff, dead, json.dumps(resend)],
         ).rowcount
         in_doubt += db.execute(
             "UPDATE outbox SET status = 'unknown', claim_token = NULL, updated_at = ?, "
-            f"error_code = 'crash_during_send' WHERE status = 'sending' AND {abandoned}",  # noqa: S608
-            [stamp, cutoff, dead],
+            "error_code = 'crash_during_send' WHERE status = 'sending' AND "
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))"[
+                stamp, cutoff, dead
+            ],
         ).rowcount
     if released or in_doubt:
         log.warning(
