@@ -227,9 +227,8 @@ def recover(
         released = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
             "WHERE status = 'claimed' AND "
-            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))"[
-                stamp, cutoff, dead
-            ],
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))",
+            [stamp, cutoff, dead],
         ).rowcount
         in_doubt = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
@@ -241,9 +240,8 @@ def recover(
         in_doubt += db.execute(
             "UPDATE outbox SET status = 'unknown', claim_token = NULL, updated_at = ?, "
             "error_code = 'crash_during_send' WHERE status = 'sending' AND "
-            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))"[
-                stamp, cutoff, dead
-            ],
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))",
+            [stamp, cutoff, dead],
         ).rowcount
     if released or in_doubt:
         log.warning(
