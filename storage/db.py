@@ -12,6 +12,7 @@ two writes kept the first: a message marked logged that never was).
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import sqlite3
 import threading
@@ -102,6 +103,9 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Created private like the keys; SQLite gives its -wal and -shm the same mode.
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     # check_same_thread=False: a connection is only used by one request at a time
     # (flask.g), but the scheduler hands connections across threads.
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)

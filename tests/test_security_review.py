@@ -363,3 +363,226 @@ def test_rows_of_a_drainer_killed_mid_push_are_taken_over_at_once(tmp_path):
     released, in_doubt = outbox.recover(db, resend_in_doubt=True, now=DAYTIME)
     assert (released, in_doubt) == (4, 1)
     assert {r[0] for r in db.execute("SELECT status FROM outbox")} == {"pending"}
+
+
+# --- 3. CPU and memory exhaustion through /api/chat/photo ---------------------------------
+
+
+def png_16bit_rgba(width: int, height: int) -> bytes:
+    """A tiny PNG file that declares width x height 16-bit RGBA (8 bytes a pixel)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    packer = zlib.compressobj(9)
+    row = b"\0" + b"\0" * (width * 8)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def photo_post(client, data: bytes, sender: str = "browser-a"):
+    import io
+
+    return client.post(
+        "/api/chat/photo",
+        data={"sender": sender, "image": (io.BytesIO(data), "p.png", "image/png")},
+        content_type="multipart/form-data",
+    )
+
+
+def qr_png(content: str) -> bytes:
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(content, micro=False).save(out, kind="png", scale=6)
+    return out.getvalue()
+
+
+def test_photo_over_the_decoded_bytes_cap_is_refused_before_decoding(degraded_app, monkeypatch):
+    from PIL import ImageFile
+
+    from bot.qr import check_bytes
+    from bot.qr.decode import MAX_DECODED_BYTES, MAX_PIXELS
+
+    data = png_16bit_rgba(3000, 3000)  # 9 Mpx: under the pixel cap, 72 MB decoded
+    assert 3000 * 3000 < MAX_PIXELS and 3000 * 3000 * 8 > MAX_DECODED_BYTES
+    assert len(data) < 1024 * 1024
+    loads: list[int] = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load", lambda self: (self.tile and loads.append(1)) or real_load(self)
+    )
+    response = photo_post(degraded_app.test_client(), data)
+    assert response.status_code == 413 and "error" in response.get_json()
+    assert check_bytes(data, degraded_app.config).kind == "not_image"
+    assert loads == []  # judged from the header: never decoded
+    assert not (degraded_app.config["HOTLINE_VAR"] / "uploads").exists()
+
+
+def test_a_web_chat_photo_is_decoded_once(degraded_app, monkeypatch):
+    from PIL import ImageFile
+
+    loads: list[int] = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load", lambda self: (self.tile and loads.append(1)) or real_load(self)
+    )
+    response = photo_post(degraded_app.test_client(), qr_png("http://t.cn/A6abcdEf"))
+    assert response.status_code == 200
+    assert "短链接" in response.get_json()["replies"][0]
+    assert len(loads) == 1
+
+
+def test_photos_are_rate_limited_per_sender_and_overall(degraded_app):
+    from bot.channels.webchat import BUSY_REPLY
+    from bot.qr.workers import PER_SENDER_BURST
+
+    client = degraded_app.test_client()
+    photo = qr_png("https://www.nhsa.gov.cn/")
+    for _ in range(PER_SENDER_BURST):
+        assert photo_post(client, photo, "browser-flood").status_code == 200
+    refused = photo_post(client, photo, "browser-flood")
+    assert refused.status_code == 429
+    assert refused.get_json()["replies"] == [BUSY_REPLY]
+    assert "验证码不给人" in BUSY_REPLY and len(BUSY_REPLY) <= 70
+    # A neighbour's photo is still checked, and the flooding sender's texts answered.
+    assert photo_post(client, photo, "browser-neighbour").status_code == 200
+    text = client.post("/api/chat", json={"sender": "browser-flood", "text": "你好"})
+    assert text.status_code == 200 and text.get_json()["replies"]
+
+
+def test_overall_photo_limit(degraded_app):
+    degraded_app.config.update(QR_PHOTOS_OVERALL_PER_MINUTE=1, QR_PHOTOS_OVERALL_BURST=2)
+    client = degraded_app.test_client()
+    photo = qr_png("https://www.nhsa.gov.cn/")
+    codes = [photo_post(client, photo, f"browser-{n}").status_code for n in range(4)]
+    assert codes == [200, 200, 429, 429]
+
+
+def test_photos_are_decoded_in_a_bounded_pool_off_the_text_threads(degraded_app, monkeypatch):
+    import threading
+
+    from bot.channels.webchat import BUSY_REPLY
+    from bot.qr import decode
+
+    degraded_app.config.update(QR_WORKERS=1, QR_QUEUE=1, QR_WAIT_S=20)
+    release, started = threading.Event(), threading.Event()
+    threads: set[str] = set()
+
+    def slow_reader(image):  # stands in for a costly decode
+        threads.add(threading.current_thread().name)
+        started.set()
+        release.wait(20)
+
+    monkeypatch.setitem(decode.ANALYSERS, "slow", slow_reader)
+    photo = qr_png("http://t.cn/A6abcdEf")
+    results: list[int] = []
+
+    def send(sender: str) -> None:
+        results.append(photo_post(degraded_app.test_client(), photo, sender).status_code)
+
+    first = threading.Thread(target=send, args=("browser-1",))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=send, args=("browser-2",))  # waits in the queue
+    second.start()
+    try:
+        # The pool (1) and its queue (1) are full: the next is told at once to come back.
+        third = photo_post(degraded_app.test_client(), photo, "browser-3")
+        assert third.status_code == 503 and third.get_json()["replies"] == [BUSY_REPLY]
+        # Texts are answered meanwhile: they never wait for a photo.
+        text = degraded_app.test_client().post(
+            "/api/chat", json={"sender": "browser-text", "text": "你好"}
+        )
+        assert text.status_code == 200 and text.get_json()["replies"]
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert sorted(results) == [200, 200]
+    assert threads and all(name.startswith("photo") for name in threads)
+
+
+def test_an_analyser_gets_the_decoded_image_and_cannot_break_the_verdict(monkeypatch):
+    from bot.qr import decode
+
+    seen = []
+    monkeypatch.setitem(decode.ANALYSERS, "ocr", lambda image: seen.append(image.size) or "文字")
+    monkeypatch.setitem(decode.ANALYSERS, "broken", lambda image: 1 / 0)
+    photo = decode.analyse(qr_png("http://t.cn/A6abcdEf"))
+    assert photo.codes == ["http://t.cn/A6abcdEf"] and photo.format == "PNG"
+    assert photo.extras == {"ocr": "文字", "broken": None}
+    assert seen == [photo.image.size]
+
+
+# --- 4. web-chat photos kept forever; files created private ------------------------------
+
+
+def test_a_photo_only_checked_is_deleted_within_minutes(degraded_app, county):
+    import os
+    import time
+
+    from reporting import purge
+    from storage.db import connect
+
+    client = degraded_app.test_client()
+    assert photo_post(client, qr_png("http://t.cn/A6abcdEf"), "browser-check").status_code == 200
+    folder = degraded_app.config["HOTLINE_VAR"] / "uploads"
+    [checked] = list(folder.iterdir())
+    assert oct(checked.stat().st_mode & 0o777) == "0o600"
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    assert purge.remove_orphans(db, folder) == 0  # fresh: the villager may still report
+    old = time.time() - 11 * 60
+    os.utime(checked, (old, old))
+    stray = folder / "leftover.tmp"  # whatever else lies there and no report names
+    stray.write_bytes(b"x")
+    os.utime(stray, (old, old))
+    # The daily purge and the every-minute tick both sweep; here the purge.
+    assert purge.purge_closed(db, 30, uploads=folder) == 0
+    assert list(folder.iterdir()) == []
+    db.conn.close()
+
+
+def test_a_reported_photo_is_kept_by_the_sweep(degraded_app, county):
+    import os
+    import time
+
+    from reporting import purge, reports
+    from storage.db import connect
+    from tests.test_police_queue import report_by_sms
+
+    client = degraded_app.test_client()
+    assert photo_post(client, qr_png("http://t.cn/A6abcdEf"), "browser-keep").status_code == 200
+    folder = degraded_app.config["HOTLINE_VAR"] / "uploads"
+    [kept] = list(folder.iterdir())
+    report = report_by_sms(
+        degraded_app, "+8613812345671", "有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"
+    )
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    reports.add_attachment(db, report["id"], f"upload:{kept.name}", "image/png")
+    old = time.time() - 3600
+    os.utime(kept, (old, old))
+    assert purge.remove_orphans(db, folder) == 0
+    assert kept.exists()
+    db.conn.close()
+
+
+def test_database_and_its_wal_are_created_private(tmp_path):
+    from storage.db import connect
+
+    db = connect(tmp_path / "var" / "hotline.db")
+    db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    db.execute("INSERT INTO t VALUES (1)")
+    db.conn.commit()
+    for name in ("hotline.db", "hotline.db-wal"):
+        mode = (tmp_path / "var" / name).stat().st_mode & 0o777
+        assert mode == 0o600, (name, oct(mode))
+    db.conn.close()
