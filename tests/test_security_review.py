@@ -413,7 +413,7 @@ def test_photo_over_the_decoded_bytes_cap_is_refused_before_decoding(degraded_ap
     from bot.qr.decode import MAX_DECODED_BYTES, MAX_PIXELS
 
     data = png_16bit_rgba(3000, 3000)  # 9 Mpx: under the pixel cap, 72 MB decoded
-    assert 3000 * 3000 < MAX_PIXELS and 3000 * 3000 * 8 > MAX_DECODED_BYTES
+    assert MAX_PIXELS > 3000 * 3000 and MAX_DECODED_BYTES < 3000 * 3000 * 8
     assert len(data) < 1024 * 1024
     loads: list[int] = []
     real_load = ImageFile.ImageFile.load
