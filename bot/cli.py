@@ -126,6 +126,11 @@ def serve(host: str, port: int, threads: int) -> None:
 
     start_with_app(app)  # tip schedules and the outbox drain run inside the server
     click.echo(f"hotline on http://{host}:{port}/  (NLU model loading; /healthz tells when in)")
+    if app.config.get("SMS_PROVIDER") == "console":
+        click.echo(
+            "console SMS: POST /sms/console with X-Console-Token: "
+            + app.config["SMS_CONSOLE_TOKEN"]
+        )
     waitress_serve(app, host=host, port=port, threads=threads)
 
 
