@@ -105,11 +105,14 @@ _TLDS = (
     "com|cn|net|org|top|xyz|vip|cc|me|ly|co|info|site|shop|club|io|app|link|ink|icu|work|"
     "wang|ren|so|im|date|bz|lt|gl|tk|ml|ga|cf|gq|pw|live|online|store|tech|fun|asia|hk|tw"
 )
+# Characters a URL can hold once past its host (ASCII only: OCR drops the space between
+# a link and the Chinese after it, "http://x.top/a重新认证").
+_URL_TAIL = r"[A-Za-z0-9\-._~:/?#@!$&*+;=%]*"
 _LINK = re.compile(
-    r"(?:https?://|www\.)[^\s，。！？、；）)】」<>\"'“”]+"
-    r"|(?<![\w.@])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?:/[^\s，。！？、；）)】」<>\"'“”]*)?"
-    rf"|(?<![\w.@/])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?![a-z0-9])"
-    r"(?::\d+)?(?:/[^\s，。！？、；）)】」<>\"'“”]*)?",
+    rf"(?:https?://|www\.)[A-Za-z0-9\-._~:@\[\]]+(?:/{_URL_TAIL})?"
+    rf"|(?<![\w.@])(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?::\d+)?(?:/{_URL_TAIL})?"
+    rf"|(?<![A-Za-z0-9.@/\-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?![a-z0-9])"
+    rf"(?::\d+)?(?:/{_URL_TAIL})?",
     re.I,
 )
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
