@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import posixpath
 import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -37,6 +35,7 @@ from reporting import audit, incidents, officers, reports, routing
 from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
+from weburl import same_site_path
 
 log = logging.getLogger(__name__)
 bp = Blueprint(
@@ -189,16 +188,10 @@ def _scoped_report(report_id: int) -> dict[str, Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a plain path on this site: an open redirect would help phishing officers.
-    # Backslashes and control characters are refused (browsers read "/\\x" as "//x"),
-    # and the path must already be normal: no "..", no "//", no "." segments.
-    if target and target.isprintable() and "\\" not in target:
-        parts = urlsplit(target)
-        path = parts.path
-        normal = path == "/" or posixpath.normpath(path) == path.rstrip("/")
-        if not parts.scheme and not parts.netloc and path.startswith("/") and normal:
-            return target
-    return url_for("police.queue")
+    # Only a path on this site, judged after the normalisation a browser does to a
+    # Location ("////evil", "/\\evil", tabs and newlines all leave the site): an open
+    # redirect would help phishing officers.
+    return same_site_path(target) or url_for("police.queue")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+
+from weburl import parse_link, under
 
 SEVERITY = ["payment", "registration", "shortener", "bare_ip", "unknown_site", "text", "official"]
 
@@ -48,10 +49,6 @@ class QrVerdict:
         return {"qr_" + k: v for k, v in asdict(self).items()}
 
 
-def _under(host: str, domains: Iterable[str]) -> bool:
-    return any(host == d or host.endswith("." + d) for d in domains)
-
-
 def judge(content: str, official: Iterable[str] = DEFAULT_OFFICIAL) -> QrVerdict:
     """The verdict on one decoded QR text."""
     text = content.strip()
@@ -67,24 +64,24 @@ def judge(content: str, official: Iterable[str] = DEFAULT_OFFICIAL) -> QrVerdict
         lower = "http://" + lower  # "t.cn/abc" printed without a scheme is still a link
     if not re.match(r"^[a-z][a-z0-9+.-]*://", lower):
         return QrVerdict("text", text, None, [text])
-    try:
-        parts = urlsplit(lower)
-        host = (parts.hostname or "").rstrip(".")
-    except ValueError:
+    # The host a browser would go to (WHATWG parsing), not what urlsplit reads.
+    link = parse_link(lower)
+    if link is None:
         return QrVerdict("unknown_site", text, None, [text])
-    rest = parts.path + "?" + parts.query + "#" + parts.fragment
-    if parts.scheme not in ("http", "https"):
+    host = link.host
+    rest = link.path + link.query + link.fragment
+    if link.scheme not in ("http", "https"):
         kind = "payment" if _PAY.search(lower) else "unknown_site"
         return QrVerdict(kind, text, host or None, [text])
-    if _is_ip(host):
+    if link.is_ip or _is_ip(host):
         return QrVerdict("bare_ip", text, host, [text])
-    if not host.isascii():  # look-alike Unicode domains
-        return QrVerdict("unknown_site", text, host, [text])
-    if _under(host, SHORTENERS):
+    if under(host, SHORTENERS):
         return QrVerdict("shortener", text, host, [text])
-    if _under(host, official):
+    # Official only when nothing about the text could mislead (backslashes, userinfo,
+    # look-alike letters, odd ports): otherwise judged as any other site.
+    if under(host, official) and not link.ambiguous:
         return QrVerdict("official", text, host, [text])
-    if _under(host, PAYMENT_HOSTS) or _PAY.search(host) or _PAY.search(rest):
+    if under(host, PAYMENT_HOSTS) or _PAY.search(host) or _PAY.search(rest):
         return QrVerdict("payment", text, host, [text])
     if _REGISTER.search(rest) or _REGISTER.search(host):
         return QrVerdict("registration", text, host, [text])
