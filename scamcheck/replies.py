@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 import responses
-from scamcheck import urls
-from scamcheck.signals import OUR_SIGNATURE, Judgement, normalise
+import weburl
+from scamcheck.signals import OUR_SIGNATURE, Judgement, absolute, normalise
 
 MAX_REASONS = 3
 _WARNING = re.compile(r"诈骗|骗子|反诈|谨防|警惕|切勿")
@@ -52,8 +52,8 @@ def answer(j: Judgement, text: str = "") -> str:
         return _join(first_aid, body)
     if j.verdict == "official":
         if j.links:
-            host = urls.host_of(j.links[0])
-            return t["official_gov"].format(host=host.name if host else j.links[0]).strip()
+            link = weburl.parse_link(absolute(j.links[0]))
+            return t["official_gov"].format(host=link.host if link else j.links[0]).strip()
         return t["official_ours"].strip()
     if first_aid:
         return first_aid

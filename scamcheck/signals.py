@@ -28,8 +28,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+import weburl
 from registry.activities import find_codes, find_work_ids
-from scamcheck import urls
 
 Verdict = Literal["scam", "unsure", "official"]
 
@@ -242,22 +242,42 @@ def _links(text: str) -> list[str]:
     return out
 
 
+def absolute(link: str) -> str:
+    """``link`` with a scheme ("t.cn/abc" printed without one is still a link)."""
+    return link if re.match(r"^[a-z][a-z0-9+.-]*://", link, re.I) else "http://" + link
+
+
+# Ways a printed link misleads about where it goes (weburl's reasons), shown as a
+# look-alike: the text reads like one site, a browser goes to another.
+_MISLEADING = frozenset(
+    {
+        "userinfo", "punycode_host", "non_ascii_host", "parsers_disagree",
+        "rewritten_characters", "percent_encoded_host", "control_characters",
+    }
+)  # fmt: skip
+
+
 def _link_signal(link: str) -> Signal | None:
-    host = urls.host_of(link)
-    if host is None:
-        return Signal("link", link)
-    name = host.name
-    if host.is_ip or name.isdigit():
-        return Signal("bare_ip", name)
-    if urls.under(name, SHORTENERS):
-        return Signal("shortener", name)
-    if urls.under(name, OFFICIAL_DOMAINS):
+    parsed = weburl.parse_link(absolute(link))
+    if parsed is None or not parsed.host:
+        return Signal("link", link[:40])
+    host = parsed.host
+    if parsed.is_ip:
+        return Signal("bare_ip", host.strip("[]"))
+    if weburl.under(host, SHORTENERS):
+        return Signal("shortener", host)
+    if set(parsed.suspicious) & _MISLEADING:
+        return Signal("lookalike_domain", host)
+    if weburl.host_is_under(absolute(link), OFFICIAL_DOMAINS + BRAND_DOMAINS):
         return None
-    if urls.under(name, BRAND_DOMAINS):
-        return None
-    if "xn--" in name or any(token in name for token in BRAND_TOKENS):
-        return Signal("lookalike_domain", name)
-    return Signal("link", name)
+    if any(token in host for token in BRAND_TOKENS):
+        return Signal("lookalike_domain", host)
+    return Signal("link", host)
+
+
+def official_link(link: str) -> bool:
+    """A browser would go to a government site, and the text reads unambiguously."""
+    return weburl.host_is_under(absolute(link), OFFICIAL_DOMAINS)
 
 
 def _pasted(text: str, links: list[str]) -> bool:
@@ -358,10 +378,7 @@ def judge(text: str, *, recipient_tail: str | None = None) -> Judgement:
         verdict = "scam"
     elif (
         links
-        and all(
-            urls.under((urls.host_of(u) or urls.Host("", False, "")).name, OFFICIAL_DOMAINS)
-            for u in links
-        )
+        and all(official_link(u) for u in links)
         and not phones
         and not kinds - {"impersonation"}
     ):
