@@ -166,7 +166,8 @@ _MONEY_GONE = re.compile(
     r"(支出|转出|扣款|扣费|消费|支付|付款|取现)(人民币|金额)?\s*[¥￥]?\d+(\.\d+)?\s*元"
 )
 
-_SIGNATURE = re.compile(r"^\s*[【\[]([^】\]]{2,12})[】\]]|[【\[]([^】\]]{2,12})[】\]]\s*$")
+# A signature opens (or closes) a line: a screenshot has the clock and sender above it.
+_SIGNATURE = re.compile(r"^\s*[【\[]([^】\]]{2,12})[】\]]|[【\[]([^】\]]{2,12})[】\]]\s*$", re.M)
 _CODE_TEMPLATE = re.compile(r"(验证码|校验码|动态码)\s*(为|是|:)?\s*\d{4,8}")
 _DEBIT = re.compile(
     r"尾号\s*\d{4}\s*的?[^，。]{0,6}(账户|卡|信用卡)|(支出|扣款|转出|消费|入账)(人民币)?\s*\d"
@@ -196,12 +197,23 @@ class Judgement:
         return {s.kind for s in self.signals}
 
 
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width letters and digits), traditional → simplified for the words we
     look for, zero-width characters and OCR line breaks inside words removed."""
     text = unicodedata.normalize("NFKC", text or "").translate(_TRADITIONAL)
     text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text)
-    return re.sub(r"(?<=[\u4e00-\u9fff])[ \t]*\n[ \t]*(?=[\u4e00-\u9fff])", "", text)
+    # A line a screen or a letter wrapped (OCR gives one line per visual line) is one
+    # sentence: rejoin across CJK characters and punctuation, never before a signature.
+    text = re.sub(
+        rf"(?<=[{_CJK}])[ \t]*\n[ \t]*(?=[^\s【\[])|(?<=\S)[ \t]*\n[ \t]*(?![【\[])(?=[{_CJK}])",
+        "",
+        text,
+    )
+    # A link the phone (or OCR) broke over two lines: "http://nhsa-" + "gov.top/a".
+    return re.sub(r"(?<=[A-Za-z0-9\-./_?=&%#:])[ \t]*\n[ \t]*(?=[A-Za-z0-9\-./_?=&%#])", "", text)
 
 
 def mask_phone(number: str) -> str:
