@@ -115,13 +115,15 @@ def render(r: dict[str, object]) -> str:
         f"`nice -n 10 .venv/bin/python bench/ocr_bench.py`.\n\n"
         "| measure | value |\n|---|---|\n"
         f"| pictures (rendered, {r['texts']} texts x layouts/distortions) | {r['pictures']} |\n"
-        f"| OCR character accuracy, mean (min) | {r['char_accuracy']:.3f} ({r['char_accuracy_min']:.3f}) |\n"
+        f"| OCR character accuracy, mean (min) | {r['char_accuracy']:.3f}"
+        f" ({r['char_accuracy_min']:.3f}) |\n"
         f"| verdict accuracy on pictures (OCR → judge) | {r['verdict_accuracy']:.3f} |\n"
         f"| verdict accuracy on the same texts pasted | {r['pasted_accuracy']:.3f} |\n"
         f'| "official" verdicts for a scam | {r["official_for_scam"]} |\n'
         f"| OCR time per photo p50 / p90 | {r['p50_s']:.2f} s / {r['p90_s']:.2f} s |\n"
         f"| engine load | {r['load_s']:.2f} s |\n"
-        f"| RSS before / with OCR loaded / peak | {r['rss_before_mb']:.0f} / {r['rss_loaded_mb']:.0f} / {r['peak_rss_mb']:.0f} MB |\n\n"
+        f"| RSS before / with OCR loaded / peak | {r['rss_before_mb']:.0f} /"
+        f" {r['rss_loaded_mb']:.0f} / {r['peak_rss_mb']:.0f} MB |\n\n"
         f"Pictures judged differently from a person:\n{misses}\n"
     )
 
