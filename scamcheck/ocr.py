@@ -69,6 +69,12 @@ def engine() -> Any:
         return _engine
 
 
+def warm_up() -> Future[Any]:
+    """Load the engine on the OCR thread now, so the first photo's budget is spent
+    reading rather than loading."""
+    return _pool.submit(engine)
+
+
 def prepare(image: Image.Image) -> np.ndarray | None:
     """The image as the engine wants it: first frame, upright (EXIF), on white, RGB,
     at most MAX_SIDE; None when it is too large to read."""

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
+from PIL import Image
+
 import responses
 from bot.messages import Media
-from bot.qr.decode import NotAnImage, decode, open_image
+from bot.qr.decode import NotAnImage, decode_image, open_image
 from bot.qr.download import DownloadError, fetch_image, parse_hosts
 from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
 from storage import uploads
@@ -64,15 +66,31 @@ def max_bytes(config: Any = None) -> int:
 
 
 def check_bytes(data: bytes, config: Any = None) -> QrVerdict:
+    return check_image_bytes(data, config)[0]
+
+
+def check_image_bytes(data: bytes, config: Any = None) -> tuple[QrVerdict, Image.Image | None]:
+    """The QR verdict and the opened image (None when it is no image or too large),
+    decoded once so the text reader (scamcheck.ocr) works on the same picture."""
     config = _config(config)
     if len(data) > max_bytes(config):
-        return QrVerdict("too_large")
+        return QrVerdict("too_large"), None
     try:
-        codes = decode(data)
+        image = open_image(data)
+        codes = decode_image(image)
     except NotAnImage:
-        return QrVerdict("not_image")
+        return QrVerdict("not_image"), None
     official = parse_hosts(config.get("QR_OFFICIAL_DOMAINS") or "nhsa.gov.cn,gov.cn")
-    return judge_all(codes, official)
+    return judge_all(codes, official), image
+
+
+def check_photo(media: Media, config: Any = None) -> tuple[QrVerdict, Image.Image | None]:
+    """Fetch one photo, judge its QR codes, and hand back the opened image."""
+    config = _config(config)
+    fetched = _fetch(media, config)
+    if isinstance(fetched, QrVerdict):
+        return fetched, None
+    return check_image_bytes(fetched, config)
 
 
 def check(media: Media, config: Any = None) -> QrVerdict:
@@ -192,11 +210,17 @@ def worst(verdicts: list[QrVerdict]) -> QrVerdict:
 
 
 def media_step(dialogue: Dialogue, turn: Turn) -> None:
-    """Answer a message with photos: the verdict on the most alarming one. The check is
-    kept in the conversation state (``last_qr``) for a report made next."""
-    verdicts = [check(m) for m in turn.message.media[:MAX_PHOTOS]]
-    verdict = worst(verdicts)
-    turn.say(responses.catalogue("qr")["qr"][verdict.kind].strip())
+    """Answer a message with photos: the verdict on the most alarming QR code, and on
+    the text in the photos (an SMS screenshot, a letter, a work ID: bot/photo_text.py).
+    The checks are kept in the conversation state (``last_qr``, ``last_text_check``)
+    for a report made next."""
+    from bot import photo_text  # imported here: it reaches the dialogue's registry step
+
+    checked = [check_photo(m) for m in turn.message.media[:MAX_PHOTOS]]
+    verdict = worst([v for v, _ in checked])
+    images = [image for _, image in checked if image is not None]
+    if not photo_text.answer_photos(dialogue, turn, images, verdict):
+        turn.say(responses.catalogue("qr")["qr"][verdict.kind].strip())
     attachment = verdict.as_attachment()
     if attachment.get("qr_content"):
         attachment["qr_content"] = attachment["qr_content"][:1000]

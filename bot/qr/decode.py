@@ -37,10 +37,15 @@ def open_image(data: bytes) -> Image.Image:
 def decode(data: bytes) -> list[str]:
     """The texts of the QR codes in the photo (at most MAX_CODES), [] when none.
     NotAnImage when the bytes are not a picture."""
-    image = open_image(data)
+    return decode_image(open_image(data))
+
+
+def decode_image(image: Image.Image) -> list[str]:
+    """The QR codes in an already opened photo (left as it was: OCR reads it next)."""
     if image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
     if max(image.size) > MAX_SIDE:
+        image = image.copy()
         image.thumbnail((MAX_SIDE, MAX_SIDE))
     formats = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode]
     results = zxingcpp.read_barcodes(image, formats=formats)

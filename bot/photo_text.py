@@ -1,0 +1,119 @@
+"""The text in a villager's photo, read and judged: an SMS screenshot, a letter, a badge.
+
+Every photo path (MMS, WeChat image, web chat upload) goes through ``bot.qr.media_step``,
+which decodes each photo once and hands the opened images here. OCR (scamcheck.ocr)
+gets what is left of the time budget (``OCR_BUDGET_S``, default 3 s: WeChat waits 5 s
+for the webhook and the download came first). What it says is judged by the same
+analyser as pasted text (scamcheck.signals); an authorisation code or work ID on a
+letter or badge goes to the registry check (bot/verify_team.py), as a typed code does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+import responses
+from scamcheck import ocr
+from scamcheck.replies import answer
+from scamcheck.signals import Judgement, judge, mask_phone
+from storage.privacy import normalise_contact
+
+if TYPE_CHECKING:
+    from bot.dialogue import Dialogue, Turn
+    from bot.qr import QrVerdict
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET_S = 3.0
+# QR kinds that are a judgement of a code found in the photo.
+_NO_CODE = {"no_qr", "not_image", "too_large", "unavailable"}
+MAX_KEPT_TEXT = 500
+
+
+def _budget() -> float:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return float(current_app.config.get("OCR_BUDGET_S") or DEFAULT_BUDGET_S)
+    return DEFAULT_BUDGET_S
+
+
+def recipient_tail(turn: Turn) -> str | None:
+    """The last 3 digits of the sender's number on SMS (our format's 尾号); None on
+    WeChat and web chat, where the sender is no phone number."""
+    if turn.message.channel != "sms":
+        return None
+    digits = normalise_contact(turn.message.sender).lstrip("+")
+    return digits[-3:] if digits.isdigit() and len(digits) >= 7 else None
+
+
+def read_photos(images: list[Image.Image], budget_s: float) -> tuple[str, bool]:
+    """The text read in ``images`` within ``budget_s`` (all together), and whether the
+    reader ran out of time before it finished."""
+    deadline = time.monotonic() + budget_s
+    texts: list[str] = []
+    late = False
+    for image in images:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            late = True
+            break
+        reading = ocr.read(image, budget_s=remaining)
+        if reading.status == "late":
+            late = True
+            break
+        if reading.lines:
+            texts.append(reading.text)
+    return "\n".join(texts), late
+
+
+def kept(j: Judgement, text: str) -> dict[str, Any]:
+    """What the conversation state keeps for a report made next: the verdict, the
+    signals, links and codes, numbers masked (the full ones are never stored)."""
+    return {
+        "verdict": j.verdict,
+        "signals": [[s.kind, s.evidence] for s in j.signals],
+        "links": list(j.links)[:5],
+        "phones": [mask_phone(p) for p in j.phones][:5],
+        "codes": list(j.codes)[:5],
+        "text": text[:MAX_KEPT_TEXT],
+    }
+
+
+def answer_photos(dialogue: Dialogue, turn: Turn, images: list[Image.Image], qr: QrVerdict) -> bool:
+    """Read and judge the text in ``images`` and answer; False when there was no text
+    to judge (the caller then gives the QR verdict alone)."""
+    if not images:
+        return False
+    text, late = read_photos(images, _budget())
+    has_code = qr.kind not in _NO_CODE
+    qr_text = responses.catalogue("qr")["qr"][qr.kind].strip()
+    if not text.strip():
+        if late and not has_code:
+            turn.say(responses.catalogue("scamcheck")["photo_late"].strip())
+            return True
+        return False
+    j = judge(text, recipient_tail=recipient_tail(turn))
+    turn.state["last_text_check"] = kept(j, text)
+    log.info("photo text judged %s (%s)", j.verdict, ",".join(sorted(j.kinds())))
+    if j.codes and j.verdict != "scam":
+        if has_code:
+            turn.say(qr_text)
+        from bot import verify_team  # the registry's form and answers
+
+        code = next((c for c in j.codes if c.startswith("YB-")), None)
+        work_id = next((c for c in j.codes if not c.startswith("YB-")), None)
+        verify_team.check_clues(dialogue, turn, code=code, work_id=work_id, text=text)
+        return True
+    reply = answer(j, text)
+    if has_code and j.verdict == "scam":
+        turn.say(qr_text, reply)
+    elif has_code:
+        turn.say(qr_text)  # the code is what can hurt; the text was not alarming
+    else:
+        turn.say(reply)
+    return True
