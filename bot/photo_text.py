@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 import responses
-from scamcheck import ocr
+from reporting import cadres
+from reporting import scam_verdicts as verdicts
+from scamcheck import ocr, seen
 from scamcheck.replies import answer
 from scamcheck.signals import Judgement, judge, mask_phone
 from storage.privacy import normalise_contact
@@ -97,23 +99,84 @@ def answer_photos(dialogue: Dialogue, turn: Turn, images: list[Image.Image], qr:
             turn.say(responses.catalogue("scamcheck")["photo_late"].strip())
             return True
         return False
-    j = judge(text, recipient_tail=recipient_tail(turn))
-    turn.state["last_text_check"] = kept(j, text)
-    log.info("photo text judged %s (%s)", j.verdict, ",".join(sorted(j.kinds())))
-    if j.codes and j.verdict != "scam":
+    before = len(turn.replies)
+    replies = answer_text(dialogue, turn, text)
+    if not replies:  # a code on a letter: the registry check answered
         if has_code:
-            turn.say(qr_text)
+            turn.replies.insert(before, qr_text)
+        return True
+    verdict = turn.state["last_text_check"]["verdict"]
+    if has_code and verdict == "scam":
+        turn.say(qr_text, *replies)
+    elif has_code:
+        turn.say(qr_text)  # the code is what can hurt; the text was not alarming
+    else:
+        turn.say(*replies)
+    return True
+
+
+def _village(dialogue: Dialogue, turn: Turn) -> str | None:
+    cadre = cadres.lookup(dialogue.db, turn.sender_hash)
+    if cadre:
+        return cadre["township"] + cadre["village"]
+    form = turn.state.get("form") or {}
+    return form.get("village")
+
+
+def answer_text(dialogue: Dialogue, turn: Turn, text: str) -> list[str]:
+    """Judge a forwarded message (pasted, or read from a photo) and return the replies;
+    [] when a registry code was found and the registry check answered instead.
+
+    Also: the message is counted as seen (scamcheck/seen.py), what it names is
+    remembered for a later verdict notice (reporting/scam_verdicts.py; SMS and WeChat only:
+    web chat cannot be pushed to), and ``turn.state["last_text_check"]`` keeps the
+    judgement for a report made next and for "did this help?" (scamcheck/feedback.py).
+    """
+    j = judge(text, recipient_tail=recipient_tail(turn))
+    counted = seen.record(
+        dialogue.db,
+        text,
+        sender_hash=turn.sender_hash,
+        channel=turn.message.channel,
+        village=_village(dialogue, turn),
+    )
+    keys = verdicts.keys_of(
+        dialogue.vault,
+        phones=j.phones,
+        links=j.links,
+        codes=j.codes,
+        message_id=counted.message_id if counted else None,
+    )
+    if keys and turn.message.channel in ("sms", "wechat"):
+        verdicts.remember_asks(
+            dialogue.db,
+            dialogue.vault,
+            keys,
+            sender_hash=turn.sender_hash,
+            channel=turn.message.channel,
+            contact=turn.message.sender,
+        )
+    state = kept(j, text)
+    if counted:
+        state["message_id"] = counted.message_id
+    turn.state["last_text_check"] = state
+    log.info("text judged %s (%s)", j.verdict, ",".join(sorted(j.kinds())))
+    t = responses.catalogue("scamcheck")
+    marked = verdicts.verdict(dialogue.db, keys)
+    if marked and (marked["status"] == "confirmed" or j.verdict != "scam"):
+        state["verdict"] = "scam" if marked["status"] == "confirmed" else j.verdict
+        return [t[f"verdict_{marked['status']}"].format(label=marked["label"]).strip()]
+    if j.codes and j.verdict != "scam":
         from bot import verify_team  # the registry's form and answers
 
         code = next((c for c in j.codes if c.startswith("YB-")), None)
         work_id = next((c for c in j.codes if not c.startswith("YB-")), None)
         verify_team.check_clues(dialogue, turn, code=code, work_id=work_id, text=text)
-        return True
+        return []
     reply = answer(j, text)
-    if has_code and j.verdict == "scam":
-        turn.say(qr_text, reply)
-    elif has_code:
-        turn.say(qr_text)  # the code is what can hurt; the text was not alarming
-    else:
-        turn.say(reply)
-    return True
+    if counted and counted.villagers >= 2:
+        key = "seen" if counted.villages else "seen_no_villages"
+        line = t[key].format(villagers=counted.villagers, villages=counted.villages).strip()
+        if responses.fits_sms(reply + line):
+            reply += line
+    return [reply]

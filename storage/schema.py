@@ -12,7 +12,16 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from storage.migrations import core, incidents, outreach, registry, reliability, reporting, wechat
+from storage.migrations import (
+    core,
+    incidents,
+    outreach,
+    registry,
+    reliability,
+    reporting,
+    scamcheck,
+    wechat,
+)
 
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
@@ -24,6 +33,7 @@ MIGRATIONS: list[Migration] = [
     *registry.MIGRATIONS,
     *incidents.MIGRATIONS,
     *reliability.MIGRATIONS,
+    *scamcheck.MIGRATIONS,
 ]
 
 
