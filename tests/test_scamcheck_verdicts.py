@@ -7,13 +7,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
 
 from bench import ocr_corpus
 from reporting import reports, routing, scam_verdicts
 from scamcheck import feedback, seen
 from tests.police_helpers import load_county, logged_in, post_form
-from tests.test_wechat_media import PIC_URL, api, pic_host, push_image  # noqa: F401
+from tests.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
+from tests.wechat_helpers import WeChatPush
 
 SUSPECT = "13977665544"
 SCAM = f"【医保局】您的医保卡已冻结，请致电{SUSPECT}办理解冻，逾期作废。"
@@ -136,15 +136,16 @@ def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monke
         page=path,
     )
     assert len(api.sent) == already + 1
-    # The address was kept only for the notice.
-    assert (
-        db.execute("SELECT count(*) FROM scam_asks WHERE contact_enc IS NOT NULL").fetchone()[0]
-        == 0
-    )
+    # The address was kept only for the notice (the message's own ask keeps it, at
+    # most 30 days, for a verdict on the message).
+    kept = db.execute("SELECT kind FROM scam_asks WHERE contact_enc IS NOT NULL").fetchall()
+    assert [k[0] for k in kept] == ["message"]
 
     # A later lookup answers with the verdict.
     pic_host(png(SCAM))
-    later = push_image(wapp, PicUrl=PIC_URL, MediaId="M2") or [
+    follower = WeChatPush(wapp.test_client(), OPENID)
+    message = {**follower.base("image"), "PicUrl": PIC_URL, "MediaId": "M2", "MsgId": "9002"}
+    later = follower.replies(follower.post(message)) or [
         m["text"]["content"] for m in api.wait_for_sent(already + 2)[already + 1 :]
     ]
     assert later[0].startswith("警方已确认")
@@ -156,8 +157,12 @@ def test_verdict_needs_a_key_of_this_report(wapp):
     report = _report_with_suspect(db, wapp.extensions["hotline_vault"])
     police = logged_in(wapp, "jt")
     path = f"/police/reports/{report['id']}"
-    for data in ({"link_id": "x", "status": "confirmed"}, {"link_id": "99999", "status": "confirmed"},
-                 {"link_id": "1", "status": "maybe"}):  # fmt: skip
+    bad = [
+        {"link_id": "x", "status": "confirmed"},
+        {"link_id": "99999", "status": "confirmed"},
+        {"link_id": "1", "status": "maybe"},
+    ]
+    for data in bad:
         assert post_form(police, f"{path}/scam-verdict", data, page=path).status_code == 400
     assert db.execute("SELECT count(*) FROM scam_verdicts").fetchone()[0] == 0
     db.conn.close()
