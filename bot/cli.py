@@ -123,6 +123,11 @@ def serve(host: str, port: int, threads: int) -> None:
 
     ocr.warm_up()  # the photo reader loads in the background, not on the first photo
     click.echo(f"hotline on http://{host}:{port}/  (NLU model loading; /healthz tells when in)")
+    if app.config.get("SMS_PROVIDER") == "console":
+        click.echo(
+            "console SMS: POST /sms/console with X-Console-Token: "
+            + app.config["SMS_CONSOLE_TOKEN"]
+        )
     waitress_serve(app, host=host, port=port, threads=threads)
 
 

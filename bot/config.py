@@ -26,6 +26,11 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "`console` prints outbound SMS; `twilio`, `aliyun` or `tencent` sends them "
         "(docs/sms-gateways.md)",
     ),
+    "SMS_CONSOLE_TOKEN": (
+        None,
+        "token for `POST /sms/console` (header `X-Console-Token`; default: generated once"
+        " into var/console_token, printed by `hotline serve`)",
+    ),
     "HOTLINE_SMS_PROVIDER": (None, "deprecated name of `SMS_PROVIDER`, read when that is unset"),
     "HOTLINE_SECRET_KEY": (None, "Flask session key (default: generated once into var/)"),
     "HOTLINE_HASH_KEY": (None, "HMAC key for phone numbers / openids (default: var/keys.json)"),
@@ -132,6 +137,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     model_dir = Path(config["HOTLINE_MODEL_DIR"])
     config["HOTLINE_MODEL_DIR"] = model_dir if model_dir.is_absolute() else ROOT / model_dir
     config["SECRET_KEY"] = config.pop("HOTLINE_SECRET_KEY") or _dev_secret(var)
+    # Asked of every POST /sms/console (header X-Console-Token); `hotline serve` prints it.
+    config["SMS_CONSOLE_TOKEN"] = config["SMS_CONSOLE_TOKEN"] or _dev_secret(var, "console_token")
     # HOTLINE_SMS_PROVIDER is the old name of SMS_PROVIDER: used only when SMS_PROVIDER
     # is not given, and kept equal to it for code that still reads the old name.
     if not (overrides.get("SMS_PROVIDER") or os.environ.get("SMS_PROVIDER")):
@@ -142,8 +149,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return config
 
 
-def _dev_secret(var: Path) -> str:
-    path = var / "flask_secret"
+def _dev_secret(var: Path, name: str = "flask_secret") -> str:
+    path = var / name
     if not path.exists():
         var.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

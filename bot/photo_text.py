@@ -1,9 +1,9 @@
 """The text in a villager's photo, read and judged: an SMS screenshot, a letter, a badge.
 
-Every photo path (MMS, WeChat image, web chat upload) goes through ``bot.qr.media_step``,
-which decodes each photo once and hands the opened images here. OCR (scamcheck.ocr)
-gets what is left of the time budget (``OCR_BUDGET_S``, default 3 s: WeChat waits 5 s
-for the webhook and the download came first). What it says is judged by the same
+Every photo path (MMS, WeChat image, web chat upload) decodes each photo once
+(bot/qr/decode.analyse, on the photo pool) and runs the registered "text" analyser on
+the same image: OCR (scamcheck.ocr) within ``scamcheck.ocr.DEFAULT_BUDGET_S`` (3 s);
+``bot.qr.media_step`` hands the readings here. What it says is judged by the same
 analyser as pasted text (scamcheck.signals); an authorisation code or work ID on a
 letter or badge goes to the registry check (bot/verify_team.py), as a typed code does.
 """
@@ -11,10 +11,7 @@ letter or badge goes to the registry check (bot/verify_team.py), as a typed code
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
-
-from PIL import Image
 
 import responses
 from reporting import cadres
@@ -30,18 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BUDGET_S = 3.0
 # QR kinds that are a judgement of a code found in the photo.
 _NO_CODE = {"no_qr", "not_image", "too_large", "unavailable"}
 MAX_KEPT_TEXT = 500
-
-
-def _budget() -> float:
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        return float(current_app.config.get("OCR_BUDGET_S") or DEFAULT_BUDGET_S)
-    return DEFAULT_BUDGET_S
 
 
 def recipient_tail(turn: Turn) -> str | None:
@@ -53,23 +41,10 @@ def recipient_tail(turn: Turn) -> str | None:
     return digits[-3:] if digits.isdigit() and len(digits) >= 7 else None
 
 
-def read_photos(images: list[Image.Image], budget_s: float) -> tuple[str, bool]:
-    """The text read in ``images`` within ``budget_s`` (all together), and whether the
-    reader ran out of time before it finished."""
-    deadline = time.monotonic() + budget_s
-    texts: list[str] = []
-    late = False
-    for image in images:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0.05:
-            late = True
-            break
-        reading = ocr.read(image, budget_s=remaining)
-        if reading.status == "late":
-            late = True
-            break
-        if reading.lines:
-            texts.append(reading.text)
+def photo_text(readings: list[ocr.Reading | None]) -> tuple[str, bool]:
+    """The text read in the photos, and whether a reading ran out of time."""
+    texts = [r.text for r in readings if r is not None and r.lines]
+    late = any(r is not None and r.status == "late" for r in readings)
     return "\n".join(texts), late
 
 
@@ -86,12 +61,14 @@ def kept(j: Judgement, text: str) -> dict[str, Any]:
     }
 
 
-def answer_photos(dialogue: Dialogue, turn: Turn, images: list[Image.Image], qr: QrVerdict) -> bool:
-    """Read and judge the text in ``images`` and answer; False when there was no text
-    to judge (the caller then gives the QR verdict alone)."""
-    if not images:
+def answer_photos(
+    dialogue: Dialogue, turn: Turn, readings: list[ocr.Reading | None], qr: QrVerdict
+) -> bool:
+    """Judge the text read in the photos and answer; False when there was no text to
+    judge (the caller then gives the QR verdict alone)."""
+    if not any(readings):
         return False
-    text, late = read_photos(images, _budget())
+    text, late = photo_text(readings)
     has_code = qr.kind not in _NO_CODE
     qr_text = responses.catalogue("qr")["qr"][qr.kind].strip()
     if not text.strip():

@@ -16,11 +16,12 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from registry import activities
-from reporting.web import sign_in, sign_out, signed_in_officer
+from reporting.web import secure_headers, sign_in, sign_out, signed_in_officer
 from storage.db import get_db
 from storage.privacy import get_vault
 
 bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")
+bp.after_request(secure_headers)
 MAX_CSV_BYTES = 1024 * 1024
 FIELDS = activities.CSV_COLUMNS
 STATUS_LABELS = {"running": "进行中", "upcoming": "未开始", "ended": "已结束", "revoked": "已撤销"}

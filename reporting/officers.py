@@ -135,6 +135,7 @@ def authenticate(
                     [(at + LOCKOUT).isoformat(timespec="seconds"), officer["id"]],
                 )
     if not counted:
+        check_password_hash(_DUMMY_HASH, password or "")  # as slow as any other answer
         return None, "locked"
     if not check_password_hash(officer["password_hash"], password or ""):
         return None, "locked" if failures >= MAX_FAILURES else "invalid"

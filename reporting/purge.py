@@ -17,6 +17,7 @@ import sqlite_utils
 from reporting.reports import CLOSED
 from storage import uploads as upload_files
 from storage.clock import now_iso as now
+from storage.db import checkpoint
 
 log = logging.getLogger(__name__)
 DEFAULT_PURGE_DAYS = 180
@@ -88,7 +89,25 @@ def purge_closed(
                 )
         for url in files:
             _remove_upload(url, uploads)
+    if rows:
+        checkpoint(db)  # purged text must not wait in the WAL for the next checkpoint
+    if uploads is not None:
+        remove_orphans(db, uploads)
     return len(rows)
+
+
+def remove_orphans(
+    db: sqlite_utils.Database,
+    uploads: str | Path,
+    max_age_s: float = upload_files.ORPHAN_MAX_AGE_S,
+) -> int:
+    """Delete photos no attachment points to (a web-chat photo that was only checked,
+    a copy whose report is gone) once older than ``max_age_s``."""
+    kept = [row[0] for row in db.execute("SELECT url FROM attachments").fetchall()]
+    removed = upload_files.sweep_orphans(uploads, kept, max_age_s)
+    if removed:
+        log.info("removed %d photos no report keeps", removed)
+    return removed
 
 
 def _remove_upload(url: str, uploads: str | Path | None) -> None:

@@ -35,6 +35,7 @@ from reporting import audit, incidents, officers, reports, routing, scam_verdict
 from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
+from throttle import RateLimiter
 from weburl import same_site_path
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,31 @@ def labels() -> dict[str, Any]:
     }
 
 
+# Officers' pages load nothing from elsewhere, cannot be framed, and are not kept by
+# the browser or a proxy (a shared station computer).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def secure_headers(response: Response) -> Response:
+    """After-request hook of every officers' blueprint (police, outreach, bureau)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+bp.after_request(secure_headers)
+
+
 def _ip() -> str | None:
     return request.remote_addr
 
@@ -132,11 +158,38 @@ def signed_in_officer() -> dict[str, Any] | None:
     return officer
 
 
+# Failed login attempts per client address, on top of the per-account lockout: one address
+# guessing across many accounts is slowed without locking any of them.
+LOGIN_PER_MINUTE = 10
+LOGIN_BURST = 20
+# One answer for a wrong password, an unknown name and a locked account: the lockout
+# must not tell a guesser which names exist.
+LOGIN_FAILED = "用户名或密码不对；多次失败后账号会暂时锁定，请15分钟后再试。"
+LOGIN_THROTTLED = "尝试次数过多，请稍后再试。"
+
+
+def _login_limiter() -> RateLimiter:
+    limiter = current_app.extensions.get("hotline_login_limiter")
+    if limiter is None:
+        limiter = current_app.extensions.setdefault(
+            "hotline_login_limiter",
+            RateLimiter(
+                float(current_app.config.get("HOTLINE_LOGIN_PER_MINUTE", LOGIN_PER_MINUTE)),
+                int(current_app.config.get("HOTLINE_LOGIN_BURST", LOGIN_BURST)),
+            ),
+        )
+    return limiter
+
+
 def sign_in(detail: str = "") -> tuple[dict[str, Any] | None, str | None]:
     """Check the posted username and password (police and bureau share accounts): the
     account, with a fresh session, or the error to show. Both outcomes are audited."""
     db = get_db()
     username = request.form.get("username", "")[:64]
+    limiter, address = _login_limiter(), _ip() or "unknown"
+    if limiter.exhausted(address):
+        audit.record(db, None, "login_throttled", username=username, ip=_ip())
+        return None, LOGIN_THROTTLED
     officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
     if officer:
         session.clear()  # a fresh session: no fixation
@@ -145,10 +198,9 @@ def sign_in(detail: str = "") -> tuple[dict[str, Any] | None, str | None]:
         session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (12 h)
         audit.record(db, officer, "login", detail=detail, ip=_ip())
         return officer, None
+    limiter.check(address)  # failures only: an officer signing in is never slowed
     audit.record(db, None, f"login_{outcome}", username=username, ip=_ip())
-    if outcome == "locked":
-        return None, "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
-    return None, "用户名或密码不对。"
+    return None, LOGIN_FAILED
 
 
 def sign_out() -> None:
@@ -278,13 +330,12 @@ def _photo(attachment: dict[str, Any]) -> dict[str, Any]:
             "police.photo", report_id=attachment["report_id"], attachment_id=attachment["id"]
         )
         return {**attachment, "safe_url": link, "is_image": True}
-    # Only http(s) URLs become links or images: a javascript: URL would run on click.
-    safe = url.startswith(("https://", "http://", "/"))
-    is_image = (attachment.get("content_type") or "").startswith("image/")
-    return {**attachment, "safe_url": url if safe else None, "is_image": is_image and safe}
+    # A URL we did not store (a provider's, or one whose download was refused) is
+    # never loaded or linked: an <img> of it would tell its owner an officer looked.
+    return {**attachment, "safe_url": None, "is_image": False}
 
 
-@bp.get(f"/reports/{REPORT}/photos/<int:attachment_id>")
+@bp.get(f"/reports/{REPORT}/photos/<int(max=9223372036854775807):attachment_id>")
 @login_required
 def photo(report_id: int, attachment_id: int):
     db = get_db()

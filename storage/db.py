@@ -12,6 +12,7 @@ two writes kept the first: a message marked logged that never was).
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import sqlite3
 import threading
@@ -102,11 +103,17 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Created private like the keys; SQLite gives its -wal and -shm the same mode.
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     # check_same_thread=False: a connection is only used by one request at a time
     # (flask.g), but the scheduler hands connections across threads.
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted and overwritten content is zeroed, not left in free pages: a masked number
+    # or a purged report must not survive in the file (some SQLite builds default off).
+    conn.execute("PRAGMA secure_delete = ON")
     db = Database(conn)
     db.write_lock = _write_lock(str(path.resolve()) if str(path) != ":memory:" else str(id(db)))
     if str(path) != ":memory:":
@@ -119,6 +126,20 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     if migrate_schema:
         migrate(db)
     return db
+
+
+def checkpoint(db: sqlite_utils.Database) -> bool:
+    """Copy the WAL into the database and truncate it: after personal data is masked
+    or purged, the old pages (clear text) must not stay in the -wal file until SQLite's
+    next automatic checkpoint. False when it could not complete (readers still on old
+    pages, or called inside a transaction): the next checkpoint finishes the job."""
+    if db.conn.in_transaction:
+        return False
+    try:
+        busy, _log, _done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return not busy
 
 
 def _idle(app: Any) -> threading.local:

@@ -9,8 +9,11 @@ still see the photo when they open the report.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 PREFIX = "upload:"
@@ -29,7 +32,10 @@ def save(var_dir: str | Path, data: bytes, ext: str) -> str:
     target = folder(var_dir)
     target.mkdir(parents=True, exist_ok=True)
     name = f"{secrets.token_hex(16)}.{ext}"
-    (target / name).write_bytes(data)
+    # Private like the keys: a villager's photo is personal data.
+    fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     return PREFIX + name
 
 
@@ -50,3 +56,31 @@ def path(uploads_dir: str | Path, ref: str) -> Path | None:
 def mime_type(ref: str) -> str:
     ext = ref.rsplit(".", 1)[-1]
     return "image/jpeg" if ext == "jpg" else f"image/{ext}"
+
+
+# A photo no report points to is deleted this long after it arrived: time enough for
+# the villager to choose "report" after the check (docs/police.md).
+ORPHAN_MAX_AGE_S = 10 * 60
+
+
+def sweep_orphans(
+    uploads_dir: str | Path, kept: Iterable[str], max_age_s: float = ORPHAN_MAX_AGE_S
+) -> int:
+    """Delete the files in ``uploads_dir`` older than ``max_age_s`` that no reference in
+    ``kept`` (the attachments' URLs) names; return how many went."""
+    folder_path = Path(uploads_dir)
+    if not folder_path.is_dir():
+        return 0
+    keep = {name for ref in kept if (name := name_of(ref or ""))}
+    cutoff = time.time() - max_age_s
+    removed = 0
+    for entry in folder_path.iterdir():
+        if entry.name in keep or not entry.is_file():
+            continue
+        try:
+            if entry.stat().st_mtime <= cutoff:
+                entry.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

@@ -595,3 +595,16 @@ def test_csv_lines_the_csv_module_refuses_are_bad_rows_not_500(degraded_app, cou
     nul = {"file": (io.BytesIO(b"\x00"), "a.csv")}
     bad = bureau.post("/bureau/import", nul, content_type="multipart/form-data")
     assert bad.status_code == 400 and "the first line is not CSV text" in bad.get_data(as_text=True)
+
+
+@FUZZ
+@given(
+    attachment_id=st.one_of(st.integers(0, 2**70), st.sampled_from([2**63, 2**63 - 1, 2**64])),
+    report_id=st.one_of(st.integers(0, 2**70), st.just(1)),
+    who=st.sampled_from([None, "sp", "sup"]),
+)
+def test_photo_ids_fuzz(degraded_app, report_ids, attachment_id, report_id, who):
+    # An attachment id of 2^63 once raised OverflowError in SQLite: a 500.
+    client = degraded_app.test_client() if who is None else logged_in(degraded_app, who)
+    response = client.get(f"/police/reports/{report_id}/photos/{attachment_id}")
+    assert response.status_code in (302, 404)

@@ -219,3 +219,25 @@ def test_gateway_push_fuzz(degraded_app, monkeypatch, items, gateway):
     response = client.post(f"/sms/{gateway}?token=s", json=items)
     assert response.status_code < 500
     assert not raw_number_stored(degraded_app)
+
+
+@FUZZ
+@given(
+    field=st.sampled_from(["signature", "msg_signature", "timestamp", "nonce"]),
+    value=st.text(chars, min_size=1, max_size=80),
+    safe=st.booleans(),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_wechat_signature_params_fuzz(wapp, field, value, safe, method):
+    import time
+
+    ts = str(int(time.time()))
+    params = {"signature": "0" * 40, "timestamp": ts, "nonce": "1", "echostr": "e"}
+    if safe:
+        params.update(encrypt_type="aes", msg_signature="0" * 40)
+    params[field] = value  # non-ASCII signatures once made compare_digest raise: a 500
+    client = wapp.test_client()
+    response = client.open(
+        "/wechat", method=method, query_string=params, data=b"<xml/>", content_type="text/xml"
+    )
+    assert response.status_code < 500

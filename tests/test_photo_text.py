@@ -34,9 +34,9 @@ def screenshot(text: str, size: int = 28) -> Image.Image:
 
 
 @pytest.fixture
-def chat(degraded_app):
+def chat(degraded_app, monkeypatch):
     # Speed is the bench's business (bench/ocr_bench.py); here every photo is read.
-    degraded_app.config["OCR_BUDGET_S"] = 120
+    monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
     return degraded_app.test_client()
 
 
@@ -103,8 +103,8 @@ def test_photo_without_text_or_qr_still_says_so(chat):
     assert "没找到二维码" in replies[0]
 
 
-def test_reading_past_the_budget_answers_in_time(chat, degraded_app):
-    degraded_app.config["OCR_BUDGET_S"] = 0.0001
+def test_reading_past_the_budget_answers_in_time(chat, monkeypatch):
+    monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 0.0001)
     replies = upload(chat, png(screenshot(FAKE_SMS)), sender="browser-late").get_json()["replies"]
     assert "没看完" in replies[0] and "验证码不给人" in replies[0]
 

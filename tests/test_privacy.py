@@ -42,12 +42,25 @@ def test_raw_number_never_in_database_file(app, phone):
         phone.send(text)
     from storage.db import connect
 
+    # Every file the hotline wrote: the database, its WAL (read first, before any
+    # checkpoint could have moved or dropped what it holds), keys, uploads.
+    assert any(p.name.endswith("-wal") for p in app.config["HOTLINE_VAR"].rglob("*"))
+    assert_nowhere(
+        app.config["HOTLINE_VAR"], ["13812345678", "8613812345678", "11010519491231002X"]
+    )
     connect(app.config["HOTLINE_DB"]).execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    # Every file the hotline wrote: the database, its WAL, keys, uploads.
-    files = [p for p in app.config["HOTLINE_VAR"].rglob("*") if p.is_file()]
+    assert_nowhere(
+        app.config["HOTLINE_VAR"], ["13812345678", "8613812345678", "11010519491231002X"]
+    )
+
+
+def assert_nowhere(folder, needles: list[str]) -> None:
+    """No file under ``folder`` (the database, its -wal and -shm, keys, uploads)
+    holds any of ``needles``, as UTF-8 or UTF-16."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
     assert files
     for path in files:
         raw = path.read_bytes()
-        for needle in ["13812345678", "8613812345678", "11010519491231002X"]:
+        for needle in needles:
             for encoding in ("utf-8", "utf-16-le"):
                 assert needle.encode(encoding) not in raw, (path, needle)

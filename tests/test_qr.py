@@ -187,6 +187,18 @@ class MediaServer:
                         self.wfile.write(b"0\r\n\r\n")
                     except (BrokenPipeError, ConnectionResetError):
                         pass
+                elif self.path == "/drip":  # headers at once, then a byte every 0.1 s
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.send_header("Content-Length", "600")
+                    self.end_headers()
+                    try:
+                        for _ in range(600):
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except (BrokenPipeError, ConnectionResetError, OSError):
+                        pass
                 elif self.path == "/slow":
                     time.sleep(1.5)
                     self._send(200, "image/png", image)
@@ -256,6 +268,16 @@ def test_download_refusals(media_server, path, reason):
     assert caught.value.reason == reason
     if path == "/redirect-out":
         assert media_server.hits == ["/redirect-out"]  # the other host was never asked
+
+
+def test_download_deadline_holds_against_a_sender_dripping_bytes(media_server):
+    # Each read gets a byte well within the read timeout: only a wall-clock deadline
+    # stops it (it held a webhook for the whole 60 s drip before).
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as caught:
+        fetch(media_server.base + "/drip", timeout=1.0)
+    assert caught.value.reason == "timeout"
+    assert time.monotonic() - started < 2.0
 
 
 def test_download_time_limit(media_server):

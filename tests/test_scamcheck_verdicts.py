@@ -66,9 +66,9 @@ def test_similarity_threshold_separates_different_scams():
     assert seen.similarity(a, b) >= seen.SIMILARITY > seen.similarity(a, c)
 
 
-def test_seen_counts_are_told_to_the_villager(degraded_app):
+def test_seen_counts_are_told_to_the_villager(degraded_app, monkeypatch):
     client = degraded_app.test_client()
-    degraded_app.config["OCR_BUDGET_S"] = 120
+    monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
     from tests.test_webchat_photo import upload
 
     for n in range(3):
@@ -93,7 +93,7 @@ def _report_with_suspect(db, vault) -> dict:
 
 def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monkeypatch):  # noqa: F811
     monkeypatch.setattr("bot.scam_notices.in_quiet_hours", lambda moment: False)
-    wapp.config["OCR_BUDGET_S"] = 120
+    monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
     pic_host(png(SCAM))
     replies = push_image(wapp, PicUrl=PIC_URL, MediaId="M1") or [
         m["text"]["content"] for m in api.wait_for_sent(1)

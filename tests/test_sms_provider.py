@@ -212,6 +212,7 @@ def test_allowlist_does_not_replace_the_secret(gapp):
 def test_console_webhook_answers_locally_only(degraded_app):
     client = degraded_app.test_client()
     local = {"REMOTE_ADDR": "127.0.0.1"}
+    client.environ_base["HTTP_X_CONSOLE_TOKEN"] = degraded_app.config["SMS_CONSOLE_TOKEN"]
     response = client.post("/sms/console", json={"from": PHONE, "text": "1"}, environ_base=local)
     assert response.status_code == 200
     assert response.get_json()["replies"]
@@ -251,6 +252,7 @@ def converse(name: str, app, gateway: FakeGateway) -> list[list[str]]:
                 "/sms/console",
                 json={"from": "13812345678", "text": text, "id": f"c{n}"},
                 environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                headers={"X-Console-Token": app.config["SMS_CONSOLE_TOKEN"]},
             )
             replies.append(answer.get_json()["replies"])
         elif name == "twilio":

@@ -8,6 +8,7 @@ provider is picked in one place, bot/channels/sms_provider.py (``SMS_PROVIDER``)
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +68,7 @@ class ConsoleSender:
         self.sent: list[tuple[str, str]] = []
         self._count = 0
         self.limits = self.default_limits(config or {})
+        self.token = str((config or {}).get("SMS_CONSOLE_TOKEN") or "")
 
     @classmethod
     def default_limits(cls, config: Mapping[str, Any]) -> SmsLimits:
@@ -85,10 +87,18 @@ class ConsoleSender:
         return self.send(to, f"[template {template_id}] {values}")
 
     def authenticate(self, request: Request) -> bool:
-        return request.remote_addr in ("127.0.0.1", "::1")
+        # This machine only, JSON only and the console token: a browser page on this
+        # machine can post text/plain to localhost without asking, but cannot send a
+        # JSON body or a custom header cross-site without a CORS preflight we refuse.
+        if request.remote_addr not in ("127.0.0.1", "::1") or not request.is_json:
+            return False
+        given = request.headers.get("X-Console-Token", "")
+        return bool(self.token) and hmac.compare_digest(
+            given.encode("utf-8", "replace"), self.token.encode()
+        )
 
     def parse_inbound(self, request: Request) -> list[InboundMessage]:
-        data = request.get_json(force=True, silent=True)
+        data = request.get_json(silent=True)
         if not isinstance(data, dict):
             raise BadRequest("expected a JSON object with from and text")
         sender, text, msg_id = data.get("from"), data.get("text"), data.get("id")

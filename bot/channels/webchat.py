@@ -58,11 +58,18 @@ def chat():
     return jsonify({"replies": deliver(message)})
 
 
+# Said when a photo cannot be checked now (too many at once): with the safety line.
+BUSY_REPLY = "现在查看照片的人太多，请过几分钟再发。陌生二维码不扫，验证码不给人。"
+
+
 @bp.post("/api/chat/photo")
 def chat_photo():
-    """A photo from the chat page (multipart: sender, image), checked like an MMS photo."""
-    from bot.qr import max_bytes, save_upload
-    from bot.qr.decode import NotAnImage
+    """A photo from the chat page (multipart: sender, image), checked like an MMS photo:
+    decoded once, off the request threads (bot/qr/workers.py), and not kept unless a
+    report takes it."""
+    from bot.qr import check_upload, max_bytes
+    from bot.qr.decode import NotAnImage, TooCostly
+    from bot.qr.workers import Busy
 
     if (request.content_length or 0) > max_bytes() + MAX_BODY:
         return _error(413, "photo too large (5 MB at most)")
@@ -78,8 +85,14 @@ def chat_photo():
     if len(data) > max_bytes():
         return _error(413, "photo too large (5 MB at most)")
     try:
-        media = save_upload(data)
+        verdict, media = check_upload(data, sender)
+    except TooCostly:
+        return _error(413, "photo too large to check (too many pixels)")
     except NotAnImage:
         return _error(415, "this file is not a photo")
+    except Busy as exc:
+        response = jsonify({"error": f"busy: {exc.reason}", "replies": [BUSY_REPLY]})
+        response.headers["Retry-After"] = "60"
+        return response, 429 if exc.reason.endswith("rate") else 503
     message = InboundMessage("web", sender, "", [media])
     return jsonify({"replies": deliver(message)})

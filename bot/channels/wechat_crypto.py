@@ -35,7 +35,9 @@ def signature(token: str, timestamp: str, nonce: str, *extra: str) -> str:
 def check_signature(token: str, given: str, timestamp: str, nonce: str, *extra: str) -> bool:
     if not (token and given and timestamp and nonce):
         return False
-    return hmac.compare_digest(signature(token, timestamp, nonce, *extra), given.lower())
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a 500).
+    expected = signature(token, timestamp, nonce, *extra).encode()
+    return hmac.compare_digest(expected, given.lower().encode("utf-8", "replace"))
 
 
 def _pad(data: bytes) -> bytes:

@@ -44,6 +44,7 @@ from bot.channels.senders import SendResult, SmsSender, sender_for
 from bot.outreach import groups, phones, texts
 from bot.outreach.campaigns import PUSH_CHANNELS
 from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
+from storage.owners import PROCESS_ID, owner_dead
 from storage.privacy import Vault, mask
 
 log = logging.getLogger(__name__)
@@ -220,22 +221,27 @@ def recover(
         resend = list(PUSH_CHANNELS) if resend_in_doubt else []
     else:
         resend = sorted(resend_in_doubt)
+    dead = json.dumps(_dead_claims(db))
+    # A row is abandoned when its lease ran out or its drainer's process is gone.
     with db.atomic():
         released = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
-            "WHERE status = 'claimed' AND claimed_at <= ?",
-            [stamp, cutoff],
+            "WHERE status = 'claimed' AND "
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))",
+            [stamp, cutoff, dead],
         ).rowcount
         in_doubt = db.execute(
             "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
-            "WHERE status = 'sending' AND claimed_at <= ? "
+            "WHERE status = 'sending' AND "
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?))) "
             "AND COALESCE(channel, 'sms') IN (SELECT value FROM json_each(?))",
-            [stamp, cutoff, json.dumps(resend)],
+            [stamp, cutoff, dead, json.dumps(resend)],
         ).rowcount
         in_doubt += db.execute(
             "UPDATE outbox SET status = 'unknown', claim_token = NULL, updated_at = ?, "
-            "error_code = 'crash_during_send' WHERE status = 'sending' AND claimed_at <= ?",
-            [stamp, cutoff],
+            "error_code = 'crash_during_send' WHERE status = 'sending' AND "
+            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))",
+            [stamp, cutoff, dead],
         ).rowcount
     if released or in_doubt:
         log.warning(
@@ -245,6 +251,15 @@ def recover(
             "queued for an idempotent resend (where the provider dedupes) or marked unknown",
         )
     return released, in_doubt
+
+
+def _dead_claims(db: sqlite_utils.Database) -> list[str]:
+    """Claim tokens held by drainers whose process no longer runs on this host."""
+    tokens = db.execute(
+        "SELECT DISTINCT claim_token FROM outbox WHERE status IN ('claimed', 'sending') "
+        "AND claim_token IS NOT NULL"
+    ).fetchall()
+    return [t for (t,) in tokens if "/" in t and owner_dead(t.partition("/")[0])]
 
 
 def accepts_idempotency_key(sender: SmsSender) -> bool:
@@ -477,7 +492,9 @@ def drain(
     stats = DrainStats()
     started = clock()
     pacer = Pacer(rate, clock, sleep)
-    token = uuid.uuid4().hex
+    # The claim names its process: a drainer killed mid-push is known dead at once
+    # (storage.owners) and its rows are taken over without waiting out the lease.
+    token = f"{PROCESS_ID}/{uuid.uuid4().hex}"
     try:
         while not (should_stop and should_stop()):
             if limit is not None and stats.handled >= limit:

@@ -12,6 +12,7 @@ import unicodedata
 import sqlite_utils
 
 from bot.outreach.groups import now_iso, valid_phone
+from storage.db import checkpoint
 from storage.privacy import Vault, mask
 
 # A phone number as typed: digits with spaces, dashes or brackets, maybe +86.
@@ -69,3 +70,4 @@ def redact_in_log(db: sqlite_utils.Database, sender_hash: str, number: str) -> N
     if redacted != logged:
         with db.atomic():
             db["messages"].update(row[0], {"text": redacted})
+        checkpoint(db)  # the clear text is still in the WAL's earlier frames

@@ -38,6 +38,7 @@ from bot.channels import wechat_api
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
+from reporting.purge import remove_orphans
 from storage.db import connect
 from storage.privacy import Vault
 
@@ -173,6 +174,8 @@ def drain_tick() -> None:
     try:
         outbox.recover(db, resend_in_doubt=rt.resend_in_doubt)
         _drain(rt, db)
+        if rt.uploads_dir:  # photos only checked, never reported: gone within minutes
+            remove_orphans(db, rt.uploads_dir)
     finally:
         db.conn.close()
 

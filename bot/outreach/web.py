@@ -20,11 +20,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 import responses
 from bot.outreach import alerts, campaigns, groups, outbox
 from reporting import audit, incidents, reports, routing
-from reporting.web import login_required
+from reporting.web import login_required, secure_headers
 from storage.db import get_db
 from storage.privacy import get_vault
 
 bp = Blueprint("outreach_web", __name__, url_prefix="/police/outreach", template_folder="templates")
+bp.after_request(secure_headers)
 MAX_CSV_BYTES = 5 * 1024 * 1024
 
 

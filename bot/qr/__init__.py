@@ -8,19 +8,24 @@ judges them without ever opening them.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 import responses
 from bot.messages import Media
-from bot.qr.decode import NotAnImage, decode_image, open_image
+from bot.qr.decode import NotAnImage, Photo, analyse, register_analyser
 from bot.qr.download import DownloadError, fetch_image, parse_hosts
 from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
+from scamcheck import ocr
 from storage import uploads
 
 if TYPE_CHECKING:
@@ -31,6 +36,7 @@ __all__ = [
     "check",
     "check_and_keep",
     "check_bytes",
+    "check_upload",
     "judge",
     "media_step",
     "save_upload",
@@ -65,49 +71,116 @@ def max_bytes(config: Any = None) -> int:
     return int(_config(config).get("QR_MAX_BYTES") or 5 * 1024 * 1024)
 
 
-def check_bytes(data: bytes, config: Any = None) -> QrVerdict:
-    return check_image_bytes(data, config)[0]
+def _pool() -> Any:
+    from flask import current_app, has_app_context
+
+    from bot.qr.workers import pool_for
+
+    return pool_for(current_app._get_current_object()) if has_app_context() else None
 
 
-def check_image_bytes(data: bytes, config: Any = None) -> tuple[QrVerdict, Image.Image | None]:
-    """The QR verdict and the opened image (None when it is no image or too large),
-    decoded once so the text reader (scamcheck.ocr) works on the same picture."""
+def analyse_photo(data: bytes, sender: str | None = None) -> Photo:
+    """The photo decoded once (``decode.analyse``), on the photo pool when serving.
+    Raises Busy (bot.qr.workers) over a rate limit or when the pool is full,
+    NotAnImage / TooCostly for what is not a decodable picture."""
+    pool = _pool()
+    if pool is None:  # a CLI or bench run: no server threads to protect
+        return analyse(data)
+    pool.admit(sender)
+    return pool.run(analyse, data)
+
+
+def _read_text(image: Image.Image) -> ocr.Reading:
+    # The module's budget is read at call time (a worker thread has no app config).
+    return ocr.read(image, budget_s=ocr.DEFAULT_BUDGET_S)
+
+
+# Every photo is also read for text (an SMS screenshot, a letter, a badge): OCR on the
+# same decoded image, judged by bot/photo_text.py.
+register_analyser("text", _read_text)
+
+
+def verdict_of(photo: Photo, config: Any = None) -> QrVerdict:
+    official = parse_hosts(_config(config).get("QR_OFFICIAL_DOMAINS") or "nhsa.gov.cn,gov.cn")
+    verdict = judge_all(photo.codes, official)
+    verdict.extras = dict(photo.extras)
+    return verdict
+
+
+def check_bytes(data: bytes, config: Any = None, sender: str | None = None) -> QrVerdict:
+    from bot.qr.workers import Busy
+
     config = _config(config)
     if len(data) > max_bytes(config):
-        return QrVerdict("too_large"), None
+        return QrVerdict("too_large")
     try:
-        image = open_image(data)
-        codes = decode_image(image)
-    except NotAnImage:
-        return QrVerdict("not_image"), None
-    official = parse_hosts(config.get("QR_OFFICIAL_DOMAINS") or "nhsa.gov.cn,gov.cn")
-    return judge_all(codes, official), image
+        photo = analyse_photo(data, sender)
+    except NotAnImage:  # TooCostly too: a bomb is no photo the police could use
+        return QrVerdict("not_image")
+    except Busy as exc:
+        log.warning("photo not checked now: %s", exc.reason)
+        return QrVerdict("unavailable")
+    return verdict_of(photo, config)
 
 
-def check_photo(media: Media, config: Any = None) -> tuple[QrVerdict, Image.Image | None]:
-    """Fetch one photo, judge its QR codes, and hand back the opened image."""
+# Verdicts of our own uploads, for the minutes a report may still ask about them: the
+# web chat's photo is decoded once, when it arrives, not again by the dialogue.
+_RECENT_S = 15 * 60
+_recent: OrderedDict[str, tuple[float, QrVerdict]] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def remember(ref: str, verdict: QrVerdict) -> None:
+    with _recent_lock:
+        _recent[ref] = (time.monotonic(), verdict)
+        while len(_recent) > 1000:
+            _recent.popitem(last=False)
+
+
+def _remembered(ref: str) -> QrVerdict | None:
+    with _recent_lock:
+        hit = _recent.get(ref)
+    if hit is None or time.monotonic() - hit[0] > _RECENT_S:
+        return None
+    return QrVerdict(
+        hit[1].kind, hit[1].content, hit[1].host, list(hit[1].codes), dict(hit[1].extras)
+    )
+
+
+def check_upload(data: bytes, sender: str, config: Any = None) -> tuple[QrVerdict, Media]:
+    """A web-chat photo: decoded once (on the pool), kept as an ``upload:`` file only
+    until a report takes it (``storage.uploads.sweep_orphans`` removes it otherwise).
+    NotAnImage for what is not a photo; Busy (bot.qr.workers) when it cannot be
+    decoded now."""
     config = _config(config)
-    fetched = _fetch(media, config)
-    if isinstance(fetched, QrVerdict):
-        return fetched, None
-    return check_image_bytes(fetched, config)
+    photo = analyse_photo(data, sender)
+    ext = _EXT.get(photo.format)
+    if not ext:
+        raise NotAnImage(f"unsupported image format {photo.format}")
+    ref = uploads.save(config["HOTLINE_VAR"], data, ext)
+    verdict = verdict_of(photo, config)
+    remember(ref, verdict)
+    return verdict, Media(ref, uploads.mime_type(ref))
 
 
-def check(media: Media, config: Any = None) -> QrVerdict:
+def check(media: Media, config: Any = None, sender: str | None = None) -> QrVerdict:
     """The verdict on one photo a provider (or our web chat) handed us."""
-    return check_and_keep(media, config, keep=False)[0]
+    return check_and_keep(media, config, keep=False, sender=sender)[0]
 
 
 def check_and_keep(
-    media: Media, config: Any = None, *, keep: bool = True
+    media: Media, config: Any = None, *, keep: bool = True, sender: str | None = None
 ) -> tuple[QrVerdict, Media | None]:
     """The verdict, and (``keep``) the photo as our own ``upload:`` copy when it was
     fetched from a provider and is an image (None otherwise)."""
     config = _config(config)
+    known = _remembered(media.url) if media.url.startswith(UPLOAD_PREFIX) else None
+    if known is not None:  # decoded when it arrived
+        return known, None
     fetched = _fetch(media, config)
     if isinstance(fetched, QrVerdict):
         return fetched, None
-    verdict = check_bytes(fetched, config)
+    verdict = check_bytes(fetched, config, sender)
     if not keep or media.url.startswith(UPLOAD_PREFIX) or verdict.kind in _NOT_KEPT:
         return verdict, None
     try:
@@ -184,12 +257,15 @@ def _fetch_wechat(url: str, config: Any) -> bytes | QrVerdict:
 
 
 def save_upload(data: bytes, config: Any = None) -> Media:
-    """Keep a web-chat photo (NotAnImage unless it is one) and return its Media."""
+    """Keep a photo (NotAnImage unless it is one) and return its Media."""
     config = _config(config)
-    image = open_image(data)
-    ext = _EXT.get(image.format or "")
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # the header: the format, no decoding
+            ext = _EXT.get(image.format or "")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise NotAnImage(str(exc)) from exc
     if not ext:
-        raise NotAnImage(f"unsupported image format {image.format}")
+        raise NotAnImage("unsupported image format")
     ref = uploads.save(config["HOTLINE_VAR"], data, ext)
     return Media(ref, uploads.mime_type(ref))
 
@@ -210,16 +286,15 @@ def worst(verdicts: list[QrVerdict]) -> QrVerdict:
 
 
 def media_step(dialogue: Dialogue, turn: Turn) -> None:
-    """Answer a message with photos: the verdict on the most alarming QR code, and on
-    the text in the photos (an SMS screenshot, a letter, a work ID: bot/photo_text.py).
-    The checks are kept in the conversation state (``last_qr``, ``last_text_check``)
-    for a report made next."""
+    """Answer a message with photos: the verdict on the most alarming QR code and on the
+    text read in them (bot/photo_text.py). The checks are kept in the conversation
+    state (``last_qr``, ``last_text_check``) for a report made next."""
     from bot import photo_text  # imported here: it reaches the dialogue's registry step
 
-    checked = [check_photo(m) for m in turn.message.media[:MAX_PHOTOS]]
-    verdict = worst([v for v, _ in checked])
-    images = [image for _, image in checked if image is not None]
-    if not photo_text.answer_photos(dialogue, turn, images, verdict):
+    verdicts = [check(m, sender=turn.sender_hash) for m in turn.message.media[:MAX_PHOTOS]]
+    verdict = worst(verdicts)
+    readings = [v.extras.get("text") for v in verdicts]
+    if not photo_text.answer_photos(dialogue, turn, readings, verdict):
         turn.say(responses.catalogue("qr")["qr"][verdict.kind].strip())
     attachment = verdict.as_attachment()
     if attachment.get("qr_content"):

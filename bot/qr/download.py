@@ -9,6 +9,8 @@ The size cap is enforced while streaming, not trusted from Content-Length.
 from __future__ import annotations
 
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +38,32 @@ class DownloadError(Exception):
 class Downloaded:
     data: bytes
     content_type: str
+
+
+class _Watchdog(threading.Timer):
+    fired: threading.Event
+
+
+def _cut_at(response: requests.Response, deadline: float) -> _Watchdog:
+    """A started timer that shuts the response's socket at ``deadline`` (a blocked read
+    then returns or raises at once)."""
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        response.close()
+
+    timer = _Watchdog(max(0.0, deadline - time.monotonic()), cut)
+    timer.fired = fired
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _session() -> requests.Session:
@@ -133,6 +161,9 @@ def fetch_image(
             if length.isdigit() and int(length) > max_bytes:
                 raise DownloadError("too_large", length)
             data = bytearray()
+            # The read timeout is per socket read: a sender dripping a byte a second
+            # never trips it. A watchdog cuts the connection at the deadline instead.
+            watchdog = _cut_at(response, deadline)
             try:
                 for chunk in response.iter_content(CHUNK):
                     data.extend(chunk)
@@ -140,7 +171,13 @@ def fetch_image(
                         raise DownloadError("too_large")
                     if time.monotonic() > deadline:
                         raise DownloadError("timeout")
-            except requests.RequestException as exc:
+            except (requests.RequestException, OSError, ValueError) as exc:
+                if watchdog.fired.is_set() or time.monotonic() > deadline:
+                    raise DownloadError("timeout") from None
                 raise DownloadError("http_error", type(exc).__name__) from None
+            finally:
+                watchdog.cancel()
+            if watchdog.fired.is_set():
+                raise DownloadError("timeout")  # cut mid-body: what came is not the photo
             return Downloaded(bytes(data), content_type.lower())
     raise DownloadError("http_error", "too many redirects")

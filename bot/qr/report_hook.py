@@ -41,7 +41,7 @@ def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any])
 def attach_qr_check(
     dialogue: Dialogue, turn: Turn, report: dict[str, Any], attachment_id: int, media: Media
 ) -> None:
-    verdict, kept = check_and_keep(media)
+    verdict, kept = check_and_keep(media, sender=turn.sender_hash)
     if kept is not None:  # provider URLs expire or need credentials: the police get our copy
         reports.keep_attachment_copy(dialogue.db, attachment_id, kept.url, kept.content_type)
     checked = {**verdict.as_attachment(), "attachment_id": attachment_id}

@@ -43,10 +43,13 @@ class QrVerdict:
     content: str | None = None  # the decoded text judged (the worst, when several)
     host: str | None = None
     codes: list[str] = field(default_factory=list)
+    # What the photo's other analysers read (bot/qr/decode.ANALYSERS: "text" is the
+    # OCR reading); not part of the QR check a report keeps.
+    extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def as_attachment(self) -> dict[str, Any]:
         """What a report keeps of the check (the decoded text, never fetched)."""
-        return {"qr_" + k: v for k, v in asdict(self).items()}
+        return {"qr_" + k: v for k, v in asdict(self).items() if k != "extras"}
 
 
 def judge(content: str, official: Iterable[str] = DEFAULT_OFFICIAL) -> QrVerdict:

@@ -1,0 +1,37 @@
+"""Who holds a claim on a row (an inbound message, an outbox row) and whether that
+process still runs: after a kill -9 its claims are taken over at once instead of
+waiting out a lease.
+
+An owner is ``host:pid:nonce``; only owners on this host can be judged (a claim of
+another machine is never presumed dead). The nonce tells a restarted process that
+got the same pid from the old one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_dead(owner: str | None) -> bool:
+    """True when ``owner`` was a process on this host that no longer runs."""
+    if not owner or owner == PROCESS_ID:
+        return False
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        # Our pid with another nonce: a process before us that had it (a restart in a
+        # container, where pids repeat) -- gone.
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal: alive
+        return False
+    return False
