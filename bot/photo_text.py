@@ -11,6 +11,7 @@ letter or badge goes to the registry check (bot/verify_team.py), as a typed code
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import responses
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 # QR kinds that are a judgement of a code found in the photo.
 _NO_CODE = {"no_qr", "not_image", "too_large", "unavailable"}
 MAX_KEPT_TEXT = 500
+_LONG_DIGITS = re.compile(r"\d{7,}")
 
 
 def recipient_tail(turn: Turn) -> str | None:
@@ -57,7 +59,8 @@ def kept(j: Judgement, text: str) -> dict[str, Any]:
         "links": list(j.links)[:5],
         "phones": [mask_phone(p) for p in j.phones][:5],
         "codes": list(j.codes)[:5],
-        "text": text[:MAX_KEPT_TEXT],
+        # Numbers in the text (a suspect's, often a victim's too) are masked here.
+        "text": _LONG_DIGITS.sub(lambda m: mask_phone(m.group(0)), text)[:MAX_KEPT_TEXT],
     }
 
 

@@ -115,3 +115,13 @@ def test_multi_frame_gif_is_read_from_its_first_frame(chat):
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
     replies = upload(chat, out.getvalue(), "image/gif", name="p.gif").get_json()["replies"]
     assert replies[0].startswith("这条像是诈骗")
+
+
+def test_what_is_kept_for_a_report_masks_numbers():
+    from bot.photo_text import kept
+    from scamcheck.signals import judge
+
+    text = "【医保局】请致电13977665544办理，账户6222021234567890123"
+    state = kept(judge(text), text)
+    assert "13977665544" not in str(state) and "6222021234567890123" not in str(state)
+    assert "139****5544" in state["text"]
