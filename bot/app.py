@@ -74,6 +74,10 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     app.register_blueprint(review_web.bp)
     # reporting/ cannot import bot/: it reaches the reporter through this function.
     app.extensions["hotline_notify"] = make_notifier(app.config)
+    from bot import scam_notices
+
+    # ...and the villagers who asked about something the police gave a verdict on.
+    app.extensions["hotline_scam_notices"] = lambda: scam_notices.send_due(app)
 
     @app.get("/healthz")
     def healthz():

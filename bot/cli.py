@@ -125,6 +125,9 @@ def serve(host: str, port: int, threads: int) -> None:
     from bot.outreach.scheduler import start_with_app
 
     start_with_app(app)  # tip schedules and the outbox drain run inside the server
+    from scamcheck import ocr
+
+    ocr.warm_up()  # the photo reader loads in the background, not on the first photo
     click.echo(f"hotline on http://{host}:{port}/  (NLU model loading; /healthz tells when in)")
     if app.config.get("SMS_PROVIDER") == "console":
         click.echo(

@@ -375,3 +375,16 @@ def _start_report(dialogue: Dialogue, turn: Turn, form: dict[str, Any]) -> None:
 
 
 FORM_HANDLERS[FORM] = handle_answer
+
+
+def check_clues(
+    dialogue: Dialogue, turn: Turn, *, code: str | None, work_id: str | None, text: str = ""
+) -> None:
+    """Check a code or work ID found elsewhere than in the words (a photographed letter
+    or badge, read by OCR; ``text`` is what was read, where the village may be named):
+    the same form and answers as a typed code."""
+    turn.state.pop("more", None)
+    form = _start(dialogue, turn, code=code, work_id=work_id)
+    if not form.get("village") and text:
+        form["village"] = _find_village(dialogue, text)
+    _proceed(dialogue, turn, form)

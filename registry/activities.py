@@ -80,6 +80,18 @@ def find_code(text: str | None) -> str | None:
     return "YB-{}-{}-{}".format(*match.groups()) if match else None
 
 
+def find_codes(text: str | None) -> list[str]:
+    """Every authorisation code in ``text``, canonical, in order, without repeats."""
+    found = ("YB-{}-{}-{}".format(*m.groups()) for m in _CODE.finditer(_nfkc(text).upper()))
+    return list(dict.fromkeys(found))
+
+
+def find_work_ids(text: str | None) -> list[str]:
+    """Every work ID written after 工作证号/工号/胸牌 in ``text`` (a letter, a badge)."""
+    found = (normalise_work_id(m.group(1)) for m in _WORK_ID_AFTER.finditer(_nfkc(text)))
+    return list(dict.fromkeys(w for w in found if _WORK_ID.match(w)))
+
+
 def around_code(text: str | None) -> str:
     """The letters and digits of ``text`` outside any authorisation code."""
     return re.sub(r"[\W_]+", "", _CODE.sub("", _nfkc(text).upper()))

@@ -31,7 +31,7 @@ from flask import (
 from werkzeug.routing import BuildError
 
 import responses
-from reporting import audit, incidents, officers, reports, routing
+from reporting import audit, incidents, officers, reports, routing, scam_verdicts
 from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
@@ -319,6 +319,7 @@ def detail(report_id: int, revealed: str | None = None, error: str | None = None
         ),
         revealed=revealed,
         error=error,
+        scam_keys=scam_verdicts.report_keys(db, report_id),
     ), (400 if error else 200)
 
 
@@ -599,6 +600,7 @@ def incident_detail(incident_id: int):
         incident=incident,
         timeline=incidents.timeline(db, g.officer, incident),
         keys=incidents.shared_keys(db, incident),
+        scam_keys=scam_verdicts.incident_keys(db, incidents.report_ids(db, incident)),
         townships=incidents.townships(db, incident),
         alerts=incidents.alerts_of(db, incident_id),
         alert_url=_alert_url(incident_id),
@@ -619,3 +621,29 @@ def incident_status(incident_id: int):
         db, g.officer, "incident_status", detail=f"incident {incident['id']} → {status}", ip=_ip()
     )
     return redirect(url_for("police.incident_detail", incident_id=incident["id"]))
+
+
+@bp.post(f"/reports/{REPORT}/scam-verdict")
+@login_required
+def scam_verdict(report_id: int):
+    """Mark one of the report's numbers or links confirmed fraud or cleared (audited);
+    everyone who asked about it in the last 30 days is told once (outside quiet hours)."""
+    db = get_db()
+    _scoped_report(report_id)
+    status = request.form.get("status", "")
+    try:
+        link_id = int(request.form.get("link_id", ""))
+    except ValueError:
+        return detail(report_id, error="请选择要定性的号码或链接。")
+    key = scam_verdicts.key_of_link(db, report_id, link_id)
+    if key is None or status not in scam_verdicts.STATUSES:
+        return detail(report_id, error="请选择要定性的号码或链接。")
+    scam_verdicts.mark(db, key, status, g.officer, report_id=report_id, ip=_ip())
+    send = current_app.extensions.get("hotline_scam_notices")
+    if send:
+        try:
+            send()
+        except Exception:  # the officer's verdict stands; the scheduler retries the send
+            log.exception("verdict notices not sent")
+    back = same_site_path(request.form.get("next"))
+    return redirect(back or url_for("police.detail", report_id=report_id))

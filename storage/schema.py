@@ -20,6 +20,7 @@ from storage.migrations import (
     reliability,
     reporting,
     review,
+    scamcheck,
     wechat,
 )
 
@@ -34,6 +35,7 @@ MIGRATIONS: list[Migration] = [
     *incidents.MIGRATIONS,
     *reliability.MIGRATIONS,
     *review.MIGRATIONS,
+    *scamcheck.MIGRATIONS,
 ]
 
 

@@ -202,6 +202,27 @@ def wechat_retry_tick() -> None:
         db.conn.close()
 
 
+def scam_notice_tick() -> None:
+    """Every minute: verdict notices held by quiet hours or queued by the police page
+    (bot/scam_notices.py), once per person who asked."""
+    from bot import scam_notices
+
+    rt = runtime()
+    senders = outbox.as_senders(rt.sender_factory())
+
+    def notify(channel: str, contact: str, text: str) -> bool:
+        sender = senders.get(channel)
+        return bool(sender and sender.send(contact, text).ok)
+
+    db = connect(rt.db_path, migrate_schema=False)
+    try:
+        sent = scam_notices.send_queued(db, rt.vault, notify)
+        if sent:
+            log.info("verdict notices: %d sent", sent)
+    finally:
+        db.conn.close()
+
+
 def _drain(rt: Runtime, db: sqlite_utils.Database) -> None:
     # One drain at a time per process: two would each pace to the full rate.
     if not rt.drain_lock.acquire(blocking=False):
@@ -340,6 +361,14 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         "interval",
         seconds=WECHAT_RETRY_SECONDS,
         id="wechat-retry",
+        jobstore="memory",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        scam_notice_tick,
+        "interval",
+        seconds=WECHAT_RETRY_SECONDS,
+        id="scam-notices",
         jobstore="memory",
         replace_existing=True,
     )

@@ -22,9 +22,10 @@ from PIL import Image, UnidentifiedImageError
 
 import responses
 from bot.messages import Media
-from bot.qr.decode import NotAnImage, Photo, analyse
+from bot.qr.decode import NotAnImage, Photo, analyse, register_analyser
 from bot.qr.download import DownloadError, fetch_image, parse_hosts
 from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
+from scamcheck import ocr
 from storage import uploads
 
 if TYPE_CHECKING:
@@ -89,9 +90,21 @@ def analyse_photo(data: bytes, sender: str | None = None) -> Photo:
     return pool.run(analyse, data)
 
 
+def _read_text(image: Image.Image) -> ocr.Reading:
+    # The module's budget is read at call time (a worker thread has no app config).
+    return ocr.read(image, budget_s=ocr.DEFAULT_BUDGET_S)
+
+
+# Every photo is also read for text (an SMS screenshot, a letter, a badge): OCR on the
+# same decoded image, judged by bot/photo_text.py.
+register_analyser("text", _read_text)
+
+
 def verdict_of(photo: Photo, config: Any = None) -> QrVerdict:
     official = parse_hosts(_config(config).get("QR_OFFICIAL_DOMAINS") or "nhsa.gov.cn,gov.cn")
-    return judge_all(photo.codes, official)
+    verdict = judge_all(photo.codes, official)
+    verdict.extras = dict(photo.extras)
+    return verdict
 
 
 def check_bytes(data: bytes, config: Any = None, sender: str | None = None) -> QrVerdict:
@@ -129,7 +142,9 @@ def _remembered(ref: str) -> QrVerdict | None:
         hit = _recent.get(ref)
     if hit is None or time.monotonic() - hit[0] > _RECENT_S:
         return None
-    return QrVerdict(hit[1].kind, hit[1].content, hit[1].host, list(hit[1].codes))
+    return QrVerdict(
+        hit[1].kind, hit[1].content, hit[1].host, list(hit[1].codes), dict(hit[1].extras)
+    )
 
 
 def check_upload(data: bytes, sender: str, config: Any = None) -> tuple[QrVerdict, Media]:
@@ -271,11 +286,16 @@ def worst(verdicts: list[QrVerdict]) -> QrVerdict:
 
 
 def media_step(dialogue: Dialogue, turn: Turn) -> None:
-    """Answer a message with photos: the verdict on the most alarming one. The check is
-    kept in the conversation state (``last_qr``) for a report made next."""
+    """Answer a message with photos: the verdict on the most alarming QR code and on the
+    text read in them (bot/photo_text.py). The checks are kept in the conversation
+    state (``last_qr``, ``last_text_check``) for a report made next."""
+    from bot import photo_text  # imported here: it reaches the dialogue's registry step
+
     verdicts = [check(m, sender=turn.sender_hash) for m in turn.message.media[:MAX_PHOTOS]]
     verdict = worst(verdicts)
-    turn.say(responses.catalogue("qr")["qr"][verdict.kind].strip())
+    readings = [v.extras.get("text") for v in verdicts]
+    if not photo_text.answer_photos(dialogue, turn, readings, verdict):
+        turn.say(responses.catalogue("qr")["qr"][verdict.kind].strip())
     attachment = verdict.as_attachment()
     if attachment.get("qr_content"):
         attachment["qr_content"] = attachment["qr_content"][:1000]

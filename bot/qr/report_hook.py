@@ -36,6 +36,20 @@ def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any])
     checked = turn.state.pop("last_qr", None)
     if checked:
         reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
+    text_check = turn.state.pop("last_text_check", None)
+    if text_check:
+        reports.add_message(dialogue.db, report["id"], "scamcheck", text_note(text_check))
+
+
+def text_note(check: dict[str, Any]) -> str:
+    """The line the police read about a judged message or photo text (numbers masked,
+    links never opened): the verdict, the signals, and what it named."""
+    signals = "、".join(f"{kind}:{evidence}" for kind, evidence in check.get("signals", []))
+    named = [*check.get("links", []), *check.get("phones", []), *check.get("codes", [])]
+    note = f"[消息检查] {check.get('verdict')}；{signals or '无可疑信号'}"
+    if named:
+        note += "；涉及：" + "、".join(named)
+    return (note + "\n" + (check.get("text") or ""))[:1500]
 
 
 def attach_qr_check(

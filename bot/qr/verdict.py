@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from weburl import parse_link, under
@@ -43,10 +43,15 @@ class QrVerdict:
     content: str | None = None  # the decoded text judged (the worst, when several)
     host: str | None = None
     codes: list[str] = field(default_factory=list)
+    # What the photo's other analysers read (bot/qr/decode.ANALYSERS: "text" is the
+    # OCR reading); not part of the QR check a report keeps.
+    extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def as_attachment(self) -> dict[str, Any]:
         """What a report keeps of the check (the decoded text, never fetched)."""
-        return {"qr_" + k: v for k, v in asdict(self).items()}
+        # Not asdict: it would deep-copy the extras (a late OCR reading holds a future).
+        kept = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extras"}
+        return {"qr_" + k: list(v) if isinstance(v, list) else v for k, v in kept.items()}
 
 
 def judge(content: str, official: Iterable[str] = DEFAULT_OFFICIAL) -> QrVerdict:

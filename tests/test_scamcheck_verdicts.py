@@ -1,0 +1,188 @@
+"""Seen-before counts, police verdicts with one notice to everyone who asked, and
+"did this help?" (scamcheck/seen.py, reporting/scam_verdicts.py, bot/scam_notices.py,
+scamcheck/feedback.py)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bench import ocr_corpus
+from reporting import reports, routing, scam_verdicts
+from scamcheck import feedback, seen
+from tests.police_helpers import load_county, logged_in, post_form
+from tests.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
+from tests.wechat_helpers import WeChatPush
+
+SUSPECT = "13977665544"
+SCAM = f"【医保局】您的医保卡已冻结，请致电{SUSPECT}办理解冻，逾期作废。"
+
+
+def png(text: str) -> bytes:
+    out = io.BytesIO()
+    ocr_corpus.LAYOUTS["sms"](text, 28).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def db(degraded_app):
+    from storage.db import connect
+
+    conn = connect(degraded_app.config["HOTLINE_DB"])
+    yield conn
+    conn.conn.close()
+
+
+def test_near_duplicates_are_one_message_counted_by_villager_and_village(db):
+    base = "【医保局】您的医保电子凭证即将过期，请点击 http://nhsa-gov.top/a 重新认证，逾期作废。"
+    first = seen.record(db, base, sender_hash="h1", channel="sms", village="金田镇金田村")
+    assert first and first.villagers == 1
+    variants = [
+        base.replace("即将", "马上"),  # one word changed
+        base.replace("http://nhsa-gov.top/a", "http://nhsa-gov.top/b7"),  # another path
+        base.replace("医保局", "醫保局") + "（尾号123）",  # traditional, a recipient's 尾号
+    ]
+    for n, text in enumerate(variants, 2):
+        again = seen.record(db, text, sender_hash=f"h{n}", channel="wechat", village="紫荆镇紫荆村")
+        assert again and again.message_id == first.message_id, text
+    # The same villager sending it again the same day is not another villager.
+    again = seen.record(db, base, sender_hash="h1", channel="sms", village="金田镇金田村")
+    assert (again.villagers, again.villages) == (4, 2)
+    other = seen.record(
+        db,
+        "【中国移动】尊敬的客户，您本月套餐流量已用完，可发送短信办理加油包。",
+        sender_hash="h1",
+        channel="sms",
+    )
+    assert other and other.message_id != first.message_id and other.villagers == 1
+    assert seen.record(db, "真的吗", sender_hash="h1", channel="sms") is None  # not a message
+
+
+def test_similarity_threshold_separates_different_scams():
+    a = seen.fingerprint_text("【医保局】您的医保卡已冻结，请致电13900001111办理解冻")
+    b = seen.fingerprint_text("【医保局】您的医保卡已冻结，请致电13800002222办理解冻")
+    c = seen.fingerprint_text("【社保局】社保补贴已到账，请添加微信 sb8899 领取")
+    assert seen.similarity(a, b) >= seen.SIMILARITY > seen.similarity(a, c)
+
+
+def test_seen_counts_are_told_to_the_villager(degraded_app, monkeypatch):
+    client = degraded_app.test_client()
+    monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
+    from tests.test_webchat_photo import upload
+
+    for n in range(3):
+        replies = upload(client, png(SCAM), sender=f"browser-seen-{n}").get_json()["replies"]
+    assert replies[0].startswith("这条像是诈骗")
+    assert "已有3位村民发来问过" in replies[0]
+    assert "browser-seen" not in replies[0]
+
+
+def _report_with_suspect(db, vault) -> dict:
+    report = reports.create(
+        db,
+        vault,
+        channel="sms",
+        contact="+8613600000001",
+        intent="report_suspicious_visit",
+        summary=f"医保局的人让打{SUSPECT}解冻",
+    )
+    reports.apply_route(db, report["id"], routing.route(db, "金田镇金田村"), "金田镇金田村")
+    return reports.submit(db, report["id"], vault)
+
+
+def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("bot.scam_notices.in_quiet_hours", lambda moment: False)
+    monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
+    pic_host(png(SCAM))
+    replies = push_image(wapp, PicUrl=PIC_URL, MediaId="M1") or [
+        m["text"]["content"] for m in api.wait_for_sent(1)
+    ]
+    assert replies[0].startswith("这条像是诈骗") and "139****5544" in replies[0]
+    already = len(api.sent)
+
+    db = load_county(wapp)
+    vault = wapp.extensions["hotline_vault"]
+    report = _report_with_suspect(db, vault)
+    police = logged_in(wapp, "jt")
+    path = f"/police/reports/{report['id']}"
+    page = police.get(path).get_data(as_text=True)
+    assert "确认诈骗" in page and "139****5544" in page
+    (key,) = [k for k in scam_verdicts.report_keys(db, report["id"]) if k["kind"] == "phone"]
+    assert key["asked"] == 1
+
+    response = post_form(
+        police,
+        f"{path}/scam-verdict",
+        {"link_id": key["link_id"], "status": "confirmed"},
+        page=path,
+    )
+    assert response.status_code == 302
+    sent = api.wait_for_sent(already + 1)
+    notice = sent[already]["text"]["content"]
+    assert notice.startswith("【村村反诈】") and "139****5544" in notice and "确认是诈骗" in notice
+    assert SUSPECT not in notice
+    assert (
+        db.execute("SELECT count(*) FROM audit_log WHERE action = 'scam_confirmed'").fetchone()[0]
+        == 1
+    )
+    assert "已确认诈骗" in police.get(path).get_data(as_text=True)
+
+    # Once per person: a second verdict on the same number does not message them again.
+    post_form(
+        police,
+        f"{path}/scam-verdict",
+        {"link_id": key["link_id"], "status": "confirmed"},
+        page=path,
+    )
+    assert len(api.sent) == already + 1
+    # The address was kept only for the notice (the message's own ask keeps it, at
+    # most 30 days, for a verdict on the message).
+    kept = db.execute("SELECT kind FROM scam_asks WHERE contact_enc IS NOT NULL").fetchall()
+    assert [k[0] for k in kept] == ["message"]
+
+    # A later lookup answers with the verdict.
+    pic_host(png(SCAM))
+    follower = WeChatPush(wapp.test_client(), OPENID)
+    message = {**follower.base("image"), "PicUrl": PIC_URL, "MediaId": "M2", "MsgId": "9002"}
+    later = follower.replies(follower.post(message)) or [
+        m["text"]["content"] for m in api.wait_for_sent(already + 2)[already + 1 :]
+    ]
+    assert later[0].startswith("警方已确认")
+    db.conn.close()
+
+
+def test_verdict_needs_a_key_of_this_report(wapp):
+    db = load_county(wapp)
+    report = _report_with_suspect(db, wapp.extensions["hotline_vault"])
+    police = logged_in(wapp, "jt")
+    path = f"/police/reports/{report['id']}"
+    bad = [
+        {"link_id": "x", "status": "confirmed"},
+        {"link_id": "99999", "status": "confirmed"},
+        {"link_id": "1", "status": "maybe"},
+    ]
+    for data in bad:
+        assert post_form(police, f"{path}/scam-verdict", data, page=path).status_code == 400
+    assert db.execute("SELECT count(*) FROM scam_verdicts").fetchone()[0] == 0
+    db.conn.close()
+
+
+def test_quiet_hours_hold_the_notice(degraded_app, monkeypatch):
+    from bot import scam_notices
+
+    monkeypatch.setattr("bot.scam_notices.in_quiet_hours", lambda moment: True)
+    assert scam_notices.send_due(degraded_app) == 0
+
+
+def test_did_this_help(db):
+    assert feedback.parse_answer("1") is True and feedback.parse_answer(" 没用。") is False
+    assert feedback.parse_answer("这个号码是谁") is None
+    check = {"verdict": "unsure", "signals": [["urgency", "停机"]], "text": f"请回电{SUSPECT}"}
+    feedback.record(db, True, check, "sms")
+    feedback.record(db, False, check, "sms")
+    (row,) = feedback.for_review(db)
+    assert row["verdict"] == "unsure" and SUSPECT not in row["text"]
+    feedback.reviewed(db, row["id"])
+    assert feedback.for_review(db) == []
+    assert "1" in feedback.question() and "2" in feedback.question()
