@@ -86,7 +86,7 @@ def phone_value(span: str) -> str:
     return digits
 
 
-def _organisation_value(span: str) -> str:
+def organisation_value(span: str) -> str:
     names = organisation_names()
     for qualifier in ("国家", "省", "市", "县", "区", "镇", "乡"):
         if span.startswith(qualifier) and span[len(qualifier) :] in names:
@@ -142,7 +142,7 @@ def extract(text: str, gazetteer: Gazetteer | None = None) -> list[Entity]:
     if gazetteer is not None:
         found += gazetteer.find(text)
     for m in _organisation_pattern().finditer(text):
-        found.append(Entity("organization", _organisation_value(m.group(0)), m.start(), m.end()))
+        found.append(Entity("organization", organisation_value(m.group(0)), m.start(), m.end()))
     found += [Entity("time", m.group(0), m.start(), m.end()) for m in _TIME.finditer(text)]
     return merge(found, [])
 
