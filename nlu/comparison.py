@@ -263,6 +263,19 @@ class Scores:
         return sum(p == FALLBACK_INTENT for _, p in self.pairs)
 
 
+def calibration_error(expected: Sequence[str], ranked: Sequence[tuple[str, float, float]]) -> float:
+    """Expected calibration error of the top-1 confidence (10 equal-width bins): how far,
+    on average, "p = 0.8" is from being right 80 % of the time."""
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for e, (top, p1, _p2) in zip(expected, ranked, strict=True):
+        bins.setdefault(min(int(p1 * 10), 9), []).append((p1, e == top))
+    n = len(expected)
+    return sum(
+        len(b) / n * abs(sum(p for p, _ in b) / len(b) - sum(ok for _, ok in b) / len(b))
+        for b in bins.values()
+    )
+
+
 def overlap(training: Sequence[str], heldout: Sequence[str], near: float = 0.9) -> dict[str, Any]:
     """Held-out texts found in the training data: exactly (after normalise) and nearly
     (cosine ≥ ``near`` between character 1–3-gram TF-IDF vectors)."""
@@ -312,9 +325,11 @@ def report(
 
     held: dict[str, Scores] = {}
     cv: dict[str, Scores] = {}
+    ece: dict[str, str] = {}
     for c in [product, *baselines]:
         progress(f"{c.name}: cross-validation and held-out")
         oof = product_oof if c is product else out_of_fold(c, texts, intents, folds)
+        ece[c.name] = f"{calibration_error(intents, oof):.3f}" if c.probabilistic else "n/a"
         fb = c.threshold if c.threshold is not None else 0.0
         cv[c.name] = Scores(list(zip(intents, with_fallback(oof, fb), strict=True)))
         if c is product and product_heldout is not None:
@@ -353,6 +368,7 @@ def report(
                 str(h.fallbacks()),
                 *(str(oc[k]) for k in HARMS),
                 f"{cost(h.pairs):.0f}",
+                ece[n],
             ]
         )
     lines += _table(
@@ -369,6 +385,7 @@ def report(
             "unmeant reports",
             "confident wrong",
             "cost",
+            "CV calibration error",
         ],
     )
     intents_all = sorted(set(intents) | set(h_intents))

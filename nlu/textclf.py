@@ -6,7 +6,12 @@ Features, on the normalised text (nlu.normalise):
 - sublinear TF-IDF over character 1–4-grams of the WHOLE message, spaces and word
   boundaries included: typos (验正码), dialect particles and half-recognised words
   still share most of their n-grams with the right examples;
-- sublinear TF-IDF over jieba word 1–2-grams (our dictionary: 医保电子凭证, 一证通查 …).
+- sublinear TF-IDF over jieba word 1–2-grams (our dictionary: 医保电子凭证, 一证通查 …);
+- sublinear TF-IDF over character 3–5-grams of the message's pinyin (``pinyin``):
+  homophone typos and pinyin-only messages sound like the words they mean;
+- all keep only n-grams seen in two examples or more: on 2,900 examples that cuts 77k
+  features to 19k and a fit from 35 s to 5 s, and a feature seen once carries no
+  evidence a cross-validated C could weigh.
 
 Model: multinomial logistic regression whose C is chosen at training time by stratified
 cross-validation on log-loss, so the probabilities are calibrated (a C chosen on accuracy
@@ -52,13 +57,46 @@ def words(text: str) -> list[str]:
     return [t.lower() for t in _jieba().lcut(text) if t.strip()]
 
 
+@cache
+def _syllables() -> dict[str, str]:
+    """Han character -> its first reading without tone (pypinyin's table), built once:
+    a lookup per character instead of pypinyin's phrase matching (0.5 ms a message)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    tones = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
+    return {
+        chr(code): readings.split(",")[0].translate(tones) for code, readings in pinyin_dict.items()
+    }
+
+
+def pinyin(text: str) -> str:
+    """The sound of a message: Han characters as toneless pinyin, Latin letters as
+    typed, without spaces, anything else a separator. Homophone typos (腿订 for 退订,
+    医保瓶证) and pinyin-only messages (wo yao tuiding) then share n-grams with what
+    they stand for."""
+    table = _syllables()
+    out = []
+    for ch in text.lower():
+        if ch in table:
+            out.append(table[ch])
+        elif "a" <= ch <= "z":
+            out.append(ch)
+        elif not ch.isspace() and (not out or out[-1] != "|"):
+            out.append("|")
+    return "".join(out)
+
+
 def features() -> FeatureUnion:
     return FeatureUnion(
         [
             (
                 "chars",
                 TfidfVectorizer(
-                    analyzer="char", ngram_range=(1, 4), sublinear_tf=True, lowercase=True
+                    analyzer="char",
+                    ngram_range=(1, 4),
+                    sublinear_tf=True,
+                    lowercase=True,
+                    min_df=2,
                 ),
             ),
             (
@@ -69,6 +107,17 @@ def features() -> FeatureUnion:
                     lowercase=False,
                     ngram_range=(1, 2),
                     sublinear_tf=True,
+                    min_df=2,
+                ),
+            ),
+            (
+                "sounds",
+                TfidfVectorizer(
+                    analyzer="char",
+                    preprocessor=pinyin,
+                    ngram_range=(3, 5),
+                    sublinear_tf=True,
+                    min_df=2,
                 ),
             ),
         ]

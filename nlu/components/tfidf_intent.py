@@ -38,7 +38,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def required_packages() -> list[str]:
-        return ["sklearn", "jieba", "zhconv"]
+        return ["sklearn", "jieba", "zhconv", "pypinyin"]
 
     def __init__(
         self,
