@@ -1,9 +1,9 @@
-"""Compare NLU pipelines on the held-out set: accuracy, macro F1, per-intent F1, parse
-latency, model load time and train time.
+"""Compare NLU pipelines on the held-out set: accuracy, macro F1, per-intent F1, entity
+P/R/F1, parse latency, model load time and train time.
 
     nice -n 10 .venv/bin/python bench/pipelines.py [--only NAME ...] [--out FILE]
 
-Each variant is config.yml with the classifier (and entity learner) swapped, trained
+Each variant is a full Rasa pipeline (see ``variants``), trained
 into a temporary folder (never models/) with ``nlu.training.train`` — the code
 ``hotline train`` runs — and scored on nlu/tests/heldout/ (never trained on):
 intents, and entity precision / recall over its annotated (entity, value) pairs.
@@ -34,12 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlu import evaluate  # noqa: E402
+from nlu.entities import organisation_value, phone_value  # noqa: E402
+from nlu.normalise import normalise  # noqa: E402
 from nlu.parser import INTENTS, RasaParser  # noqa: E402
 from nlu.training import CONFIG, DATA, train  # noqa: E402
 
-# The classifier steps compared; everything else (tokenizer, featurizers, regex
-# extractor, synonyms, fallback) is config.yml's.
-_CLASSIFIERS = ("DIETClassifier", "LogisticRegressionClassifier", "CRFEntityExtractor")
+JIEBA = {"name": "JiebaTokenizer", "dictionary_path": "nlu/dictionary"}
+OURS = {"name": "nlu.components.tfidf_intent.TfidfIntentClassifier"}
 DIET = {
     "name": "DIETClassifier",
     "epochs": 100,
@@ -50,35 +51,31 @@ DIET = {
 }
 LOGREG = {"name": "LogisticRegressionClassifier", "max_iter": 1000, "random_state": 42}
 CRF = {"name": "CRFEntityExtractor"}
-
-
-def _swap_classifier(pipeline: list[dict], replacement: list[dict]) -> list[dict]:
-    """config.yml's pipeline with its classifier steps replaced by ``replacement``."""
-    out: list[dict] = []
-    for step in pipeline:
-        if step["name"] in _CLASSIFIERS:
-            if replacement:
-                out.extend(replacement)
-                replacement = []
-        else:
-            out.append(step)
-    return out
+# The pipeline before our component: jieba, regex features, word 1-3 and char_wb 1-3
+# count vectors, then the classifier under test.
+BEFORE = [
+    JIEBA,
+    {"name": "RegexFeaturizer", "use_word_boundaries": False},
+    {"name": "CountVectorsFeaturizer", "analyzer": "word", "min_ngram": 1, "max_ngram": 3},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3},
+]
 
 
 def variants(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """name -> full Rasa config."""
-    no_transformer = {k: v for k, v in DIET.items() if k != "transformer_size"}
-    no_transformer["number_of_transformer_layers"] = 0
-    steps = {
-        "DIET 1 layer x 128": [DIET],
-        "DIET, no transformer": [no_transformer],
-        "LogisticRegression (regex entities only)": [LOGREG],
-        # DIET also learns entities (village, organization, time); here a CRF does.
-        "LogisticRegression + CRF entities": [LOGREG, CRF],
+    """name -> full Rasa config. Every variant is parsed through RasaParser, so the
+    rule entities (nlu/entities.py) are there for all: what differs is the classifier
+    and whether a learned CRF adds entities where no rule matched."""
+    fallback = [s for s in base["pipeline"] if s["name"] == "FallbackClassifier"]
+    old_fallback = [{"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.1}]
+    pipelines = {
+        "product (config.yml)": base["pipeline"],
+        "product + CRF entities": [JIEBA, OURS, CRF, *fallback],
+        "Rasa LR + CRF (before)": [*BEFORE, LOGREG, CRF, *old_fallback],
+        "DIET 1 layer x 128": [*BEFORE, DIET, *old_fallback],
     }
     return {
-        name: {**copy.deepcopy(base), "pipeline": _swap_classifier(base["pipeline"], chosen)}
-        for name, chosen in steps.items()
+        name: {**copy.deepcopy(base), "pipeline": copy.deepcopy(steps)}
+        for name, steps in pipelines.items()
     }
 
 
@@ -88,9 +85,23 @@ def entity_pairs() -> list[tuple[str, set[tuple[str, str]]]]:
 
     data = load_data(str(evaluate.HELDOUT))
     return [
-        (ex.get("text"), {(e["entity"], str(e["value"])) for e in ex.get("entities") or []})
+        (
+            ex.get("text"),
+            {canonical(e["entity"], str(e["value"])) for e in ex.get("entities") or []},
+        )
         for ex in data.intent_examples
     ]
+
+
+def canonical(entity: str, value: str) -> tuple[str, str]:
+    """An annotated value in the form the parser gives it (normalised; a phone number
+    as digits, an organisation under its canonical name)."""
+    value = normalise(value)
+    if entity == "phone_number":
+        return entity, phone_value(value)
+    if entity == "organization":
+        return entity, organisation_value(value)
+    return entity, value
 
 
 def entity_scores(found: list[list[list[str]]], expected: list[list[list[str]]]) -> dict:

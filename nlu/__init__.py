@@ -4,6 +4,7 @@ keyword fallback used when no model can be loaded, and training and evaluation.
 Imports nothing of ours.
 """
 
-from nlu.parser import Entity, Parse, Parser, load_parser
+from nlu.parser import load_parser
+from nlu.types import Entity, Parse, Parser
 
 __all__ = ["Entity", "Parse", "Parser", "load_parser"]

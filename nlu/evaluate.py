@@ -1,22 +1,19 @@
-"""Measuring the model: accuracy on the held-out file, and k-fold cross-validation.
-
-Both write Markdown under docs/ so the numbers travel with the code that made them.
+"""Measuring the model: the held-out examples (with their voices) and accuracy on
+them; nlu.comparison puts the product beside the baselines. Both write Markdown under
+docs/ so the numbers travel with the code that made them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from nlu.parser import Parser, quiet_rasa
-from nlu.training import CONFIG, DATA, ROOT
+from nlu.training import CONFIG, ROOT
+from nlu.types import Parser
 
 HELDOUT = ROOT / "nlu" / "tests" / "heldout"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)|\[([^\]]+)\]\{[^}]+\}")
@@ -29,19 +26,26 @@ def strip_annotations(example: str) -> str:
 
 def load_examples(path: Path) -> list[tuple[str, str]]:
     """(text, intent) pairs from a Rasa NLU YAML file, or from every file of a folder."""
+    return [(text, intent) for text, intent, _voice in load_voiced(path)]
+
+
+def load_voiced(path: Path) -> list[tuple[str, str, str]]:
+    """(text, intent, voice) triples; the voice is the block's ``metadata: {voice: ...}``
+    (INTENTS.md lists them), "legacy" for blocks written before voices were tagged."""
     if path.is_dir():
-        return [pair for file in sorted(path.glob("*.yml")) for pair in load_examples(file)]
+        return [row for file in sorted(path.glob("*.yml")) for row in load_voiced(file)]
     with open(path, encoding="utf-8") as f:
-        doc = yaml.safe_load(f)
-    pairs = []
+        doc = yaml.safe_load(f) or {}
+    rows = []
     for block in doc.get("nlu") or []:
         if "intent" not in block:
             continue
-        for line in block["examples"].splitlines():
+        voice = str((block.get("metadata") or {}).get("voice") or "legacy")
+        for line in str(block.get("examples") or "").splitlines():
             line = line.strip()
             if line.startswith("- "):
-                pairs.append((strip_annotations(line[2:].strip()), block["intent"]))
-    return pairs
+                rows.append((strip_annotations(line[2:].strip()), block["intent"], voice))
+    return rows
 
 
 @dataclass
@@ -98,66 +102,10 @@ def heldout_markdown(result: HeldoutResult, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cross_validate(folds: int = 5, config: Path = CONFIG, data: Path = DATA) -> str:
-    """Run Rasa's k-fold cross-validation; return the report as Markdown."""
-    quiet_rasa()
-    import os
-
-    from rasa.nlu.test import cross_validate as rasa_cv
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # the jieba dictionary path in config.yml is relative to the repo
-    try:
-        training_data = load_data(str(data), language="zh")
-        with tempfile.TemporaryDirectory() as out:
-            asyncio.run(
-                rasa_cv(
-                    training_data,
-                    folds,
-                    str(config),
-                    out,
-                    errors=True,
-                    disable_plotting=True,
-                    report_as_dict=True,
-                )
-            )
-            report = json.loads((Path(out) / "intent_report.json").read_text())
-            errors_file = Path(out) / "intent_errors.json"
-            errors = json.loads(errors_file.read_text()) if errors_file.exists() else []
-    finally:
-        os.chdir(cwd)
-    return cv_markdown(report, errors, folds)
-
-
-def cv_markdown(report: dict, errors: list[dict], folds: int) -> str:
-    lines = [
-        f"# NLU cross-validation ({folds} folds)",
-        "",
-        "Made by `make nlu-report` (`hotline nlu-evaluate --cross-validation`) on nlu/data.",
-        "",
-        "| intent | precision | recall | F1 | support |",
-        "|---|---|---|---|---|",
-    ]
-    for intent, row in sorted(report.items()):
-        if not isinstance(row, dict) or "precision" not in row or "avg" in intent:
-            continue
-        lines.append(
-            f"| {intent} | {row['precision']:.3f} | {row['recall']:.3f} | "
-            f"{row['f1-score']:.3f} | {row['support']} |"
-        )
-    for key in ("accuracy", "macro avg", "weighted avg"):
-        if key in report:
-            value = report[key]
-            if isinstance(value, dict):
-                lines.append(
-                    f"| *{key}* | {value['precision']:.3f} | {value['recall']:.3f} | "
-                    f"{value['f1-score']:.3f} | {value['support']} |"
-                )
-            else:
-                lines.append(f"| *{key}* | | | {value:.3f} | |")
-    pairs = Counter((e["intent"], (e.get("intent_prediction") or {}).get("name")) for e in errors)
-    lines += ["", "## Confusion pairs (expected -> predicted, count)", ""]
-    for (expected, predicted), n in pairs.most_common():
-        lines.append(f"- {expected} -> {predicted}: {n}")
-    return "\n".join(lines) + "\n"
+def configured_threshold(config: Path = CONFIG) -> float:
+    """The FallbackClassifier threshold in config.yml (0 when there is none)."""
+    pipeline = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("pipeline") or []
+    for step in pipeline:
+        if step.get("name") == "FallbackClassifier":
+            return float(step.get("threshold", 0.3))
+    return 0.0

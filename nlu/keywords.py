@@ -3,13 +3,14 @@ Rasa model cannot be loaded. It covers the core intents and nothing subtle."""
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from nlu.parser import Entity, Parse
+from nlu.entities import Gazetteer, extract
+from nlu.normalise import normalise
+from nlu.types import Parse
 
 KEYWORDS_FILE = Path(__file__).with_name("keywords.yml")
 
@@ -23,7 +24,14 @@ def _rules() -> dict:
 class KeywordParser:
     name = "keywords"
 
+    def __init__(self) -> None:
+        self.gazetteer = Gazetteer()
+
+    def set_places(self, villages: object, townships: object = ()) -> None:
+        self.gazetteer.set_places(villages, townships)  # type: ignore[arg-type]
+
     def parse(self, text: str) -> Parse:
+        text = normalise(text)
         rules = _rules()
         folded = text.casefold()
         intent, confidence = "out_of_scope", 0.0
@@ -32,9 +40,5 @@ class KeywordParser:
             if any(word.casefold() in folded for word in rule["any"]):
                 intent, confidence = rule["intent"], 1.0
                 break
-        entities = [
-            Entity(name, m.group(0), m.start(), m.end())
-            for name, pattern in rules["entities"].items()
-            for m in re.finditer(pattern, text)
-        ]
+        entities = extract(text, self.gazetteer)
         return Parse(text=text, intent=intent, confidence=confidence, entities=entities)

@@ -1,5 +1,9 @@
 """The parser the bot asks: "what does this message mean?".
 
+Every message is normalised first (nlu.normalise); the model, the rule entities and
+the caller all see that text (``Parse.text``), so entity offsets index it. Villages and
+townships of the jurisdiction table are handed in at run time with ``set_places``.
+
 ``RasaParser`` wraps a trained Rasa NLU model, loaded once per process. Rasa's parse is
 a coroutine; it runs on one private event loop in its own thread, and callers wait for the
 result. Any thread may call ``parse``, including one that already runs an event loop of
@@ -13,57 +17,28 @@ import asyncio
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from nlu.entities import Gazetteer, extract, merge
+from nlu.normalise import normalise
+from nlu.types import FALLBACK_INTENT, INTENTS, Entity, Parse, Parser
+
+# Entity, Parse, Parser and the intents live in nlu.types; re-exported for callers.
+__all__ = [
+    "FALLBACK_INTENT",
+    "INTENTS",
+    "BackgroundParser",
+    "Entity",
+    "ModelMissing",
+    "Parse",
+    "Parser",
+    "RasaParser",
+    "load_parser",
+]
 log = logging.getLogger(__name__)
 
-INTENTS = (
-    "verify_team",
-    "activate_voucher",
-    "report_qr_code",
-    "report_phone_borrowing",
-    "report_suspicious_visit",
-    "already_victim",
-    "check_report_status",
-    "check_number",
-    "privacy_advice",
-    "subscribe",
-    "unsubscribe",
-    "greet",
-    "help",
-    "thanks",
-    "out_of_scope",
-)
-# What Rasa's FallbackClassifier predicts when DIET is not confident enough.
-FALLBACK_INTENT = "nlu_fallback"
 MODEL_NAME = "hotline-nlu"
-
-
-@dataclass
-class Entity:
-    entity: str
-    value: str
-    start: int
-    end: int
-
-
-@dataclass
-class Parse:
-    text: str
-    intent: str
-    confidence: float
-    entities: list[Entity] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class Parser(Protocol):
-    name: str
-
-    def parse(self, text: str) -> Parse: ...
 
 
 class ModelMissing(RuntimeError):
@@ -114,6 +89,21 @@ class RasaParser:
         self._user_message = UserMessage
         self._tracker_class = DialogueStateTracker
         self._parse_lock = threading.Lock()
+        self.gazetteer = Gazetteer()
+
+    def set_places(self, villages: Any, townships: Any = ()) -> None:
+        """Village and township names to find (the jurisdiction table's)."""
+        self.gazetteer.set_places(villages, townships)
+
+    def component(self, class_name: str) -> Any:
+        """The loaded graph component of that class (for evaluation: the intent
+        model's chosen C), or None. Reads Rasa's graph runner, which has no public way."""
+        nodes = getattr(self._agent.processor.graph_runner, "_instantiated_nodes", {})
+        for node in nodes.values():
+            component = getattr(node, "_component", None)
+            if type(component).__name__ == class_name:
+                return component
+        return None
 
     @staticmethod
     async def _load(agent_class: Any, path: str) -> Any:
@@ -130,6 +120,7 @@ class RasaParser:
         # a hop to the loop thread and back cost about 2 ms of a 9 ms parse
         # (docs/benchmarks.md). One parse at a time, as on the loop: Rasa does not
         # promise its components are thread-safe.
+        text = normalise(text)
         message = self._user_message(text)
         tracker = self._tracker_class.from_events(message.sender_id, [])
         with self._parse_lock:
@@ -139,21 +130,19 @@ class RasaParser:
             text=text,
             intent=intent.get("name") or FALLBACK_INTENT,
             confidence=round(float(intent.get("confidence") or 0.0), 4),
-            entities=_entities(result.get("entities") or []),
+            entities=_entities(text, result.get("entities") or [], self.gazetteer),
         )
 
 
-def _entities(raw: list[dict[str, Any]]) -> list[Entity]:
-    """Rasa's entities without overlaps. The regex/lookup extractor and DIET may both
-    find a span; jieba can cut an unknown village name badly (石桥/村来), so DIET's
-    guess may run past the real name. The exact match from our patterns wins."""
-    ranked = sorted(raw, key=lambda e: (e.get("extractor") != "RegexEntityExtractor", e["start"]))
-    kept: list[Entity] = []
-    for e in ranked:
-        if any(e["start"] < k.end and k.start < e["end"] for k in kept):
-            continue
-        kept.append(Entity(e["entity"], str(e["value"]), e["start"], e["end"]))
-    return sorted(kept, key=lambda e: e.start)
+def _entities(text: str, raw: list[dict[str, Any]], gazetteer: Gazetteer) -> list[Entity]:
+    """Rule entities (nlu.entities: canonical values, exact spans) first, then what the
+    model's entity learner found where no rule matched; no overlaps."""
+    learned = [
+        Entity(e["entity"], str(e["value"]), e["start"], e["end"])
+        for e in sorted(raw, key=lambda e: e.get("extractor") != "RegexEntityExtractor")
+        if e.get("extractor") != "RegexEntityExtractor"
+    ]
+    return merge(extract(text, gazetteer), learned)
 
 
 class BackgroundParser:
@@ -166,6 +155,7 @@ class BackgroundParser:
         from nlu.keywords import KeywordParser
 
         self._current: Parser = KeywordParser()
+        self._places: tuple[Any, Any] | None = None
         self.loading = True
         self._thread = threading.Thread(
             target=self._load, args=(model_dir,), name="rasa-load", daemon=True
@@ -178,12 +168,21 @@ class BackgroundParser:
 
     def _load(self, model_dir: str | Path) -> None:
         try:
-            self._current = RasaParser(find_model(model_dir))
+            parser = RasaParser(find_model(model_dir))
+            if self._places is not None:
+                parser.set_places(*self._places)
+            self._current = parser
             log.info("NLU model loaded: answering with Rasa")
         except Exception as exc:  # keep answering with keywords, and say so
             log.error("NLU model not loaded (%s): running DEGRADED on the keyword fallback", exc)
         finally:
             self.loading = False
+
+    def set_places(self, villages: Any, townships: Any = ()) -> None:
+        self._places = (list(villages), list(townships))
+        setter = getattr(self._current, "set_places", None)
+        if setter is not None:
+            setter(*self._places)
 
     def wait(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)

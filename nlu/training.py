@@ -1,8 +1,9 @@
 """Training the Rasa NLU model, only when its inputs changed.
 
 A model is current when it was trained from exactly the config.yml, nlu/data,
-nlu/dictionary and ``$HOTLINE_VAR/nlu-reviewed`` (examples supervisors labelled, written by
-``hotline nlu export-reviewed``; never committed) on disk now: a fingerprint of those
+nlu/dictionary, the intent-model code (MODEL_CODE) and ``$HOTLINE_VAR/nlu-reviewed``
+(examples supervisors labelled, written by ``hotline nlu export-reviewed``; never committed)
+on disk now: a fingerprint of those
 files is saved beside the model. That is stricter than comparing times (an edit made
 while a training runs would look older than the model it did not go into). ``train`` is
 then a no-op, so ``make run`` and ``make test`` can call it every time.
@@ -34,8 +35,13 @@ def reviewed_files() -> list[Path]:
     return sorted(((var if var.is_absolute() else ROOT / var) / REVIEWED).glob("*.yml"))
 
 
+# The code that shapes what the intent model learns: a change to it retrains too.
+MODEL_CODE = ("normalise.py", "textclf.py", "components/tfidf_intent.py")
+
+
 def inputs(config: Path = CONFIG, data: Path = DATA) -> list[Path]:
-    files = [config, *data.rglob("*.yml"), *DICTIONARY.rglob("*"), *reviewed_files()]
+    code = [ROOT / "nlu" / name for name in MODEL_CODE]
+    files = [config, *data.rglob("*.yml"), *DICTIONARY.rglob("*"), *code, *reviewed_files()]
     return [f for f in files if f.is_file()]
 
 

@@ -1,0 +1,1 @@
+"""Rasa graph components of ours, named in config.yml by module path."""

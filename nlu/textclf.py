@@ -1,0 +1,172 @@
+"""The intent model itself, in plain scikit-learn: one piece that the Rasa component
+(nlu/components/tfidf_intent.py) trains and runs, and that the evaluation
+(nlu/evaluate.py) cross-validates side by side with the baselines.
+
+Features, on the normalised text (nlu.normalise):
+- sublinear TF-IDF over character 1–4-grams of the WHOLE message, spaces and word
+  boundaries included: typos (验正码), dialect particles and half-recognised words
+  still share most of their n-grams with the right examples;
+- sublinear TF-IDF over jieba word 1–2-grams (our dictionary: 医保电子凭证, 一证通查 …);
+- sublinear TF-IDF over character 3–5-grams of the message's pinyin (``pinyin``):
+  homophone typos and pinyin-only messages sound like the words they mean;
+- all keep only n-grams seen in two examples or more: on 2,900 examples that cuts 77k
+  features to 19k and a fit from 35 s to 5 s, and a feature seen once carries no
+  evidence a cross-validated C could weigh.
+
+Model: multinomial logistic regression whose C is chosen at training time by stratified
+cross-validation on log-loss, so the probabilities are calibrated (a C chosen on accuracy
+tends to be the largest, whose probabilities are over-confident).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from nlu.normalise import normalise
+
+DICTIONARY = Path(__file__).with_name("dictionary")
+C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+
+
+@cache
+def _jieba() -> Any:
+    """A jieba tokenizer of our own with our dictionary (not jieba's global one, which
+    Rasa's JiebaTokenizer also configures)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    for path in sorted(DICTIONARY.glob("*")):
+        if path.is_file():
+            tokenizer.load_userdict(str(path))
+    return tokenizer
+
+
+def words(text: str) -> list[str]:
+    """jieba tokens of an (already normalised) text, spaces dropped, lower-cased."""
+    return [t.lower() for t in _jieba().lcut(text) if t.strip()]
+
+
+@cache
+def _syllables() -> dict[str, str]:
+    """Han character -> its first reading without tone (pypinyin's table), built once:
+    a lookup per character instead of pypinyin's phrase matching (0.5 ms a message)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    tones = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
+    return {
+        chr(code): readings.split(",")[0].translate(tones) for code, readings in pinyin_dict.items()
+    }
+
+
+def pinyin(text: str) -> str:
+    """The sound of a message: Han characters as toneless pinyin, Latin letters as
+    typed, without spaces, anything else a separator. Homophone typos (腿订 for 退订,
+    医保瓶证) and pinyin-only messages (wo yao tuiding) then share n-grams with what
+    they stand for."""
+    table = _syllables()
+    out = []
+    for ch in text.lower():
+        if ch in table:
+            out.append(table[ch])
+        elif "a" <= ch <= "z":
+            out.append(ch)
+        elif not ch.isspace() and (not out or out[-1] != "|"):
+            out.append("|")
+    return "".join(out)
+
+
+def features() -> FeatureUnion:
+    return FeatureUnion(
+        [
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(1, 4),
+                    sublinear_tf=True,
+                    lowercase=True,
+                    min_df=2,
+                ),
+            ),
+            (
+                "words",
+                TfidfVectorizer(
+                    tokenizer=words,
+                    token_pattern=None,
+                    lowercase=False,
+                    ngram_range=(1, 2),
+                    sublinear_tf=True,
+                    min_df=2,
+                ),
+            ),
+            (
+                "sounds",
+                TfidfVectorizer(
+                    analyzer="char",
+                    preprocessor=pinyin,
+                    ngram_range=(3, 5),
+                    sublinear_tf=True,
+                    min_df=2,
+                ),
+            ),
+        ]
+    )
+
+
+def build(c_grid: tuple[float, ...] = C_GRID, folds: int = 5, seed: int = 42) -> Pipeline:
+    """The untrained product model (fit it on normalised texts)."""
+    return Pipeline(
+        [
+            ("features", features()),
+            (
+                "model",
+                LogisticRegressionCV(
+                    Cs=list(c_grid),
+                    cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                    scoring="neg_log_loss",
+                    max_iter=3000,
+                    random_state=seed,
+                ),
+            ),
+        ]
+    )
+
+
+def fit(texts: list[str], intents: list[str], **kwargs: Any) -> Pipeline:
+    model = build(**kwargs)
+    model.fit([normalise(t) for t in texts], intents)
+    return model
+
+
+def chosen_c(model: Pipeline) -> float:
+    """The C cross-validation picked (the same for every class, refit on all data)."""
+    step = model.named_steps["model"]
+    return float(np.atleast_1d(step.C_)[0]) if hasattr(step, "C_") else float(step.C)
+
+
+def ranking(model: Pipeline, text: str) -> list[tuple[str, float]]:
+    """(intent, probability) best first, for one normalised text."""
+    probs = model.predict_proba([text])[0]
+    order = np.argsort(-probs)
+    return [(str(model.classes_[i]), float(probs[i])) for i in order]
+
+
+def fixed_c_twin(model: Pipeline) -> Pipeline:
+    """The same features with a plain LR at the chosen C (for fast CV folds)."""
+    return Pipeline(
+        [
+            ("features", features()),
+            ("model", LogisticRegression(C=chosen_c(model), max_iter=3000, random_state=42)),
+        ]
+    )
