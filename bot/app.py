@@ -44,6 +44,12 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     if parser is None:
         parser = load_parser(app.config["HOTLINE_MODEL_DIR"])
     app.extensions["hotline_parser"] = parser
+    # The conversation engine's skills, in order (bot/skills.py); review/ may append a
+    # recorder of unsure turns to hotline_unsure_hooks (bot/engine.py Engine.unsure).
+    from bot.skills import default_skills
+
+    app.extensions["hotline_skills"] = default_skills()
+    app.extensions["hotline_unsure_hooks"] = []
 
     from bot.channels import twilio_sms, webchat
 

@@ -22,7 +22,8 @@ from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
 from storage import uploads
 
 if TYPE_CHECKING:
-    from bot.dialogue import Dialogue, Turn
+    from bot.engine import Engine as Dialogue
+    from bot.engine import Turn
 
 __all__ = [
     "QrVerdict",
