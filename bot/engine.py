@@ -213,6 +213,14 @@ class Form(Skill):
         """A leave word: the form ends (a subclass says what that means)."""
         turn.say(responses.text("form_left"))
 
+    def replied(
+        self, engine: Engine, turn: Turn, state: dict[str, Any], replies: list[str]
+    ) -> None:
+        """What the form's turn answered (``state``: the form, even if it just ended)."""
+
+    def received(self, engine: Engine, turn: Turn) -> None:
+        """Every message the form takes, before anything else (e.g. kept in a log)."""
+
     def victim(self, engine: Engine, turn: Turn) -> None:
         """Victim words arrived while this form was open (first aid is already given)."""
 
@@ -309,7 +317,10 @@ class Engine:
         if turn.form and turn.form.get("step") == "report_form":
             return  # already in the report
         recent = turn.recent()[-(RECENT_KEEP - 1) :]
-        entry: dict[str, Any] = {"at": now().isoformat(timespec="seconds"), "text": turn.text[:500]}
+        entry: dict[str, Any] = {
+            "at": now().isoformat(timespec="seconds"),
+            "text": turn.message.text.strip()[:500],
+        }
         if turn.message.media:
             entry["media"] = [[m.url, m.content_type] for m in turn.message.media[:3]]
         turn.state["recent"] = [*recent, entry]
@@ -408,15 +419,17 @@ class Engine:
 
     def first_aid(self, turn: Turn) -> None:
         """Victim words: the urgent steps now; a form in progress asks its question again."""
-        turn.parse = Parse(turn.text, "already_victim", 1.0, turn.parse.entities if turn.parse else [])
+        turn.parse = Parse(turn.text, "already_victim", 1.0)
         form = turn.form
         skill = self._forms.get(form["step"]) if form else None
-        text, more = responses.answer("already_victim")
+        text, _more = responses.answer("already_victim")
         turn.state["more"] = "already_victim"
         if skill is not None:
+            skill.received(self, turn)
             skill.victim(self, turn)
             turn.say(*join_if_fits(text, skill.current_question(self, turn)))
             return
+        turn.state["offer"] = "already_victim"  # 回3: a victim's report
         turn.say(*join_if_fits(text, responses.text("offer_report")))
 
     def unsure(self, turn: Turn, reason: str) -> None:
@@ -460,13 +473,20 @@ class Engine:
 
     def take_form(self, form: Form, turn: Turn) -> None:
         """The form loop: TTL, leave words, form extras, questions through, fill, re-ask once."""
-        state = turn.state["form"]
+        state, before = turn.state["form"], len(turn.replies)
+        try:
+            self._take_form(form, turn, state)
+        finally:
+            form.replied(self, turn, state, turn.replies[before:])
+
+    def _take_form(self, form: Form, turn: Turn, state: dict[str, Any]) -> None:
         started = dt.datetime.fromisoformat(state.get("at") or now().isoformat())
         if now() - started > form.ttl:
             form.expire(self, turn)
             turn.state.pop("form", None)
             self.respond_fresh(turn)
             return
+        form.received(self, turn)
         word = turn.text.casefold().strip("。.!！ ")
         if word in LEAVE_WORDS:
             form.leave(self, turn)

@@ -49,6 +49,13 @@ def explicit_report(text: str) -> bool:
     return bool(_EXPLICIT.search(text)) and not _ASKING.search(text)
 
 
+def _worth_keeping(text: str) -> bool:
+    """Words carried into a report: not a menu digit, "0", a yes or a leave word."""
+    word = text.strip().casefold()
+    return bool(word) and word not in _NO_SUMMARY and word not in responses.MENU_CHOICES \
+        and word != "0" and len(word) > 1
+
+
 def is_question(text: str) -> bool:
     return bool(_QUESTION.search(text))
 
@@ -96,13 +103,13 @@ class ReportForm(Form):
         """Open the form, carrying what the villager said and sent in the last minutes."""
         offered = turn.state.pop("offer", None)
         if offered and intent == "report_suspicious_visit" and turn.text in _NO_SUMMARY:
-            intent = offered if offered in REPORT_INTENTS else "report_suspicious_visit"
+            intent = offered if offered in (*REPORT_INTENTS, "already_victim") else intent
         advice_replies: list[str] = []
         if advice:
             engine.plain_answer(turn, intent)
             advice_replies = list(turn.replies)
             turn.replies.clear()
-        carried = [r for r in turn.recent() if r.get("text") and r["text"] not in _NO_SUMMARY]
+        carried = [r for r in turn.recent() if _worth_keeping(r.get("text") or "")]
         words = [r["text"] for r in carried]
         if turn.text not in _NO_SUMMARY and turn.text not in words:
             words.append(turn.message.text.strip())
@@ -119,8 +126,7 @@ class ReportForm(Form):
         elif cadre:
             form["cadre_village"] = True
         question = self.next_question(engine, turn)
-        ref = form.get("ref")
-        first = (_text("created", ref=ref) if ref else _text("started")) + question
+        first = question if form.get("ref") else _text("started") + question
         turn.say(*join_if_fits(*advice_replies, first))
         self._log(engine, turn, turn.replies)
 
@@ -136,6 +142,7 @@ class ReportForm(Form):
             summary=form.get("summary") or "", cadre=cadre, source=turn.source,
         )
         form["report_id"], form["ref"] = report["id"], report["ref"]
+        form["announce"] = True  # the next question starts with "已登记…编号"
         if not reports.messages(engine.db, report["id"]):  # not when resuming after a crash
             for line in (form.get("summary") or "").split("\n"):
                 if line:
@@ -223,6 +230,11 @@ class ReportForm(Form):
 
     def ask(self, engine: Engine, turn: Turn, slot: str, again: bool = False) -> str:
         form = turn.state["form"]
+        if form.pop("announce", False):
+            return _text("created", ref=form["ref"]) + self._ask(form, slot, again)
+        return self._ask(form, slot, again)
+
+    def _ask(self, form: dict[str, Any], slot: str, again: bool) -> str:
         if slot == "township":
             choices = _choices(form)
             if again:
@@ -241,8 +253,9 @@ class ReportForm(Form):
         if slot == "village":
             if is_question(text) or text in responses.MENU_CHOICES:
                 return False
-            return bool(_PLACE.search(text)) or routing.find_villages(engine.db, text)[1] in (
-                "exact", "contains")
+            if len(text) <= 10 and _PLACE.search(text):
+                return True
+            return routing.find_villages(engine.db, text)[1] in ("exact", "contains")
         if slot == "time":
             return bool(_TIME.search(text)) and not is_question(text)
         return not is_question(text) and text not in responses.MENU_CHOICES
@@ -260,6 +273,8 @@ class ReportForm(Form):
         ok = True
         if slot == "village" and not skip and text:
             status = self._route_village(engine, turn, report_id, raw)
+            if status == "unrouted" and len(text) > 10:
+                reports.append_details(db, report_id, raw)  # a description, not a name
             ok = status != "unrouted" or form.get("village_tried", False)
             form["village_tried"] = True
         elif slot == "township":
@@ -299,11 +314,16 @@ class ReportForm(Form):
         return True
 
     # --- around the slots -------------------------------------------------------------
-    def extra(self, engine: Engine, turn: Turn) -> bool:
+    def replied(self, engine: Engine, turn: Turn, state: dict[str, Any],
+                replies: list[str]) -> None:
+        if state.get("report_id"):
+            for reply in replies:
+                reports.add_message(engine.db, state["report_id"], "out", reply)
+
+    def received(self, engine: Engine, turn: Turn) -> None:
         form = turn.state["form"]
         if form.get("report_id"):
             reports.add_message(engine.db, form["report_id"], "in", turn.message.text)
-        return False
 
     def victim(self, engine: Engine, turn: Turn) -> None:
         form = turn.state["form"]
@@ -322,14 +342,12 @@ class ReportForm(Form):
         db = engine.db
         report = reports.submit(db, report_id, engine.vault)
         station = routing.station(db, report["station_code"]) if report.get("station_code") else None
-        before = len(turn.replies)
         if turn.message.channel == "web":
             turn.say(_text("done_web", ref=report["ref"]))
         elif station:
             turn.say(_text("done", ref=report["ref"], station=station["name"]))
         else:
             turn.say(_text("done_unrouted", ref=report["ref"]))
-        self._log(engine, turn, turn.replies[before:], report_id)
 
     def expire(self, engine: Engine, turn: Turn) -> None:
         form = turn.state["form"]

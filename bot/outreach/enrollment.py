@@ -76,7 +76,7 @@ class EnrollmentForm(Form):
         if group is not None:
             groups.assign_group(db, sub["id"], group)
             turn.say(texts.enroll_text("village_set", village=group["village"]))
-        else:
+        elif sub["group_id"] or other_form:
             engine.plain_answer(turn, "subscribe")
         if other_form:  # another form (a report) is in progress: do not take over
             return
