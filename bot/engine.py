@@ -70,14 +70,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NEGATED = re.compile(r"(没|不|别|未|没有|不要|不能|千万别)$")
 # Things that already happened to the villager: first aid, whatever else is going on.
 _VICTIM = re.compile(
-    r"(已经|刚才|刚刚|我|俺|妈|爸|老人|奶奶|爷爷)?[^，。,.!?！？]{0,3}(扫了|扫过了|扫完了)"
+    r"扫了|扫过了|扫完了|刷了脸|刷脸了|拍了脸|上当了|被骗了"
     r"|验证码[^，。,.!?！？]{0,6}(给了|告诉了|发给了|报给|念给|给他|给她|给他们)"
     r"|(把|将)验证码[^，。,.!?！？]{0,4}(给|告诉|发|念)"
-    r"|(给|告诉|发给)(了)?(他|她|他们|人家|对方)[^，。,.!?！？]{0,2}验证码"
+    r"|(给|告诉|发给)了?(他|她|他们|人家|对方)[^，。,.!?！？]{0,2}验证码"
     r"|(钱|存款|余额|工资|养老金)[^，。,.!?！？]{0,6}(没了|被扣|被转|少了|转走|不见了|被划)"
     r"|(扣了|扣走|转走了|被骗了?)[^，。,.!?！？]{0,4}(钱|元|块)|没花过这钱|不是我(花|消费|转|办)的"
     r"|(名下|我的名字|我的身份证)[^，。,.!?！？]{0,8}(开了|办了|注册了|贷款)"
-    r"|(已经|都)(刷了脸|刷脸了|拍了脸)|上当了|被骗了"
 )
 
 
@@ -85,7 +84,7 @@ def victim_words(text: str) -> bool:
     """True when the text says harm already happened (scanned, gave the code, money gone)."""
     for match in _VICTIM.finditer(text):
         before = text[max(0, match.start() - 3) : match.start()]
-        if not _NEGATED.search(before) and not _NEGATED.search(match.group(0)[:2]):
+        if not _NEGATED.search(before):
             return True
     return False
 
@@ -193,6 +192,10 @@ class Form(Skill):
 
     def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
         """Cheap check before the model: a message that plainly answers the slot."""
+        return False
+
+    def is_question(self, turn: Turn) -> bool:
+        """True when the message reads as a question (answered even if about this form)."""
         return False
 
     def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool | None:
@@ -532,10 +535,12 @@ class Engine:
             turn.parse = Parse(turn.text, intent, 1.0)
         else:
             turn.parse = self.parser.parse(turn.text[:MAX_TEXT])
-        intent = turn.parse.intent
-        if intent in form.own_intents or intent == FALLBACK_INTENT:
+        intent, confidence = turn.parse.intent, turn.parse.confidence
+        asking = form.is_question(turn)
+        if intent == FALLBACK_INTENT or (intent in form.own_intents and not asking):
             return False
-        if turn.parse.confidence < SURE_CONFIDENCE and turn.text not in responses.MENU_CHOICES:
+        needed = MIN_CONFIDENCE if asking else SURE_CONFIDENCE
+        if confidence < needed and turn.text not in responses.MENU_CHOICES:
             return False
         if intent in ("unsubscribe", "subscribe"):
             return False  # only the exact words act inside a form (step 2)

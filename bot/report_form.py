@@ -260,6 +260,9 @@ class ReportForm(Form):
             return bool(_TIME.search(text)) and not is_question(text)
         return not is_question(text) and text not in responses.MENU_CHOICES
 
+    def is_question(self, turn: Turn) -> bool:
+        return is_question(turn.text)
+
     def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool:
         db, form = engine.db, turn.state["form"]
         raw = turn.message.text.strip()  # stored as sent; turn.text is cleaned for matching
