@@ -75,8 +75,12 @@ class Store:
                     " confidence, created_at) VALUES (?, ?, 'out', ?, ?, ?, ?)",
                     [
                         (
-                            self.sender_hash, self.channel,
-                            redact_id_numbers(r[:MAX_STORED]), intent, confidence, at,
+                            self.sender_hash,
+                            self.channel,
+                            redact_id_numbers(r[:MAX_STORED]),
+                            intent,
+                            confidence,
+                            at,
                         )
                         for r in replies
                     ],

@@ -53,8 +53,13 @@ MIN_CONFIDENCE = 0.4
 # about first ("回1确认") rather than done.
 SURE_CONFIDENCE = 0.75
 SIDE_EFFECT_INTENTS = frozenset(
-    {"subscribe", "unsubscribe", "report_qr_code", "report_phone_borrowing",
-     "report_suspicious_visit"}
+    {
+        "subscribe",
+        "unsubscribe",
+        "report_qr_code",
+        "report_phone_borrowing",
+        "report_suspicious_visit",
+    }
 )
 # Words and photos from this far back are carried into a report started now.
 RECENT_WINDOW = dt.timedelta(minutes=15)
@@ -63,7 +68,9 @@ RECENT_KEEP = 4
 LEAVE_WORDS = frozenset({"取消", "取消举报", "不报了", "不查了", "算了", "cancel", "退出"})
 SKIP_WORDS = frozenset({"跳过", "跳", "不知道", "不清楚", "没有", "无", "skip", "不填"})
 FORM_TTL = dt.timedelta(hours=2)
-YES_WORDS = frozenset({"1", "是", "是的", "对", "对的", "好", "好的", "确认", "嗯", "要", "y", "yes"})
+YES_WORDS = frozenset(
+    {"1", "是", "是的", "对", "对的", "好", "好的", "确认", "嗯", "要", "y", "yes"}
+)
 NO_WORDS = frozenset({"2", "不", "不是", "否", "不要", "不用", "n", "no", "算了"})
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -227,7 +234,7 @@ class Form(Skill):
     def victim(self, engine: Engine, turn: Turn) -> None:
         """Victim words arrived while this form was open (first aid is already given)."""
 
-    def extra(self, engine: Engine, turn: Turn) -> bool:
+    def own_reply(self, engine: Engine, turn: Turn) -> bool:
         """Form-specific replies handled before the slot (e.g. "0"); True when handled."""
         return False
 
@@ -395,8 +402,13 @@ class Engine:
         finally:
             turn.state.pop("run_with", None)
 
-    def start_report(self, turn: Turn, intent: str, entities: list[Entity] | None = None,
-                     summary: str | None = None) -> None:
+    def start_report(
+        self,
+        turn: Turn,
+        intent: str,
+        entities: list[Entity] | None = None,
+        summary: str | None = None,
+    ) -> None:
         """Open the report form (whatever skill owns it) with what is already known."""
         turn.parse = Parse(turn.text, intent, 1.0, entities or [])
         self.run("start_report", turn, report_intent=intent, summary=summary)
@@ -445,7 +457,8 @@ class Engine:
                 log.exception("unsure hook failed")
         turn.say(
             *join_if_fits(
-                responses.text("safety_line"), responses.text("not_understood"),
+                responses.text("safety_line"),
+                responses.text("not_understood"),
                 responses.text("menu"),
             )
         )
@@ -495,13 +508,17 @@ class Engine:
             form.leave(self, turn)
             turn.state.pop("form", None)
             return
-        if form.extra(self, turn):
+        if form.own_reply(self, turn):
             return
         slot = state.get("slot")
         if slot is None:
             return
         skip = word in SKIP_WORDS
-        if not skip and not form.looks_like_answer(self, turn, slot) and self._question_through(form, turn):
+        if (
+            not skip
+            and not form.looks_like_answer(self, turn, slot)
+            and self._question_through(form, turn)
+        ):
             return
         filled = form.fill(self, turn, slot, skip)
         if filled is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import responses
 from bot.engine import Engine, Form, Turn, join_if_fits
@@ -27,9 +27,15 @@ FORM = "report_form"
 REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
 # Words that mean "take this as a report now", not a question about one.
 _EXPLICIT = re.compile(r"举报|报案|报警|快来人|派人来|请.{0,2}来人|出警|抓(他|住|人)")
-_ASKING = re.compile(r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$")
-_QUESTION = re.compile(r"[吗嘛么呢?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行")
-_TIME = re.compile(r"现在|刚才|刚刚|今天|昨天|前天|上午|下午|早上|中午|晚上|点|号|月|日|分钟|小时|前|周|星期")
+_ASKING = re.compile(
+    r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
+)
+_QUESTION = re.compile(
+    r"[吗嘛么呢?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
+)
+_TIME = re.compile(
+    r"现在|刚才|刚刚|今天|昨天|前天|上午|下午|早上|中午|晚上|点|号|月|日|分钟|小时|前|周|星期"
+)
 _PLACE = re.compile(r"(村|屯|庄|寨|社区|组|镇|乡|街道)")
 # Menu words that start the form carry no content worth keeping as the summary.
 _NO_SUMMARY = {"3", "举报", "1", "是", "好", "对"}
@@ -52,8 +58,13 @@ def explicit_report(text: str) -> bool:
 def _worth_keeping(text: str) -> bool:
     """Words carried into a report: not a menu digit, "0", a yes or a leave word."""
     word = text.strip().casefold()
-    return bool(word) and word not in _NO_SUMMARY and word not in responses.MENU_CHOICES \
-        and word != "0" and len(word) > 1
+    return (
+        bool(word)
+        and word not in _NO_SUMMARY
+        and word not in responses.MENU_CHOICES
+        and word != "0"
+        and len(word) > 1
+    )
 
 
 def is_question(text: str) -> bool:
@@ -67,9 +78,11 @@ class ReportForm(Form):
     slots = ("village", "township", "time", "details", "photo")
     own_intents = frozenset(REPORT_INTENTS)
 
-    def __init__(self, photo_hooks: list[PhotoHook] | None = None,
-                 earlier_check: Callable[[Engine, Turn, dict[str, Any]], None] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        photo_hooks: list[PhotoHook] | None = None,
+        earlier_check: Callable[[Engine, Turn, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.photo_hooks = list(photo_hooks or [])
         self.earlier_check = earlier_check
 
@@ -80,8 +93,12 @@ class ReportForm(Form):
             report_status(engine, turn)
             return
         if intent == "start_report":
-            self.start(engine, turn, run_with.get("report_intent") or "report_suspicious_visit",
-                       summary=run_with.get("summary"))
+            self.start(
+                engine,
+                turn,
+                run_with.get("report_intent") or "report_suspicious_visit",
+                summary=run_with.get("summary"),
+            )
             return
         if intent == "already_victim":
             # The urgent steps; a report only when they ask for one (回3).
@@ -98,8 +115,15 @@ class ReportForm(Form):
             turn.state["offer"] = intent
             turn.replies[-1:] = join_if_fits(turn.replies[-1], responses.text("offer_report"))
 
-    def start(self, engine: Engine, turn: Turn, intent: str, *, advice: bool = False,
-              summary: str | None = None) -> None:
+    def start(
+        self,
+        engine: Engine,
+        turn: Turn,
+        intent: str,
+        *,
+        advice: bool = False,
+        summary: str | None = None,
+    ) -> None:
         """Open the form, carrying what the villager said and sent in the last minutes."""
         offered = turn.state.pop("offer", None)
         if offered and intent == "report_suspicious_visit" and turn.text in _NO_SUMMARY:
@@ -137,9 +161,14 @@ class ReportForm(Form):
             return reports.get(engine.db, form["report_id"]) or {}
         cadre = cadres.lookup(engine.db, turn.sender_hash)
         report = reports.create(
-            engine.db, engine.vault, channel=turn.message.channel, contact=turn.message.sender,
+            engine.db,
+            engine.vault,
+            channel=turn.message.channel,
+            contact=turn.message.sender,
             intent=form.get("intent") or "report_suspicious_visit",
-            summary=form.get("summary") or "", cadre=cadre, source=turn.source,
+            summary=form.get("summary") or "",
+            cadre=cadre,
+            source=turn.source,
         )
         form["report_id"], form["ref"] = report["id"], report["ref"]
         form["announce"] = True  # the next question starts with "已登记…编号"
@@ -156,8 +185,14 @@ class ReportForm(Form):
             self._cadre_route(engine, report["id"], cadre)
         return report
 
-    def _prefill(self, engine: Engine, turn: Turn, report: dict[str, Any],
-                 cadre: dict[str, Any] | None, text: str) -> None:
+    def _prefill(
+        self,
+        engine: Engine,
+        turn: Turn,
+        report: dict[str, Any],
+        cadre: dict[str, Any] | None,
+        text: str,
+    ) -> None:
         db = engine.db
         by_name: dict[str, list[str]] = {}
         for entity in turn.parse.entities if turn.parse else []:
@@ -199,7 +234,10 @@ class ReportForm(Form):
         reports.apply_route(engine.db, report_id, route, village_text=text)
         if route.status == "ambiguous":
             turn.state["form"]["candidates"] = [
-                {k: c[k] for k in ("county", "township", "township_norm", "village", "station_code")}
+                {
+                    k: c[k]
+                    for k in ("county", "township", "township_norm", "village", "station_code")
+                }
                 for c in route.candidates
             ]
         return route.status
@@ -295,11 +333,14 @@ class ReportForm(Form):
     def give_up(self, engine: Engine, turn: Turn, slot: str) -> None:
         form = turn.state["form"]
         if slot == "township" and form.get("report_id"):
-            reports.apply_route(engine.db, form["report_id"], routing.unresolved(form["candidates"]))
+            reports.apply_route(
+                engine.db, form["report_id"], routing.unresolved(form["candidates"])
+            )
         form.pop("candidates", None)
 
-    def _answer_township(self, engine: Engine, turn: Turn, form: dict[str, Any],
-                         report_id: int, text: str) -> bool:
+    def _answer_township(
+        self, engine: Engine, turn: Turn, form: dict[str, Any], report_id: int, text: str
+    ) -> bool:
         """Settle which township; False when the answer named none of them."""
         candidates = form["candidates"]
         picked = routing.choose_township(candidates, text) if text else None
@@ -317,8 +358,9 @@ class ReportForm(Form):
         return True
 
     # --- around the slots -------------------------------------------------------------
-    def replied(self, engine: Engine, turn: Turn, state: dict[str, Any],
-                replies: list[str]) -> None:
+    def replied(
+        self, engine: Engine, turn: Turn, state: dict[str, Any], replies: list[str]
+    ) -> None:
         if state.get("report_id"):
             for reply in replies:
                 reports.add_message(engine.db, state["report_id"], "out", reply)
@@ -344,7 +386,9 @@ class ReportForm(Form):
             return
         db = engine.db
         report = reports.submit(db, report_id, engine.vault)
-        station = routing.station(db, report["station_code"]) if report.get("station_code") else None
+        station = (
+            routing.station(db, report["station_code"]) if report.get("station_code") else None
+        )
         if turn.message.channel == "web":
             turn.say(_text("done_web", ref=report["ref"]))
         elif station:
@@ -376,13 +420,15 @@ class ReportForm(Form):
         return len(turn.message.media)
 
     def _store_one(self, engine: Engine, turn: Turn, report: dict[str, Any], media: Media) -> None:
-        attachment_id = reports.add_attachment(engine.db, report["id"], media.url,
-                                               media.content_type)
+        attachment_id = reports.add_attachment(
+            engine.db, report["id"], media.url, media.content_type
+        )
         for hook in self.photo_hooks:
             hook(engine, turn, report, attachment_id, media)
 
-    def _log(self, engine: Engine, turn: Turn, replies: list[str],
-             report_id: int | None = None) -> None:
+    def _log(
+        self, engine: Engine, turn: Turn, replies: list[str], report_id: int | None = None
+    ) -> None:
         report_id = report_id or (turn.state.get("form") or {}).get("report_id")
         if report_id:
             for reply in replies:

@@ -188,11 +188,14 @@ class VerifyTeamForm(Form):
         if slot == "report":
             return True  # 1 or anything else: decided in fill
         if slot == "what":
-            return bool(activities.find_code(text) or activities.parse_work_id(text)
-                        or (len(text) <= 30 and _ORGANISATION.search(text.strip("。.!！ "))))
+            return bool(
+                activities.find_code(text)
+                or activities.parse_work_id(text)
+                or (len(text) <= 30 and _ORGANISATION.search(text.strip("。.!！ ")))
+            )
         return _find_village(engine, text) is not None
 
-    def extra(self, engine: Engine, turn: Turn) -> bool:
+    def own_reply(self, engine: Engine, turn: Turn) -> bool:
         if turn.text == "0" and turn.state.get("more"):
             engine.more(turn)  # the general warning's second page
             return True

@@ -85,8 +85,14 @@ def test_low_confidence_report_is_confirmed_then_made(who, db):
 
 @pytest.mark.parametrize(
     "text",
-    ["那我已经扫了咋办啊", "验证码给了他们", "俺爹把验证码告诉人家了", "卡里的钱没了",
-     "我的名字下面开了个贷款", "已经刷了脸了"],
+    [
+        "那我已经扫了咋办啊",
+        "验证码给了他们",
+        "俺爹把验证码告诉人家了",
+        "卡里的钱没了",
+        "我的名字下面开了个贷款",
+        "已经刷了脸了",
+    ],
 )
 def test_victim_words(text):
     assert victim_words(text)
@@ -142,9 +148,7 @@ def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeyp
         client = fake_app.test_client()
         started = time.monotonic()
         assert WebChat(client).send("你好") == [responses.text("not_received")]
-        assert SmsPhone(client, "+8613800001111").send("你好") == [
-            responses.text("not_received")
-        ]
+        assert SmsPhone(client, "+8613800001111").send("你好") == [responses.text("not_received")]
         health = client.get("/healthz")
         assert health.status_code == 200
         assert time.monotonic() - started < 5  # every wait bounded
@@ -159,8 +163,15 @@ def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeyp
 def test_bot_engine_and_skills_import_no_skill_from_another():
     """No import circle: the engine imports no skill, and no skill imports another."""
     root = Path(__file__).resolve().parent.parent
-    skills = {"bot.report_form", "bot.verify_team", "bot.lookups", "bot.outreach.enrollment",
-              "bot.qr", "bot.qr.report_hook", "bot.skills"}
+    skills = {
+        "bot.report_form",
+        "bot.verify_team",
+        "bot.lookups",
+        "bot.outreach.enrollment",
+        "bot.qr",
+        "bot.qr.report_hook",
+        "bot.skills",
+    }
     for module in ["bot.engine", *sorted(skills - {"bot.skills"})]:
         path = root / (module.replace(".", "/") + ".py")
         if not path.exists():

@@ -80,8 +80,13 @@ class EnrollmentForm(Form):
             engine.plain_answer(turn, "subscribe")
         if other_form:  # another form (a report) is in progress: do not take over
             return
-        self.open(turn, subscriber_id=sub["id"], tries=0, asked=[],
-                  village_known=bool(sub["group_id"] or group))
+        self.open(
+            turn,
+            subscriber_id=sub["id"],
+            tries=0,
+            asked=[],
+            village_known=bool(sub["group_id"] or group),
+        )
         turn.say(self.next_question(engine, turn))
         if turn.state["form"].get("slot") is None:
             turn.state.pop("form", None)
@@ -135,7 +140,9 @@ class EnrollmentForm(Form):
             return self._village(engine, turn, form, text, skip)
         return self._phone(engine, turn, form, text, skip)
 
-    def _village(self, engine: Engine, turn: Turn, form: dict, text: str, skip: bool) -> bool | None:
+    def _village(
+        self, engine: Engine, turn: Turn, form: dict, text: str, skip: bool
+    ) -> bool | None:
         if skip:
             turn.say(texts.enroll_text("skipped"))
             return True

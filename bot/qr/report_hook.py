@@ -1,7 +1,7 @@
 """A reporter's photo in the report form: its QR check is kept with the report.
 
-Handed to the report form by the skill list (``bot.skills``). The verdict and the decoded text (never
-opened) go into the report's message log, where the police queue shows them.
+Handed to the report form by the skill list (``bot.skills``). The verdict and the
+decoded text (never opened) go into the report's message log, where the police queue shows them.
 """
 
 from __future__ import annotations
