@@ -444,8 +444,10 @@ class Engine:
             skill.victim(self, turn)
             turn.say(*join_if_fits(text, skill.current_question(self, turn)))
             return
-        turn.state["offer"] = "already_victim"  # 回3: a victim's report
-        turn.say(*join_if_fits(text, responses.text("offer_report")))
+        if "already_victim" in self._by_intent:  # its skill: first aid, a report if asked
+            self.run("already_victim", turn)
+            return
+        turn.say(text)
 
     def unsure(self, turn: Turn, reason: str) -> None:
         """THE one place the engine says it did not understand: the safety line first,

@@ -101,7 +101,10 @@ class ReportForm(Form):
             )
             return
         if intent == "already_victim":
-            # The urgent steps; a report only when they ask for one (回3).
+            # The urgent steps; a report only when they ask for one (回3, 我要举报).
+            if explicit_report(turn.text) and not turn.answer_only:
+                self.start(engine, turn, intent, advice=True)
+                return
             engine.plain_answer(turn, intent)
             if not turn.answer_only and not run_with.get("menu"):
                 turn.state["offer"] = intent

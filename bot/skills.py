@@ -121,8 +121,8 @@ def default_skills() -> list[Skill]:
         CadreForwardSkill(),
         AuthenticitySkill(),
         VerifyTeamForm(),  # a code, work ID or registered organisation anywhere
+        LookupSkill(),  # a bare number or link: how often it was reported
         PastedMessageSkill(),
-        LookupSkill(),  # a bare number or link
         ReportForm(photo_hooks=[attach_qr_check], earlier_check=attach_earlier_check),
         EnrollmentForm(),
         InsuranceSkill(),

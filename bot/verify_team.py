@@ -123,6 +123,15 @@ def _entities(turn: Turn, name: str) -> list[str]:
     return turn.entities(name)
 
 
+def _work_id(text: str) -> str | None:
+    """A work ID, but never a bare phone number (that is a lookup): one named as
+    工作证/工号, or one with letters in it."""
+    value = activities.parse_work_id(text)
+    if value and (re.search(r"工作证|工号|证号", text) or re.search(r"[A-Z]", value)):
+        return value
+    return None
+
+
 class VerifyTeamForm(Form):
     """Is the team in front of me authorised? Slots: what (code, work ID or organisation),
     village; then the verdict, and for anything but "authorised" the offer 回1举报."""
@@ -138,7 +147,7 @@ class VerifyTeamForm(Form):
         if turn.message.media:
             return False
         code = activities.find_code(turn.text)
-        work_id = activities.parse_work_id(turn.text)
+        work_id = _work_id(turn.text)
         organisation = None if (code or work_id) else _registered_organisation(engine.db, turn.text)
         if not (code or work_id or organisation):
             return False
