@@ -40,7 +40,7 @@ from bot.messages import InboundMessage
 from bot.ratelimit import RateLimiter
 from nlu import Parse, Parser
 from nlu.parser import FALLBACK_INTENT, Entity
-from storage.privacy import Vault
+from storage.privacy import Vault, redact_id_numbers
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,8 @@ class Engine:
         recent = turn.recent()[-(RECENT_KEEP - 1) :]
         entry: dict[str, Any] = {
             "at": now().isoformat(timespec="seconds"),
-            "text": turn.message.text.strip()[:500],
+            # Kept in the state until a report takes it: ID numbers never in clear.
+            "text": redact_id_numbers(turn.message.text.strip()[:500]),
         }
         if turn.message.media:
             entry["media"] = [[m.url, m.content_type] for m in turn.message.media[:3]]
