@@ -27,6 +27,14 @@ CSRF_EXEMPT_BLUEPRINTS = (
 )
 
 
+def _record_for_review(turn: Any, reason: str) -> None:
+    """Keep a turn the engine did not understand for the supervisors' review (review/)."""
+    from review.queue import record
+    from storage.db import get_db
+
+    record(get_db(), turn.text, turn.parse, reason, turn.message.channel)
+
+
 def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = None) -> Flask:
     """Build the hotline app. ``parser`` lets tests share one loaded model."""
     app = Flask(__name__)
@@ -38,12 +46,25 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
         app.config["SESSION_COOKIE_SECURE"] = True
 
     # Create and migrate the database once, at start, not per request.
-    connect(app.config["HOTLINE_DB"]).conn.close()
+    database = connect(app.config["HOTLINE_DB"])
+    places = database.execute("SELECT village, township FROM jurisdictions").fetchall()
+    database.conn.close()
     app.teardown_appcontext(close_db)
     app.extensions["hotline_vault"] = load_vault(app.config["HOTLINE_VAR"] / "keys.json")
     if parser is None:
         parser = load_parser(app.config["HOTLINE_MODEL_DIR"])
     app.extensions["hotline_parser"] = parser
+    # Villages and townships of the loaded jurisdiction table become entities (nlu/entities.py);
+    # a table imported later is seen at the next start.
+    set_places = getattr(parser, "set_places", None)
+    if set_places is not None and places:
+        set_places([v for v, _t in places], sorted({t for _v, t in places}))
+    # The conversation engine's skills, in order (bot/skills.py); review/ may append a
+    # recorder of unsure turns to hotline_unsure_hooks (bot/engine.py Engine.unsure).
+    from bot.skills import default_skills
+
+    app.extensions["hotline_skills"] = default_skills()
+    app.extensions["hotline_unsure_hooks"] = [_record_for_review]
 
     from bot.channels import twilio_sms, webchat
 

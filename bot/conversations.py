@@ -23,6 +23,78 @@ STALE_CLAIM_S = 60
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class InboundNotStored(Exception):
+    """The inbound message could not be written (the database stayed locked): the
+    villager must be told it was not received, never that it was."""
+
+
+class Store:
+    """One sender's conversation for one inbound message: the message logged and the
+    state read in one step, the replies and the new state written in one more."""
+
+    def __init__(self, db: sqlite_utils.Database, sender_hash: str, channel: str) -> None:
+        self.db = db
+        self.sender_hash = sender_hash
+        self.channel = channel
+        self.state: dict[str, Any] = {}
+        self._saved: str | None = None
+
+    def receive(self, text: str, provider: str | None, message_id: str | None) -> bool:
+        """Log the message once (False: logged already, handled again after a crash)
+        and read the state. Raises InboundNotStored when the log cannot be written."""
+        try:
+            with self.db.atomic():
+                logged = log_inbound(
+                    self.db, self.sender_hash, self.channel, text, provider, message_id
+                )
+                row = self.db.execute(
+                    "SELECT state FROM conversations WHERE sender_hash = ?", [self.sender_hash]
+                ).fetchone()
+        except (sqlite3.OperationalError, TimeoutError) as exc:
+            raise InboundNotStored(str(exc)) from exc
+        self._saved = row[0] if row else None
+        self.state = json.loads(row[0]) if row and row[0] else {}
+        return logged
+
+    def finish(
+        self,
+        replies: list[str],
+        intent: str | None,
+        confidence: float | None,
+        state: dict[str, Any],
+    ) -> None:
+        """The replies into the log and the state saved (only when it changed): one write."""
+        encoded = json.dumps(state, ensure_ascii=False)
+        if not replies and encoded == (self._saved or "{}"):
+            return
+        at = now()
+        with self.db.atomic():
+            if replies:
+                self.db.conn.executemany(
+                    "INSERT INTO messages (sender_hash, channel, direction, text, intent,"
+                    " confidence, created_at) VALUES (?, ?, 'out', ?, ?, ?, ?)",
+                    [
+                        (
+                            self.sender_hash,
+                            self.channel,
+                            redact_id_numbers(r[:MAX_STORED]),
+                            intent,
+                            confidence,
+                            at,
+                        )
+                        for r in replies
+                    ],
+                )
+            if encoded != (self._saved or "{}"):
+                self.db.execute(
+                    "INSERT INTO conversations (sender_hash, channel, state, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(sender_hash) DO UPDATE SET"
+                    " channel = excluded.channel, state = excluded.state,"
+                    " updated_at = excluded.updated_at",
+                    [self.sender_hash, self.channel, encoded, at],
+                )
+
+
 def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:
     row = db.execute(
         "SELECT state FROM conversations WHERE sender_hash = ?", [sender_hash]
@@ -96,7 +168,11 @@ def log_inbound(
                 "UPDATE inbound_seen SET logged = 1 WHERE provider = ? AND message_id = ?",
                 [provider, message_id],
             )
-        log_message(db, sender_hash, channel, "in", text)
+        db.execute(
+            "INSERT INTO messages (sender_hash, channel, direction, text, created_at)"
+            " VALUES (?, ?, 'in', ?, ?)",
+            [sender_hash, channel, redact_id_numbers(text[:MAX_STORED]), now()],
+        )
     return True
 
 

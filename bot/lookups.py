@@ -8,14 +8,10 @@ official, with the warning that caller ids can be forged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import responses
-from bot.dialogue import join_if_fits, register_step
+from bot.engine import Engine, Skill, Turn, join_if_fits
+from nlu import Parse
 from reporting import links
-
-if TYPE_CHECKING:
-    from bot.dialogue import Dialogue, Turn
 
 
 def is_bare_lookup(text: str) -> bool:
@@ -46,10 +42,22 @@ def answer(found: links.Count) -> str:
     return texts["none"].strip().format(what=what)
 
 
-@register_step("check_number")
-def check_number(dialogue: Dialogue, turn: Turn) -> None:
-    found = links.lookup(dialogue.db, dialogue.vault, turn.text)
-    if not found:
-        turn.say(responses.catalogue("lookups")["ask"].strip())
-        return
-    turn.say(*join_if_fits(*[answer(f) for f in found]))
+class LookupSkill(Skill):
+    """check_number, and a message that is nothing but a number or a link."""
+
+    name = "lookups"
+    intents = ("check_number",)
+
+    def recognise(self, engine: Engine, turn: Turn) -> bool:
+        if turn.message.media or not is_bare_lookup(turn.text):
+            return False
+        turn.parse = Parse(turn.text, "check_number", 1.0)
+        self.answer(engine, turn, "check_number")
+        return True
+
+    def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
+        found = links.lookup(engine.db, engine.vault, turn.text)
+        if not found:
+            turn.say(responses.catalogue("lookups")["ask"].strip())
+            return
+        turn.say(*join_if_fits(*[answer(f) for f in found]))

@@ -23,7 +23,8 @@ from scamcheck.signals import Judgement, judge, mask_phone
 from storage.privacy import normalise_contact
 
 if TYPE_CHECKING:
-    from bot.dialogue import Dialogue, Turn
+    from bot.engine import Engine as Dialogue
+    from bot.engine import Turn
     from bot.qr import QrVerdict
 
 log = logging.getLogger(__name__)

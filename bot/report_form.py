@@ -1,298 +1,452 @@
 """The report form: a short series of questions over the channel the villager used.
 
-The report row is written at the first message and updated after each answer, so a
-reporter who stops answering still leaves a report (it reaches the queue after 30
-minutes, see ``reporting.reports.queue``). One question per message; "跳过" skips a
-question, "取消" withdraws the report. What the first message already said (village,
-time, phone numbers, who they claimed to be) is not asked again.
+A report is made only when meant: an explicit report ("我要举报", "快来人"), menu 3 /
+"举报", a confirmed offer ("回3举报" after advice), a check's "回1举报", or a cadre's
+forward. The villager's words and photos from the last minutes are carried into it.
+The report row is written once there is something in it (never an empty draft) and
+updated after each answer, so a reporter who stops answering still leaves a report (it
+reaches the queue, marked 未填完, after 30 minutes: ``reporting.reports.queue``).
+What the first message already said (village, time, phone numbers, who they claimed to
+be) is not asked again. Leave words, skip words and the time-to-live are the engine's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
 import responses
-from bot.dialogue import FORM_HANDLERS, Dialogue, Turn, answer_step, join_if_fits, register_step
+from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
+from nlu.parser import Entity
 from reporting import cadres, reports, routing
 
 FORM = "report_form"
-SKIP_WORDS = {"跳过", "跳", "不知道", "不清楚", "没有", "无", "skip"}
-CANCEL_WORDS = {"取消", "取消举报", "不报了", "cancel"}
-# A form left this long is closed (the partial report stays) and the next message is
-# read afresh: a villager asking something new tomorrow is not taken as an answer.
-FORM_TTL = dt.timedelta(hours=2)
-QUESTIONS = ("village", "time", "details", "photo")
+REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
+# Words that mean "take this as a report now", not a question about one.
+_EXPLICIT = re.compile(r"举报|报案|报警|快来人|派人来|请.{0,2}来人|出警|抓(他|住|人)")
+_ASKING = re.compile(
+    r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
+)
+_QUESTION = re.compile(
+    r"[吗嘛么呢?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
+)
+_TIME = re.compile(
+    r"现在|刚才|刚刚|今天|昨天|前天|上午|下午|早上|中午|晚上|点|号|月|日|分钟|小时|前|周|星期"
+)
+_PLACE = re.compile(r"(村|屯|庄|寨|社区|组|镇|乡|街道)")
 # Menu words that start the form carry no content worth keeping as the summary.
-_NO_SUMMARY = {"3", "举报"}
+_NO_SUMMARY = {"3", "举报", "1", "是", "好", "对"}
 
 # Called for every photo a reporter sends, after it is stored as an attachment:
-# hook(dialogue, turn, report, attachment_id, media). A hook may add replies with
+# hook(engine, turn, report, attachment_id, media). A hook may add replies with
 # turn.say() (e.g. what a QR code in the photo points to).
-PhotoHook = Callable[[Dialogue, Turn, dict[str, Any], int, Media], None]
-PHOTO_HOOKS: list[PhotoHook] = []
+PhotoHook = Callable[[Engine, Turn, dict[str, Any], int, Media], None]
 
 
 def _text(key: str, **values: Any) -> str:
     return responses.text(f"report_form.{key}", **values)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+def explicit_report(text: str) -> bool:
+    """True for "我要举报" / "快来人", False for "要不要报警啊"."""
+    return bool(_EXPLICIT.search(text)) and not _ASKING.search(text)
 
 
-@register_step(
-    "report_qr_code", "report_phone_borrowing", "report_suspicious_visit", "already_victim"
-)
-def start_report(dialogue: Dialogue, turn: Turn) -> None:
-    """The intent's advice first (for a victim: the urgent steps), then the form."""
-    db, message = dialogue.db, turn.message
-    intent = turn.parse.intent if turn.parse else "report_suspicious_visit"
-    answer_step(dialogue, turn)
-    advice = list(turn.replies)
-    turn.replies.clear()
-    cadre = cadres.lookup(db, turn.sender_hash)
-    summary = "" if turn.text in _NO_SUMMARY else message.text
-    report = reports.create(
-        db,
-        dialogue.vault,
-        channel=message.channel,
-        contact=message.sender,
-        intent=intent,
-        summary=summary,
-        cadre=cadre,
-        source=turn.source,
+def _worth_keeping(text: str) -> bool:
+    """Words carried into a report: not a menu digit, "0", a yes or a leave word."""
+    word = text.strip().casefold()
+    return (
+        bool(word)
+        and word not in _NO_SUMMARY
+        and word not in responses.MENU_CHOICES
+        and word != "0"
+        and len(word) > 1
     )
-    if not reports.messages(db, report["id"]):  # not when resuming after a crash
-        reports.add_message(db, report["id"], "in", message.text)
-        attach_earlier_check(dialogue, turn, report)
-        _store_media(dialogue, turn, report)
-    form: dict[str, Any] = {
-        "step": FORM,
-        "report_id": report["id"],
-        "ref": report["ref"],
-        "asked": [],
-        "at": _now().isoformat(timespec="seconds"),
-    }
-    turn.state["form"] = form
-    _prefill(dialogue, turn, report, cadre)
-    question = _next_question(dialogue, turn, form)
-    first = _text("created", ref=report["ref"]) + question
-    turn.say(*join_if_fits(*advice, first))
-    _log_replies(dialogue, report["id"], turn.replies)
 
 
-def _prefill(
-    dialogue: Dialogue, turn: Turn, report: dict[str, Any], cadre: dict[str, Any] | None
-) -> None:
-    db = dialogue.db
-    entities = turn.parse.entities if turn.parse else []
-    by_name: dict[str, list[str]] = {}
-    for entity in entities:
-        by_name.setdefault(entity.entity, []).append(str(entity.value))
-    fields: dict[str, Any] = {}
-    if by_name.get("time"):
-        fields["occurred_text"] = by_name["time"][0]
-    extra = []
-    if by_name.get("organization"):
-        extra.append("自称：" + "、".join(dict.fromkeys(by_name["organization"])))
-    if by_name.get("phone_number"):
-        extra.append("电话：" + " ".join(dict.fromkeys(by_name["phone_number"])))
-    if extra:
-        fields["details"] = "；".join(extra)
-    if fields:
-        reports.update(db, report["id"], **fields)
-    if by_name.get("village"):
-        _route_village(dialogue, turn, report["id"], by_name["village"][0])
-    elif cadre:
+def is_question(text: str) -> bool:
+    return bool(_QUESTION.search(text))
+
+
+class ReportForm(Form):
+    name = "report"
+    form_name = FORM
+    intents = (*REPORT_INTENTS, "already_victim", "start_report", "check_report_status")
+    slots = ("village", "township", "time", "details", "photo")
+    own_intents = frozenset(REPORT_INTENTS)
+
+    def __init__(
+        self,
+        photo_hooks: list[PhotoHook] | None = None,
+        earlier_check: Callable[[Engine, Turn, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.photo_hooks = list(photo_hooks or [])
+        self.earlier_check = earlier_check
+
+    # --- starting -------------------------------------------------------------------
+    def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
+        run_with = turn.state.get("run_with") or {}
+        if intent == "check_report_status":
+            report_status(engine, turn)
+            return
+        if intent == "start_report":
+            self.start(
+                engine,
+                turn,
+                run_with.get("report_intent") or "report_suspicious_visit",
+                summary=run_with.get("summary"),
+            )
+            return
+        if intent == "already_victim":
+            # The urgent steps; a report only when they ask for one (回3, 我要举报).
+            if explicit_report(turn.text) and not turn.answer_only:
+                self.start(engine, turn, intent, advice=True)
+                return
+            engine.plain_answer(turn, intent)
+            if not turn.answer_only and not run_with.get("menu"):
+                turn.state["offer"] = intent
+                turn.replies[-1:] = join_if_fits(turn.replies[-1], responses.text("offer_report"))
+            return
+        if run_with.get("menu") or (explicit_report(turn.text) and not turn.answer_only):
+            self.start(engine, turn, intent, advice=not run_with.get("menu"))
+            return
+        engine.plain_answer(turn, intent)
+        if not turn.answer_only:
+            turn.state["offer"] = intent
+            turn.replies[-1:] = join_if_fits(turn.replies[-1], responses.text("offer_report"))
+
+    def start(
+        self,
+        engine: Engine,
+        turn: Turn,
+        intent: str,
+        *,
+        advice: bool = False,
+        summary: str | None = None,
+    ) -> None:
+        """Open the form, carrying what the villager said and sent in the last minutes."""
+        offered = turn.state.pop("offer", None)
+        if offered and intent == "report_suspicious_visit" and turn.text in _NO_SUMMARY:
+            intent = offered if offered in (*REPORT_INTENTS, "already_victim") else intent
+        advice_replies: list[str] = []
+        if advice:
+            engine.plain_answer(turn, intent)
+            advice_replies = list(turn.replies)
+            turn.replies.clear()
+        carried = [r for r in turn.recent() if _worth_keeping(r.get("text") or "")]
+        words = [r["text"] for r in carried]
+        if turn.text not in _NO_SUMMARY and turn.text not in words:
+            words.append(turn.message.text.strip())
+        form = self.open(turn, intent=intent, report_id=None, asked=[], filled={})
+        form["summary"] = summary or "\n".join(words)
+        form["media"] = [m for r in turn.recent() for m in r.get("media", [])]
+        form["media"] += [[m.url, m.content_type] for m in turn.message.media]
+        form["last_qr"] = turn.state.pop("last_qr", None)
+        turn.state.pop("recent", None)
+        cadre = cadres.lookup(engine.db, turn.sender_hash)
+        report = self._report(engine, turn) if (form["summary"] or form["media"]) else None
+        if report is not None:
+            self._prefill(engine, turn, report, cadre, " ".join(words))
+        elif cadre:
+            form["cadre_village"] = True
+        question = self.next_question(engine, turn)
+        first = question if form.get("ref") else _text("started") + question
+        turn.say(*join_if_fits(*advice_replies, first))
+        self._log(engine, turn, turn.replies)
+
+    def _report(self, engine: Engine, turn: Turn) -> dict[str, Any]:
+        """The report row, written the first time there is something to put in it."""
+        form = turn.state["form"]
+        if form.get("report_id"):
+            return reports.get(engine.db, form["report_id"]) or {}
+        cadre = cadres.lookup(engine.db, turn.sender_hash)
+        report = reports.create(
+            engine.db,
+            engine.vault,
+            channel=turn.message.channel,
+            contact=turn.message.sender,
+            intent=form.get("intent") or "report_suspicious_visit",
+            summary=form.get("summary") or "",
+            cadre=cadre,
+            source=turn.source,
+        )
+        form["report_id"], form["ref"] = report["id"], report["ref"]
+        form["announce"] = True  # the next question starts with "已登记…编号"
+        if not reports.messages(engine.db, report["id"]):  # not when resuming after a crash
+            for line in (form.get("summary") or "").split("\n"):
+                if line:
+                    reports.add_message(engine.db, report["id"], "in", line)
+            if form.get("last_qr") and self.earlier_check:
+                turn.state["last_qr"] = form.pop("last_qr")
+                self.earlier_check(engine, turn, report)
+            for url, content_type in form.pop("media", []):
+                self._store_one(engine, turn, report, Media(url, content_type))
+        if form.get("cadre_village") and cadre:
+            self._cadre_route(engine, report["id"], cadre)
+        return report
+
+    def _prefill(
+        self,
+        engine: Engine,
+        turn: Turn,
+        report: dict[str, Any],
+        cadre: dict[str, Any] | None,
+        text: str,
+    ) -> None:
+        db = engine.db
+        by_name: dict[str, list[str]] = {}
+        for entity in turn.parse.entities if turn.parse else []:
+            by_name.setdefault(entity.entity, []).append(str(entity.value))
+        fields: dict[str, Any] = {}
+        if by_name.get("time"):
+            fields["occurred_text"] = by_name["time"][0]
+        extra = []
+        if by_name.get("organization"):
+            extra.append("自称：" + "、".join(dict.fromkeys(by_name["organization"])))
+        if by_name.get("phone_number"):
+            extra.append("电话：" + " ".join(dict.fromkeys(by_name["phone_number"])))
+        if extra:
+            fields["details"] = "；".join(extra)
+        if fields:
+            reports.update(db, report["id"], **fields)
+        if by_name.get("village"):
+            self._route_village(engine, turn, report["id"], by_name["village"][0])
+        elif text and routing.find_villages(db, text)[1] in ("exact", "contains"):
+            # A village of our table named in what they said, which the model did not
+            # tag (jieba cuts unknown names badly): no need to ask for it.
+            self._route_village(engine, turn, report["id"], text)
+        elif cadre:
+            self._cadre_route(engine, report["id"], cadre)
+
+    def _cadre_route(self, engine: Engine, report_id: int, cadre: dict[str, Any]) -> None:
+        db = engine.db
         row = routing.exact(db, cadre["county"], cadre["township"], cadre["village"])
         route = (
             routing.Route("routed", row, note="cadre's registered village", county=row["county"])
             if row
             else routing.Route("unrouted", note="cadre's village no longer in table")
         )
-        reports.apply_route(db, report["id"], route, village_text=cadre["village"])
-    elif routing.find_villages(db, turn.message.text)[1] in ("exact", "contains"):
-        # A village of our table named in the first message, which the model did not
-        # tag (jieba cuts unknown names badly): no need to ask for it.
-        _route_village(dialogue, turn, report["id"], turn.message.text)
+        reports.apply_route(db, report_id, route, village_text=cadre["village"])
 
+    def _route_village(self, engine: Engine, turn: Turn, report_id: int, text: str) -> str:
+        """Route by the village as written: "routed", "ambiguous" or "unrouted"."""
+        route = routing.route(engine.db, text)
+        reports.apply_route(engine.db, report_id, route, village_text=text)
+        if route.status == "ambiguous":
+            turn.state["form"]["candidates"] = [
+                {
+                    k: c[k]
+                    for k in ("county", "township", "township_norm", "village", "station_code")
+                }
+                for c in route.candidates
+            ]
+        return route.status
 
-def _route_village(dialogue: Dialogue, turn: Turn, report_id: int, text: str) -> str | None:
-    """Route by the village as written; return "township" when we must ask it."""
-    route = routing.route(dialogue.db, text)
-    reports.apply_route(dialogue.db, report_id, route, village_text=text)
-    if route.status == "ambiguous":
-        turn.state["form"]["candidates"] = [
-            {k: c[k] for k in ("county", "township", "township_norm", "village", "station_code")}
-            for c in route.candidates
-        ]
-        return "township"
-    return None
+    # --- the slots --------------------------------------------------------------------
+    def needed(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        form = turn.state["form"]
+        report = reports.get(engine.db, form["report_id"]) if form.get("report_id") else {}
+        report = report or {}
+        if slot == "village":
+            return report.get("routing", "pending") == "pending" and not form.get("cadre_village")
+        if slot == "township":
+            return bool(form.get("candidates"))
+        if slot == "time":
+            return not report.get("occurred_text")
+        if slot == "photo":
+            return not (report and reports.attachments(engine.db, report["id"]))
+        return True
+
+    def next_question(self, engine: Engine, turn: Turn) -> str:
+        form = turn.state["form"]
+        if form.get("candidates") and "township" in form.get("asked", []):
+            form["asked"].remove("township")  # a new village answer: ask its township
+        question = super().next_question(engine, turn)
+        if form.get("report_id"):
+            reports.update(engine.db, form["report_id"], form_step=form.get("slot"))
+        return question
+
+    def ask(self, engine: Engine, turn: Turn, slot: str, again: bool = False) -> str:
+        form = turn.state["form"]
+        if form.pop("announce", False):
+            return _text("created", ref=form["ref"]) + self._ask(form, slot, again)
+        return self._ask(form, slot, again)
+
+    def _ask(self, form: dict[str, Any], slot: str, again: bool) -> str:
+        if slot == "township":
+            choices = _choices(form)
+            if again:
+                return _text("township_again", choices=choices)
+            return _text("ask_township", village=form["candidates"][0]["village"], choices=choices)
+        if slot == "village" and again:
+            return _text("village_again")
+        return _text(f"ask_{slot}")
+
+    def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        text = turn.text
+        if turn.message.media:
+            return True
+        if slot == "township":
+            return text.isdigit() or not is_question(text)
+        if slot == "village":
+            if is_question(text) or text in responses.MENU_CHOICES:
+                return False
+            if len(text) <= 10 and _PLACE.search(text):
+                return True
+            return routing.find_villages(engine.db, text)[1] in ("exact", "contains")
+        if slot == "time":
+            return bool(_TIME.search(text)) and not is_question(text)
+        return not is_question(text) and text not in responses.MENU_CHOICES
+
+    def is_question(self, turn: Turn) -> bool:
+        return is_question(turn.text)
+
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool:
+        db, form = engine.db, turn.state["form"]
+        raw = turn.message.text.strip()  # stored as sent; turn.text is cleaned for matching
+        text = turn.text
+        has_content = bool(text and not skip) or bool(turn.message.media)
+        if not form.get("report_id") and not has_content:
+            return skip  # nothing yet: skipping is fine, an empty answer is not
+        report = self._report(engine, turn)
+        report_id = report["id"]
+        new_photos = self._store_media(engine, turn, report)
+        ok = True
+        if slot == "village" and not skip and text:
+            status = self._route_village(engine, turn, report_id, raw)
+            if status == "unrouted" and len(text) > 10:
+                reports.append_details(db, report_id, raw)  # a description, not a name
+            ok = status != "unrouted" or form.get("village_tried", False)
+            form["village_tried"] = True
+        elif slot == "township":
+            ok = self._answer_township(engine, turn, form, report_id, "" if skip else text)
+        elif slot == "time" and not skip and text:
+            reports.update(db, report_id, occurred_text=raw)
+        elif slot in ("details", "photo") and not skip and text:
+            reports.append_details(db, report_id, raw)
+        if new_photos:
+            turn.say(_text("photo_saved"))
+            if "photo" not in form["asked"]:
+                form["asked"].append("photo")
+        return ok
+
+    def give_up(self, engine: Engine, turn: Turn, slot: str) -> None:
+        form = turn.state["form"]
+        if slot == "township" and form.get("report_id"):
+            reports.apply_route(
+                engine.db, form["report_id"], routing.unresolved(form["candidates"])
+            )
+        form.pop("candidates", None)
+
+    def _answer_township(
+        self, engine: Engine, turn: Turn, form: dict[str, Any], report_id: int, text: str
+    ) -> bool:
+        """Settle which township; False when the answer named none of them."""
+        candidates = form["candidates"]
+        picked = routing.choose_township(candidates, text) if text else None
+        if picked is None and text:
+            return False
+        form.pop("candidates", None)
+        if picked:
+            row = routing.exact(engine.db, picked["county"], picked["township"], picked["village"])
+            if row:
+                reports.apply_route(
+                    engine.db, report_id, routing.Route("routed", row, county=row["county"])
+                )
+                return True
+        reports.apply_route(engine.db, report_id, routing.unresolved(candidates))
+        return True
+
+    # --- around the slots -------------------------------------------------------------
+    def replied(
+        self, engine: Engine, turn: Turn, state: dict[str, Any], replies: list[str]
+    ) -> None:
+        if state.get("report_id"):
+            for reply in replies:
+                reports.add_message(engine.db, state["report_id"], "out", reply)
+
+    def received(self, engine: Engine, turn: Turn) -> None:
+        form = turn.state["form"]
+        if form.get("report_id"):
+            reports.add_message(engine.db, form["report_id"], "in", turn.message.text)
+
+    def victim(self, engine: Engine, turn: Turn) -> None:
+        form = turn.state["form"]
+        form["summary"] = "\n".join(x for x in (form.get("summary"), turn.message.text) if x)
+        report = self._report(engine, turn)
+        if form.get("intent") != "already_victim":
+            reports.update(engine.db, report["id"], category="victim", intent="already_victim")
+        reports.append_details(engine.db, report["id"], turn.message.text.strip())
+
+    def submit(self, engine: Engine, turn: Turn) -> None:
+        form = turn.state.pop("form")
+        report_id = form.get("report_id")
+        if not report_id:
+            turn.say(_text("nothing_to_report"))
+            return
+        db = engine.db
+        report = reports.submit(db, report_id, engine.vault)
+        station = (
+            routing.station(db, report["station_code"]) if report.get("station_code") else None
+        )
+        if turn.message.channel == "web":
+            turn.say(_text("done_web", ref=report["ref"]))
+        elif station:
+            turn.say(_text("done", ref=report["ref"], station=station["name"]))
+        else:
+            turn.say(_text("done_unrouted", ref=report["ref"]))
+
+    def expire(self, engine: Engine, turn: Turn) -> None:
+        form = turn.state["form"]
+        report = reports.get(engine.db, form["report_id"]) if form.get("report_id") else None
+        if report is not None and report["status"] != "withdrawn":
+            reports.submit(engine.db, report["id"], engine.vault)
+
+    def leave(self, engine: Engine, turn: Turn) -> None:
+        form = turn.state["form"]
+        report_id = form.get("report_id")
+        if not report_id or reports.withdraw(engine.db, report_id):
+            turn.say(_text("cancelled"))
+            return
+        # The police already took it up: withdrawing would bypass their workflow.
+        # The form ends, the report stays, and the officer reads the wish in the log.
+        report = reports.submit(engine.db, report_id, engine.vault)
+        reports.add_message(engine.db, report_id, "note", "reporter cancelled (举报人要求取消)")
+        turn.say(_text("cancel_too_late", ref=report["ref"]))
+
+    def _store_media(self, engine: Engine, turn: Turn, report: dict[str, Any]) -> int:
+        for media in turn.message.media:
+            self._store_one(engine, turn, report, media)
+        return len(turn.message.media)
+
+    def _store_one(self, engine: Engine, turn: Turn, report: dict[str, Any], media: Media) -> None:
+        attachment_id = reports.add_attachment(
+            engine.db, report["id"], media.url, media.content_type
+        )
+        for hook in self.photo_hooks:
+            hook(engine, turn, report, attachment_id, media)
+
+    def _log(
+        self, engine: Engine, turn: Turn, replies: list[str], report_id: int | None = None
+    ) -> None:
+        report_id = report_id or (turn.state.get("form") or {}).get("report_id")
+        if report_id:
+            for reply in replies:
+                reports.add_message(engine.db, report_id, "out", reply)
+
+    def take(self, engine: Engine, turn: Turn) -> None:  # pragma: no cover - engine loop
+        engine.take_form(self, turn)
 
 
 def _choices(form: dict[str, Any]) -> str:
     return " ".join(f"{i}{c['township']}" for i, c in enumerate(form["candidates"], 1))
 
 
-def _next_question(dialogue: Dialogue, turn: Turn, form: dict[str, Any]) -> str:
-    """The next question's text, with the form pointing at it; "" when the form is done."""
-    report = reports.get(dialogue.db, form["report_id"]) or {}
-    if form.get("candidates"):
-        form["ask"] = "township"
-        village = form["candidates"][0]["village"]
-        return _text("ask_township", village=village, choices=_choices(form))
-    for question in QUESTIONS:
-        if question in form["asked"]:
-            continue
-        if question == "village" and report.get("routing") != "pending":
-            continue
-        if question == "time" and report.get("occurred_text"):
-            continue
-        form["asked"].append(question)
-        form["ask"] = question
-        reports.update(dialogue.db, form["report_id"], form_step=question)
-        return _text(f"ask_{question}")
-    form["ask"] = None
-    return ""
-
-
-def handle_answer(dialogue: Dialogue, turn: Turn) -> None:
-    form = turn.state["form"]
-    db = dialogue.db
-    report = reports.get(db, form.get("report_id") or 0)
-    started = dt.datetime.fromisoformat(form.get("at") or _now().isoformat())
-    if report is None or report["status"] == "withdrawn" or _now() - started > FORM_TTL:
-        turn.state.pop("form", None)
-        if report is not None and report["status"] != "withdrawn":
-            reports.submit(db, report["id"], dialogue.vault)
-        # The form is gone from the state: this reads the message as a new one.
-        dialogue._respond(turn)  # noqa: SLF001
-        return
-    reports.add_message(db, report["id"], "in", turn.message.text)
-    before = len(turn.replies)
-    _answer(dialogue, turn, form, report)
-    _log_replies(dialogue, report["id"], turn.replies[before:])
-
-
-def _answer(dialogue: Dialogue, turn: Turn, form: dict[str, Any], report: dict[str, Any]) -> None:
-    db, text = dialogue.db, turn.text
-    # Stored as sent (full-width punctuation and all); ``text`` is the cleaned form for matching.
-    raw = turn.message.text.strip()
-    report_id = report["id"]
-    if text.casefold() in CANCEL_WORDS:
-        turn.state.pop("form", None)
-        if reports.withdraw(db, report_id):
-            turn.say(_text("cancelled"))
-            return
-        # The police already took it up: withdrawing would bypass their workflow.
-        # The form ends, the report stays, and the officer reads the wish in the log.
-        reports.submit(db, report_id, dialogue.vault)
-        reports.add_message(db, report_id, "note", "reporter cancelled (举报人要求取消)")
-        turn.say(_text("cancel_too_late", ref=report["ref"]))
-        return
-    if text == "0" and turn.state.get("more"):
-        # The victim's advice said "回复0看下一步": give it, then ask again.
-        _reply, more = responses.answer(turn.state.pop("more"))
-        turn.say(more or responses.text("no_more"))
-        turn.say(_current_question(form))
-        return
-    skip = text.casefold() in SKIP_WORDS
-    ask = form.get("ask")
-    new_photos = _store_media(dialogue, turn, report)
-    if ask == "village" and not skip and text:
-        _route_village(dialogue, turn, report_id, raw)
-        routed = (reports.get(db, report_id) or {}).get("routing")
-        if routed == "unrouted" and not form.get("village_retried"):
-            # Often not a village at all ("现在"); one more try before the county queue.
-            form["village_retried"] = True
-            turn.say(_text("village_again"))
-            return
-    elif ask == "township":
-        if not _answer_township(dialogue, turn, form, report_id, "" if skip else text):
-            return
-    elif ask == "time" and not skip and text:
-        reports.update(db, report_id, occurred_text=raw)
-    elif ask in ("details", "photo") and not skip and text:
-        reports.append_details(db, report_id, raw)
-    if new_photos:
-        turn.say(_text("photo_saved"))
-        if "photo" not in form["asked"]:
-            form["asked"].append("photo")
-    question = _next_question(dialogue, turn, form)
-    if question:
-        turn.say(question)
-    else:
-        _finish(dialogue, turn, report_id)
-
-
-def _current_question(form: dict[str, Any]) -> str:
-    ask = form.get("ask")
-    if ask == "township":
-        return _text(
-            "ask_township", village=form["candidates"][0]["village"], choices=_choices(form)
-        )
-    return _text(f"ask_{ask}") if ask else ""
-
-
-def _answer_township(
-    dialogue: Dialogue, turn: Turn, form: dict[str, Any], report_id: int, text: str
-) -> bool:
-    """Settle which township; False when we asked again (and nothing else happens)."""
-    candidates = form["candidates"]
-    picked = routing.choose_township(candidates, text) if text else None
-    if picked is None and text and not form.get("township_retried"):
-        form["township_retried"] = True
-        turn.say(_text("township_again", choices=_choices(form)))
-        return False
-    form.pop("candidates", None)
-    form.pop("township_retried", None)
-    if picked:
-        row = routing.exact(dialogue.db, picked["county"], picked["township"], picked["village"])
-        if row:
-            reports.apply_route(
-                dialogue.db, report_id, routing.Route("routed", row, county=row["county"])
-            )
-            return True
-    reports.apply_route(dialogue.db, report_id, routing.unresolved(candidates))
-    return True
-
-
-def _finish(dialogue: Dialogue, turn: Turn, report_id: int) -> None:
-    db = dialogue.db
-    report = reports.submit(db, report_id, dialogue.vault)
-    turn.state.pop("form", None)
-    station = routing.station(db, report["station_code"]) if report.get("station_code") else None
-    if turn.message.channel == "web":
-        turn.say(_text("done_web", ref=report["ref"]))
-    elif station:
-        turn.say(_text("done", ref=report["ref"], station=station["name"]))
-    else:
-        turn.say(_text("done_unrouted", ref=report["ref"]))
-
-
-def _store_media(dialogue: Dialogue, turn: Turn, report: dict[str, Any]) -> int:
-    count = 0
-    for media in turn.message.media:
-        attachment_id = reports.add_attachment(
-            dialogue.db, report["id"], media.url, media.content_type
-        )
-        count += 1
-        for hook in PHOTO_HOOKS:
-            hook(dialogue, turn, report, attachment_id, media)
-    return count
-
-
-def _log_replies(dialogue: Dialogue, report_id: int, replies: list[str]) -> None:
-    for reply in replies:
-        reports.add_message(dialogue.db, report_id, "out", reply)
-
-
-@register_step("check_report_status")
-def report_status(dialogue: Dialogue, turn: Turn) -> None:
-    latest = reports.latest_for_contact(dialogue.db, turn.sender_hash)
+def report_status(engine: Engine, turn: Turn) -> None:
+    latest = reports.latest_for_contact(engine.db, turn.sender_hash)
     if not latest:
         turn.say(_text("status_none"))
         return
@@ -310,9 +464,4 @@ def report_status(dialogue: Dialogue, turn: Turn) -> None:
     turn.say("\n".join(lines))
 
 
-FORM_HANDLERS[FORM] = handle_answer
-
-# The QR check of each photo is kept with the report (bot/qr/report_hook.py).
-from bot.qr.report_hook import attach_earlier_check, attach_qr_check  # noqa: E402
-
-PHOTO_HOOKS.append(attach_qr_check)
+__all__ = ["ReportForm", "explicit_report", "is_question", "Entity"]

@@ -20,45 +20,18 @@ import unicodedata
 from typing import Any
 
 import responses
-from bot import report_form
-from bot.dialogue import (
-    FORM_HANDLERS,
-    MIN_CONFIDENCE,
-    Dialogue,
-    Turn,
-    answer_step,
-    join_if_fits,
-    register_step,
-)
-from nlu import Parse
+from bot.engine import Engine, Form, Turn, join_if_fits
 from nlu.parser import Entity
 from registry import activities
-from reporting import cadres, reports, routing
+from reporting import cadres, routing
 
 FORM = "verify_team"
-FORM_TTL = dt.timedelta(hours=2)
-# The report form's skip and cancel words (not imported: report_form may still be loading).
-LEAVE_WORDS = {"跳过", "跳", "不知道", "不清楚", "没有", "无", "skip", "取消", "cancel"}
-LEAVE_WORDS |= {"不查了", "算了"}
 REPORT_REPLY = "1"
 # An answer to "what does the letter say?" that names an organisation, not a sentence.
 _ORGANISATION = re.compile(
     r"(局|公司|银行|支行|中心|医院|卫生院|委员会|保险|人寿|移动|联通|电信|协会|集团|办事处|服务站)$"
 )
-# Intents that mean the villager moved on to something else: the form lets them through.
-_OTHER_INTENTS = {
-    "already_victim",
-    "report_qr_code",
-    "report_phone_borrowing",
-    "report_suspicious_visit",
-    "check_report_status",
-    "activate_voucher",
-    "privacy_advice",
-    "subscribe",
-    "help",
-    "thanks",
-    "greet",
-}
+_ORGANISATION_WORD = re.compile(_ORGANISATION.pattern.rstrip("$"))
 # Left over around a code, "编号YB-450881-2025-0001是真的吗" is still a bare code.
 MAX_AROUND_CODE = 12
 _DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "昨天": -1, "前天": -2}
@@ -120,7 +93,7 @@ def _short(value: str, limit: int = 20) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _find_village(dialogue: Dialogue, text: str) -> str | None:
+def _find_village(dialogue: Engine, text: str) -> str | None:
     """The village named in ``text``, spelled as the jurisdiction table does (with its
     township when that settles which one), or None."""
     rows, how = routing.find_villages(dialogue.db, text)
@@ -131,12 +104,190 @@ def _find_village(dialogue: Dialogue, text: str) -> str | None:
     return rows[0]["village"]  # in several townships: the check accepts any of them
 
 
+def _registered_organisation(db: Any, text: str) -> str | None:
+    """An organisation the bureau registered, named anywhere in ``text``."""
+    if not _ORGANISATION_WORD.search(text):
+        return None  # no word an organisation's name ends with: no query
+    given = activities.normalise_organisation(text)
+    if not given:
+        return None
+    for name, norm in db.execute(
+        "SELECT DISTINCT organisation, organisation_norm FROM registry_activities"
+    ).fetchall():
+        if norm and len(norm) >= 4 and norm in given:
+            return str(name)
+    return None
+
+
 def _entities(turn: Turn, name: str) -> list[str]:
-    entities = turn.parse.entities if turn.parse else []
-    return [str(e.value) for e in entities if e.entity == name]
+    return turn.entities(name)
 
 
-def _start(dialogue: Dialogue, turn: Turn, **clues: str | None) -> dict[str, Any]:
+def _work_id(text: str) -> str | None:
+    """A work ID, but never a bare phone number (that is a lookup): one named as
+    工作证/工号, or one with letters in it."""
+    value = activities.parse_work_id(text)
+    if value and (re.search(r"工作证|工号|证号", text) or re.search(r"[A-Z]", value)):
+        return value
+    return None
+
+
+class VerifyTeamForm(Form):
+    """Is the team in front of me authorised? Slots: what (code, work ID or organisation),
+    village; then the verdict, and for anything but "authorised" the offer 回1举报."""
+
+    name = "verify_team"
+    form_name = FORM
+    intents = ("verify_team",)
+    slots = ("what", "village", "report")
+    own_intents = frozenset({"verify_team"})
+
+    def recognise(self, engine: Engine, turn: Turn) -> bool:
+        """A code, work ID or registered organisation anywhere in a first message."""
+        if turn.message.media:
+            return False
+        code = activities.find_code(turn.text)
+        work_id = _work_id(turn.text)
+        organisation = None if (code or work_id) else _registered_organisation(engine.db, turn.text)
+        if not (code or work_id or organisation):
+            return False
+        turn.parse = turn.parse or engine.parser.parse(turn.text[:500])
+        turn.state.pop("more", None)
+        _start(engine, turn, code=code, work_id=work_id, organisation=organisation)
+        turn.say(self.next_question(engine, turn))
+        return True
+
+    def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
+        """With a clue in the message: check it. Otherwise the general warning, which
+        asks for the code on the letter; the form waits for it."""
+        if turn.answer_only:
+            engine.plain_answer(turn, intent)
+            return
+        code = activities.find_code(turn.text)
+        work_id = activities.parse_work_id(turn.text)
+        organisation = None if (code or work_id) else _registered_organisation(engine.db, turn.text)
+        if code or work_id or organisation:
+            turn.state.pop("more", None)
+            _start(engine, turn, code=code, work_id=work_id, organisation=organisation)
+            turn.say(self.next_question(engine, turn))
+            return
+        engine.plain_answer(turn, intent)
+        # "医保局" alone is not asked about: anyone can claim it, the letter's code tells.
+        _start(engine, turn)["slot"] = "what"
+
+    def next_question(self, engine: Engine, turn: Turn) -> str:
+        form = turn.state["form"]
+        if not (form.get("code") or form.get("work_id") or form.get("organisation")):
+            form["slot"] = "what"
+            return _text("ask_what")
+        if not form.get("village"):
+            form["slot"] = "village"
+            return _text("ask_village")
+        return _verdict(engine, turn, form)
+
+    def ask(self, engine: Engine, turn: Turn, slot: str, again: bool = False) -> str:
+        if slot == "what":
+            return _text("what_again" if again else "ask_what")
+        if slot == "village":
+            return _text("village_again" if again else "ask_village")
+        return ""
+
+    def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        text = turn.text
+        if slot == "report":
+            return True  # 1 or anything else: decided in fill
+        if slot == "what":
+            return bool(
+                activities.find_code(text)
+                or activities.parse_work_id(text)
+                or (len(text) <= 30 and _ORGANISATION.search(text.strip("。.!！ ")))
+            )
+        return _find_village(engine, text) is not None
+
+    def own_reply(self, engine: Engine, turn: Turn) -> bool:
+        if turn.text == "0" and turn.state.get("more"):
+            engine.more(turn)  # the general warning's second page
+            return True
+        if turn.text.casefold() in ("跳过", "跳", "skip", "不知道"):
+            turn.state.pop("form", None)
+            turn.say(_text("left"))
+            return True
+        return False
+
+    def leave(self, engine: Engine, turn: Turn) -> None:
+        turn.say(_text("left"))
+
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool:
+        form = turn.state["form"]
+        text = turn.text
+        if slot == "report":
+            if text == REPORT_REPLY:
+                _start_report(engine, turn, form)
+            else:  # not for this form: it ends and the message is read anew
+                turn.state.pop("form", None)
+                engine.respond_fresh(turn)
+            return True
+        if slot == "what":
+            form["code"] = activities.find_code(text)
+            form["work_id"] = activities.parse_work_id(text)
+            if not (form["code"] or form["work_id"]):
+                organisation = _organisation(engine, turn)
+                if organisation is None:
+                    return False
+                form["organisation"] = organisation
+            form["village"] = _find_village(engine, text) or form.get("village")
+        else:
+            village = _find_village(engine, text)
+            if village is None:
+                return False
+            form["village"] = village
+        day = parse_day(text)
+        if day:
+            form["day"] = day.isoformat()
+        return True
+
+    def give_up(self, engine: Engine, turn: Turn, slot: str) -> None:
+        form = turn.state["form"]
+        if slot == "village":
+            form["village"] = turn.text[:20]  # checked by name: a village outside our table
+            return
+        turn.state.pop("form", None)  # twice no clue: read the message afresh
+        engine.respond_fresh(turn)
+
+    def submit(self, engine: Engine, turn: Turn) -> None:
+        turn.state.pop("form", None)
+
+
+def _verdict(engine: Engine, turn: Turn, form: dict[str, Any]) -> str:
+    """Check and answer; the form then waits for 回1 (or ends when authorised)."""
+    day = dt.date.fromisoformat(form["day"])
+    verdict = activities.check(
+        engine.db,
+        engine.vault,
+        code=form.get("code"),
+        work_id=form.get("work_id"),
+        organisation=form.get("organisation"),
+        village=form["village"],
+        day=day,
+    )
+    answer = _answer(verdict, form, day)
+    if verdict.status == "authorised":
+        turn.state.pop("form", None)
+        return answer
+    hold = _text("cadre_hold") if form.get("cadre") else ""
+    result = verdict.reason if verdict.reason in ("revoked", "unknown_member") else verdict.status
+    form["slot"] = "report"
+    form["summary"] = _text(
+        "report_summary",
+        what=_what(form),
+        village=form["village"],
+        day=day.isoformat(),
+        result=_text(f"results.{result}"),
+    )
+    return "\n".join(join_if_fits(hold, answer))  # the answer's warning stays last
+
+
+def _start(dialogue: Engine, turn: Turn, **clues: str | None) -> dict[str, Any]:
     """A new form with what this first message (and the cadre register) already says."""
     cadre = cadres.lookup(dialogue.db, turn.sender_hash)
     village = None
@@ -157,76 +308,11 @@ def _start(dialogue: Dialogue, turn: Turn, **clues: str | None) -> dict[str, Any
         "day": (day or activities.today()).isoformat(),
         "cadre": bool(cadre),
         "at": _now().isoformat(timespec="seconds"),
+        "slot": None,
+        "retried": [],
     }
     turn.state["form"] = form
     return form
-
-
-@register_step("verify_team")
-def verify_team(dialogue: Dialogue, turn: Turn) -> None:
-    """With a code or work ID in the message: check it. Otherwise the general warning,
-    which asks for the code on the letter; the form waits for it."""
-    code = activities.find_code(turn.text)
-    work_id = activities.parse_work_id(turn.text)
-    if code or work_id:
-        turn.state.pop("more", None)
-        _proceed(dialogue, turn, _start(dialogue, turn, code=code, work_id=work_id))
-        return
-    answer_step(dialogue, turn)
-    # "医保局" alone is not asked about: anyone can claim it, the letter's code tells.
-    _start(dialogue, turn)["ask"] = "what"
-
-
-def code_step(dialogue: Dialogue, turn: Turn) -> bool:
-    """Check a message that is mostly an authorisation code; False for anything else."""
-    code = activities.find_code(turn.text)
-    if not code:
-        return False
-    if len(activities.around_code(turn.text)) > MAX_AROUND_CODE:
-        return False
-    turn.parse = Parse(turn.text, "verify_team", 1.0)
-    turn.state.pop("more", None)
-    work_id = activities.parse_work_id(turn.text)
-    _proceed(dialogue, turn, _start(dialogue, turn, code=code, work_id=work_id))
-    return True
-
-
-def _proceed(dialogue: Dialogue, turn: Turn, form: dict[str, Any]) -> None:
-    """Ask what is still missing, or answer."""
-    if not (form.get("code") or form.get("work_id") or form.get("organisation")):
-        form["ask"] = "what"
-        turn.say(_text("ask_what"))
-        return
-    if not form.get("village"):
-        form["ask"] = "village"
-        turn.say(_text("ask_village"))
-        return
-    day = dt.date.fromisoformat(form["day"])
-    verdict = activities.check(
-        dialogue.db,
-        dialogue.vault,
-        code=form.get("code"),
-        work_id=form.get("work_id"),
-        organisation=form.get("organisation"),
-        village=form["village"],
-        day=day,
-    )
-    answer = _answer(verdict, form, day)
-    if verdict.status == "authorised":
-        turn.state.pop("form", None)
-        turn.say(answer)
-        return
-    hold = _text("cadre_hold") if form.get("cadre") else ""
-    turn.say(*join_if_fits(hold, answer))  # the answer's warning stays last
-    result = verdict.reason if verdict.reason in ("revoked", "unknown_member") else verdict.status
-    form["ask"] = "report"
-    form["summary"] = _text(
-        "report_summary",
-        what=_what(form),
-        village=form["village"],
-        day=day.isoformat(),
-        result=_text(f"results.{result}"),
-    )
 
 
 def _what(form: dict[str, Any]) -> str:
@@ -260,77 +346,7 @@ def _answer(verdict: activities.Verdict, form: dict[str, Any], day: dt.date) -> 
     return _text("no_record", what=_what(form))
 
 
-def handle_answer(dialogue: Dialogue, turn: Turn) -> None:
-    form = turn.state["form"]
-    text = turn.text
-    started = dt.datetime.fromisoformat(form.get("at") or _now().isoformat())
-    if _now() - started > FORM_TTL:
-        # A question left this long: the message is read afresh.
-        _leave(dialogue, turn)
-        return
-    if text.casefold() in LEAVE_WORDS:
-        turn.state.pop("form", None)
-        turn.say(_text("left"))
-        return
-    if text == "0":
-        dialogue._more(turn)  # noqa: SLF001  (the general warning's second page)
-        return
-    ask = form.get("ask")
-    if ask == "report":
-        if text == REPORT_REPLY:
-            _start_report(dialogue, turn, form)
-        else:
-            _leave(dialogue, turn)
-        return
-    if text in responses.MENU_CHOICES:
-        _leave(dialogue, turn)
-        return
-    if ask == "village":
-        _answer_village(dialogue, turn, form)
-    else:
-        _answer_what(dialogue, turn, form)
-
-
-def _leave(dialogue: Dialogue, turn: Turn) -> None:
-    """The message is not for this form: the form ends and the message is read anew."""
-    turn.state.pop("form", None)
-    dialogue._respond(turn)  # noqa: SLF001
-
-
-def _moved_on(dialogue: Dialogue, turn: Turn) -> bool:
-    """True (and the message answered) when it is about something else altogether."""
-    turn.parse = dialogue.parser.parse(turn.text[:500])
-    if turn.parse.intent in _OTHER_INTENTS and turn.parse.confidence >= MIN_CONFIDENCE:
-        turn.state.pop("form", None)
-        dialogue.run(turn.parse.intent, turn)
-        return True
-    return False
-
-
-def _answer_what(dialogue: Dialogue, turn: Turn, form: dict[str, Any]) -> None:
-    text = turn.text
-    form["code"] = activities.find_code(text)
-    form["work_id"] = activities.parse_work_id(text)
-    if not (form["code"] or form["work_id"]):
-        organisation = _organisation(dialogue, turn)
-        if organisation is None:
-            if _moved_on(dialogue, turn):
-                return
-            if form.get("what_retried"):
-                _leave(dialogue, turn)
-                return
-            form["what_retried"] = True
-            turn.say(_text("what_again"))
-            return
-        form["organisation"] = organisation
-    form["village"] = _find_village(dialogue, text) or form.get("village")
-    day = parse_day(text)
-    if day:
-        form["day"] = day.isoformat()
-    _proceed(dialogue, turn, form)
-
-
-def _organisation(dialogue: Dialogue, turn: Turn) -> str | None:
+def _organisation(dialogue: Engine, turn: Turn) -> str | None:
     """The organisation's name in the answer: an entity the model found, or a short answer
     that reads like one (…局, …公司, …银行)."""
     turn.parse = dialogue.parser.parse(turn.text[:500])
@@ -343,48 +359,24 @@ def _organisation(dialogue: Dialogue, turn: Turn) -> str | None:
     return None
 
 
-def _answer_village(dialogue: Dialogue, turn: Turn, form: dict[str, Any]) -> None:
-    village = _find_village(dialogue, turn.text)
-    if village is None:
-        if _moved_on(dialogue, turn):
-            return
-        if not form.get("village_retried"):
-            form["village_retried"] = True
-            turn.say(_text("village_again"))
-            return
-        village = turn.text[:20]  # checked by name: a village outside our table
-    form["village"] = village
-    day = parse_day(turn.text)
-    if day:
-        form["day"] = day.isoformat()
-    _proceed(dialogue, turn, form)
-
-
-def _start_report(dialogue: Dialogue, turn: Turn, form: dict[str, Any]) -> None:
+def _start_report(engine: Engine, turn: Turn, form: dict[str, Any]) -> None:
     """ "回1举报": the report form, its village (and who they claimed to be) filled in."""
     entities = [Entity("village", form["village"], 0, 0)] if form.get("village") else []
     claimed = form.get("organisation") or form.get("claimed")
     if claimed:
         entities.append(Entity("organization", claimed, 0, 0))
     turn.state.pop("form", None)
-    turn.parse = Parse(turn.text, "report_suspicious_visit", 1.0, entities)
-    report_form.start_report(dialogue, turn)
-    report_id = (turn.state.get("form") or {}).get("report_id")
-    if report_id and form.get("summary"):
-        reports.update(dialogue.db, report_id, summary=form["summary"])
-
-
-FORM_HANDLERS[FORM] = handle_answer
+    engine.start_report(turn, "report_suspicious_visit", entities, summary=form.get("summary"))
 
 
 def check_clues(
-    dialogue: Dialogue, turn: Turn, *, code: str | None, work_id: str | None, text: str = ""
+    engine: Engine, turn: Turn, *, code: str | None, work_id: str | None, text: str = ""
 ) -> None:
     """Check a code or work ID found elsewhere than in the words (a photographed letter
     or badge, read by OCR; ``text`` is what was read, where the village may be named):
     the same form and answers as a typed code."""
     turn.state.pop("more", None)
-    form = _start(dialogue, turn, code=code, work_id=work_id)
+    form = _start(engine, turn, code=code, work_id=work_id)
     if not form.get("village") and text:
-        form["village"] = _find_village(dialogue, text)
-    _proceed(dialogue, turn, form)
+        form["village"] = _find_village(engine, text)
+    turn.say(VerifyTeamForm().next_question(engine, turn))

@@ -28,7 +28,7 @@ NOT_A_MESSAGE = "not_a_message"
 # Answered, but this unsure: worth a look (the dialogue says "没太听明白" below 0.4).
 REVIEW_BELOW = 0.6
 DEFAULT_REVIEW_DAYS = 30
-MAX_TEXT = 500  # what the model saw at most (bot/dialogue.py MAX_TEXT)
+MAX_TEXT = 500  # what the model saw at most (bot/engine.py MAX_TEXT)
 
 
 def record(

@@ -25,6 +25,8 @@ import sqlite_utils
 from storage.schema import migrate
 
 BUSY_TIMEOUT_MS = 5000
+# How long a writer of this process waits for the in-process write lock.
+WRITE_LOCK_WAIT_S = 3.0
 
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -65,8 +67,14 @@ class Database(sqlite_utils.Database):
         if self.write_lock is None:
             self.write_lock = threading.RLock()
         if not self.conn.in_transaction:
-            with self.write_lock:
+            # Bounded: a writer stuck behind a long lock gives up (TimeoutError) rather
+            # than hold a request thread past what a provider waits (WeChat: 5 s).
+            if not self.write_lock.acquire(timeout=WRITE_LOCK_WAIT_S):
+                raise TimeoutError("database write lock not free")
+            try:
                 yield from self._atomic()
+            finally:
+                self.write_lock.release()
             return
         yield from self._atomic()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import responses
+
 from click.testing import CliRunner
 
 from bot.cli import cli
@@ -35,4 +37,5 @@ def test_terminal_chat(tmp_path, keyword_parser, monkeypatch):
     # The "> " prompt and the "< " answer share a line: the typed text is not echoed.
     replies = [line.split("< ", 1)[1] for line in result.output.splitlines() if "< " in line]
     assert "96110" in replies[0]
-    assert "退订" in replies[-1]
+    # Never subscribed: told so, not "已退订".
+    assert replies[-1] == responses.text("never_subscribed")

@@ -532,7 +532,7 @@ def test_script_in_an_activity_shows_escaped(degraded_app, county):
 
 def test_script_in_a_report_and_an_alert_text_shows_escaped(degraded_app, enrolled):
     phone = SmsPhone(degraded_app.test_client(), "+8613700000099")
-    for text in ("有人让扫二维码 " + SCRIPT, "金田镇金田村", "昨天", "两个人", "跳过"):
+    for text in ("我要举报 有人让扫二维码 " + SCRIPT, "金田镇金田村", "昨天", "两个人", "跳过"):
         phone.send(text)
     forms = Forms(logged_in(degraded_app, "sup"), "/police/outreach/")
     report_id = only_id(degraded_app, "reports")

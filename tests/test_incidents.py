@@ -23,6 +23,14 @@ def vault(degraded_app):
 _counter = iter(range(10**6))
 
 
+def _meant(texts):
+    """A report is made only when meant: the first message says so (bot/report_form.py)."""
+    from bot.report_form import explicit_report
+
+    first, *rest = texts
+    return [first if explicit_report(first) else "我要举报：" + first, *rest]
+
+
 def make_report(db, vault, village, summary, at, *, contact=None, qr_note=None, details=None):
     """A finished report: created, routed, dated ``at``, and submitted (which links it)."""
     contact = contact or f"+86138{next(_counter):08d}"
@@ -186,7 +194,7 @@ def test_withdrawn_and_unlinked_reports_never_count(county, vault):
 def answer_form(app, number: str, *texts: str) -> list[str]:
     phone = SmsPhone(app.test_client(), number)
     replies = []
-    for text in texts:
+    for text in _meant(texts):
         replies += phone.send(text)
     return replies
 

@@ -29,7 +29,7 @@ def test_officer_resolves_report_and_reporter_hears(
     sender = senders.ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
     phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
-    for text in ("有人上门要验证码", "金田村", "现在", "<b>三个人</b>", "跳过"):
+    for text in ("我要举报 有人上门要验证码", "金田村", "现在", "<b>三个人</b>", "跳过"):
         phone.send(text)
     report = list(db.query("SELECT * FROM reports"))[0]
     assert report["station_code"] == "GP-JT" and report["priority"] == "urgent"

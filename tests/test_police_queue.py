@@ -24,9 +24,17 @@ def console(monkeypatch) -> senders.ConsoleSender:
     return sender
 
 
+def _meant(texts):
+    """A report is made only when meant: the first message says so (bot/report_form.py)."""
+    from bot.report_form import explicit_report
+
+    first, *rest = texts
+    return [first if explicit_report(first) else "我要举报：" + first, *rest]
+
+
 def report_by_sms(app, number: str, *answers: str) -> dict:
     phone = SmsPhone(app.test_client(), number)
-    for text in answers:
+    for text in _meant(answers):
         phone.send(text)
     from storage.db import connect
 

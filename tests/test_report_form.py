@@ -33,7 +33,9 @@ def officer(db, username):
 
 def test_sms_report_is_routed_and_prioritised(sms, county):
     first = sms.send("村口有人摆摊，扫二维码送鸡蛋")
-    assert "先别扫" in first[0]  # the advice, then the first question
+    assert "先别扫" in first[0] and "回复3" in first[-1]  # advice, and the offer
+    assert list(county.query("SELECT * FROM reports")) == []  # a question makes no report
+    first = sms.send("3")  # the villager's words are carried into the report
     ref = REF.search(first[-1]).group(0)
     assert "哪个村" in first[-1]
     # Saved at the first message, before any answer.
@@ -63,14 +65,15 @@ def test_sms_report_is_routed_and_prioritised(sms, county):
     # The whole conversation is kept with the report.
     texts = [m["text"] for m in reports.messages(county, report["id"])]
     assert texts[0] == "村口有人摆摊，扫二维码送鸡蛋" and texts[-1] == done[0]
-    assert len(texts) == 12
+    assert texts[1] != "3" and len(texts) == 12
     # Every reply fits in 3 SMS segments.
     assert all(responses.fits_sms(m) for m in texts)
 
 
 def test_status_check_lists_latest_reports(sms, county):
     assert sms.send("7")[0] == responses.text("report_form.status_none")
-    ref = REF.search(sms.send("举报")[-1]).group(0)
+    sms.send("举报")
+    ref = REF.search(sms.send("村口有人发传单扫码")[-1]).group(0)
     sms.send("取消")
     status = sms.send("7")[0]
     assert ref in status and "已取消" in status
@@ -78,7 +81,9 @@ def test_status_check_lists_latest_reports(sms, county):
 
 def test_victim_gets_urgent_advice_then_form(sms, county):
     replies = sms.send("我已经把验证码告诉他们了")
-    assert "110" in replies[0] and "96110" in replies[0]
+    assert "110" in replies[0] and "96110" in replies[0] and "回复3" in replies[-1]
+    assert list(county.query("SELECT * FROM reports")) == []
+    replies = sms.send("3")
     assert REF.search(replies[-1])
     report = only_report(county)
     assert report["category"] == "victim" and report["priority"] == "urgent"
@@ -92,6 +97,7 @@ def test_victim_gets_urgent_advice_then_form(sms, county):
 def test_phone_borrowing_is_high_and_here_now_is_urgent(degraded_app, county):
     phone = SmsPhone(degraded_app.test_client(), "+8613900002222")
     phone.send("有人借手机打电话")
+    phone.send("3")
     report = only_report(county)
     assert report["category"] == "phone_borrowing" and report["priority"] == "high"
     phone.send("紫荆村")
@@ -110,6 +116,7 @@ def test_prefill_from_entities_and_skip(sms, county):
 
 def test_cancel_withdraws_and_frees_the_conversation(sms, county):
     sms.send("3")
+    sms.send("新圩村")
     assert sms.send("取消")[0] == responses.text("report_form.cancelled")
     report = only_report(county)
     assert report["status"] == "withdrawn"
@@ -127,6 +134,7 @@ def test_cancel_withdraws_and_frees_the_conversation(sms, county):
 
 def test_partial_report_reaches_queue_after_30_minutes(sms, county):
     sms.send("有人挨家挨户上门说帮开通医保码")
+    sms.send("3")
     sms.send("金田村")  # then the reporter stops answering
     jt = officer(county, "jt")
     now = dt.datetime.now(dt.timezone.utc)
@@ -139,7 +147,7 @@ def test_partial_report_reaches_queue_after_30_minutes(sms, county):
 def test_stale_form_lets_a_new_message_through(sms, county, degraded_app):
     from storage.db import connect
 
-    sms.send("举报")
+    sms.send("举报 村口有人发传单扫码")
     db = connect(degraded_app.config["HOTLINE_DB"])
     row = db.execute("SELECT sender_hash, state FROM conversations").fetchone()
     old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3)).isoformat()
@@ -154,7 +162,7 @@ def test_cadre_report_has_village_and_ranks_higher(degraded_app, county):
     vault = degraded_app.extensions["hotline_vault"]
     cadres.add(county, vault, "13700007777", "三江口村")
     phone = SmsPhone(degraded_app.test_client(), "+86 137-0000-7777")
-    replies = phone.send("举报")
+    replies = phone.send("举报 有人上门收身份证")
     assert "什么时候" in replies[-1]  # the village is not asked
     report = only_report(county)
     assert report["is_cadre"] == 1 and report["priority"] == "high"
@@ -168,12 +176,13 @@ def test_duplicate_cadre_village_needs_township(county, degraded_app):
     assert cadres.add(county, vault, "13700007777", "石桥村", "蒙圩镇")["township"] == "蒙圩镇"
 
 
-def test_photo_is_stored_and_hooks_run(sms, county, monkeypatch):
+def test_photo_is_stored_and_hooks_run(sms, county, monkeypatch, degraded_app):
     seen = []
+    form = next(s for s in degraded_app.extensions["hotline_skills"] if s.name == "report")
     monkeypatch.setattr(
-        report_form, "PHOTO_HOOKS", [lambda d, t, r, a, m: seen.append((r["id"], a, m.url))]
+        form, "photo_hooks", [lambda d, t, r, a, m: seen.append((r["id"], a, m.url))]
     )
-    sms.send("有人让扫二维码")
+    sms.send("我要举报，有人让扫二维码")
     for answer in ("木乐镇石桥村", "昨天", "两个人"):
         sms.send(answer)
     response = sms.post(
@@ -190,7 +199,7 @@ def test_photo_is_stored_and_hooks_run(sms, county, monkeypatch):
 
 
 def test_village_named_in_first_message_is_not_asked_again(sms, county):
-    first = sms.send("新圩村有人叫扫码送鸡蛋")
+    first = sms.send("举报：新圩村有人叫扫码送鸡蛋")
     assert "什么时候" in first[-1]  # straight to the next question
     report = only_report(county)
     assert report["station_code"] == "GP-JT" and report["routing"] == "routed"
@@ -198,14 +207,15 @@ def test_village_named_in_first_message_is_not_asked_again(sms, county):
 
 def test_answer_that_is_no_village_is_asked_once_more(sms, county):
     sms.send("村口有人摆摊，扫二维码送鸡蛋")
-    again = sms.send("现在")
+    sms.send("3")
+    again = sms.send("大队部门口")
     assert again == [responses.text("report_form.village_again")]
     assert "什么时候" in sms.send("新圩村")[0]
     assert only_report(county)["station_code"] == "GP-JT"
 
 
 def test_cancel_after_the_police_took_it_up_keeps_the_report(sms, county):
-    sms.send("有人让扫二维码，他们还在村里")
+    sms.send("快来人 有人让扫二维码，他们还在村里")
     report = only_report(county)
     reports.set_status(county, report, "assigned")  # an officer is on it
     reply = sms.send("取消")

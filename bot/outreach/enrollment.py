@@ -16,11 +16,10 @@ import re
 
 import responses
 from bot import subscriptions
-from bot.dialogue import FORM_HANDLERS, STEPS, Dialogue, Step, Turn, answer_step
+from bot.engine import Engine, Form, Turn
 from bot.outreach import groups, phones, texts
 
-FORM = "subscribe_village"
-PHONE_FORM = "subscribe_phone"
+FORM = "subscribe"
 SKIP_WORDS = frozenset({"跳过", "不填", "不知道", "skip"})
 MAX_TRIES = 2
 # A reply that reads like a place name (石桥村, 王家庄, 清水社区), not a new question.
@@ -28,7 +27,7 @@ _PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}(村|屯|庄|寨|社区|组|镇|乡|
 # "How do I tell a real message from a fake one?"
 _AUTHENTICITY = re.compile(
     r"真假短信|短信.{0,8}(真假|是真|是假|真的|假的|你们发的)|辨别.{0,6}短信|"
-    r"(分辨|辨别|识别|区分).{0,8}(真假|真的|假的)|尾号|是不是你们发的|怎么知道.{0,10}你们"
+    r"(分辨|辨别|识别|区分).{0,8}(真假|真的|假的)|尾号|是不是你们发的|是你们发的|怎么知道.{0,10}你们"
 )
 # A number inside a reply ("我的手机号是138 1234 5678" after clean()); else, a reply made
 # only of digits and separators is a mistyped number rather than a new question.
@@ -40,143 +39,158 @@ def asks_authenticity(text: str) -> bool:
     return bool(_AUTHENTICITY.search(text))
 
 
-def subscribe(dialogue: Dialogue, turn: Turn) -> None:
-    message, db = turn.message, dialogue.db
-    if not subscriptions.subscribe(db, dialogue.vault, message.sender, message.channel):
-        turn.say(responses.text("already_subscribed"))
-        return
-    sub = groups.subscriber(db, dialogue.vault, message.sender)
-    if sub is None:  # subscribe() just wrote it; cannot happen short of a race
-        answer_step(dialogue, turn)
-        return
-    with db.atomic():
-        groups.record_consent(db, sub["id"], "subscribed", message.channel, "self")
-    if sub["group_id"]:
-        answer_step(dialogue, turn)
-        ask_phone(dialogue, turn, sub["id"])
-        return
-    named = [e.value for e in (turn.parse.entities if turn.parse else []) if e.entity == "village"]
-    for candidate in [*named, turn.text]:
-        matches = groups.find_villages(db, candidate)
-        if len(matches) == 1:
-            _join(dialogue, turn, sub["id"], matches[0])
+class EnrollmentForm(Form):
+    """订阅 / 退订; after 订阅, which village (a group) and, in WeChat, a phone number."""
+
+    name = "enrollment"
+    form_name = FORM
+    intents = ("subscribe", "unsubscribe")
+    slots = ("village", "phone")
+    own_intents = frozenset({"subscribe"})
+
+    def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
+        if intent == "unsubscribe":
+            self._unsubscribe(engine, turn)
+        else:
+            self._subscribe(engine, turn)
+
+    def _subscribe(self, engine: Engine, turn: Turn) -> None:
+        message, db = turn.message, engine.db
+        if not subscriptions.subscribe(db, engine.vault, message.sender, message.channel):
+            turn.say(responses.text("already_subscribed"))
             return
-    if turn.state.get("form"):  # another form (a report) is in progress: do not take over
-        answer_step(dialogue, turn)
-        return
-    turn.state["form"] = {"step": FORM, "subscriber_id": sub["id"], "tries": 0}
-    turn.say(texts.enroll_text("ask_village"))
-
-
-def _join(dialogue: Dialogue, turn: Turn, subscriber_id: int, group: dict) -> None:
-    groups.assign_group(dialogue.db, subscriber_id, group)
-    turn.say(texts.enroll_text("village_set", village=group["village"]))
-    ask_phone(dialogue, turn, subscriber_id)
-
-
-def village_reply(dialogue: Dialogue, turn: Turn) -> None:
-    """The answer to "which village are you in?"."""
-    form = turn.state["form"]
-    text = re.sub(r"\s+", "", turn.text)
-    if text.casefold() in SKIP_WORDS:
-        turn.state.pop("form", None)
-        turn.say(texts.enroll_text("skipped"))
-        ask_phone(dialogue, turn, form["subscriber_id"])
-        return
-    matches = groups.find_villages(dialogue.db, text)
-    if len(matches) == 1:
-        turn.state.pop("form", None)
-        _join(dialogue, turn, form["subscriber_id"], matches[0])
-        return
-    if len(matches) > 1 and form.get("tries", 0) < MAX_TRIES:
-        form["tries"] = form.get("tries", 0) + 1
-        example = matches[0]["township"] + matches[0]["village"]
-        turn.say(texts.enroll_text("village_ambiguous", village=text, example=example))
-        return
-    turn.state.pop("form", None)
-    if _PLACE.match(text) or matches:
-        groups.set_village_text(dialogue.db, form["subscriber_id"], text)
-        turn.say(texts.enroll_text("village_unknown", village=text))
-        ask_phone(dialogue, turn, form["subscriber_id"])
-        return
-    # Not a place: a new question. Answer it as if no form had been open.
-    dialogue._respond(turn)
-
-
-def ask_phone(dialogue: Dialogue, turn: Turn, subscriber_id: int) -> None:
-    """WeChat only, once the village is settled: offer SMS fallback (optional)."""
-    if turn.message.channel != "wechat" or turn.state.get("form"):
-        return
-    if phones.has_phone(dialogue.db, subscriber_id):
-        return
-    turn.state["form"] = {"step": PHONE_FORM, "subscriber_id": subscriber_id, "tries": 0}
-    turn.say(texts.enroll_text("ask_phone"))
-
-
-def phone_reply(dialogue: Dialogue, turn: Turn) -> None:
-    """The answer to "a phone number for SMS when WeChat cannot reach you?"."""
-    form = turn.state["form"]
-    text = re.sub(r"\s+", "", turn.text)
-    if text.casefold() in SKIP_WORDS:
-        turn.state.pop("form", None)
-        turn.say(texts.enroll_text("phone_skipped"))
-        return
-    found = _NUMBER_IN_TEXT.search(text)
-    number = groups.valid_phone(found.group(0)) if found else None
-    if number is None and _NUMBER_LIKE.match(text):
-        number = groups.valid_phone(text)
-    if number is not None:
-        turn.state.pop("form", None)
-        masked = phones.set_phone(dialogue.db, dialogue.vault, form["subscriber_id"], number)
-        phones.redact_in_log(dialogue.db, turn.sender_hash, number)
-        turn.say(texts.enroll_text("phone_set", masked=masked))
-        return
-    if _NUMBER_LIKE.match(text):
-        if form.get("tries", 0) < MAX_TRIES:
-            form["tries"] = form.get("tries", 0) + 1
-            turn.say(texts.enroll_text("phone_invalid"))
+        sub = groups.subscriber(db, engine.vault, message.sender)
+        if sub is None:  # subscribe() just wrote it; cannot happen short of a race
+            engine.plain_answer(turn, "subscribe")
             return
-        turn.state.pop("form", None)
-        turn.say(texts.enroll_text("phone_skipped"))
-        return
-    # Not a number: a new question. Answer it as if no form had been open.
-    turn.state.pop("form", None)
-    dialogue._respond(turn)
+        with db.atomic():
+            groups.record_consent(db, sub["id"], "subscribed", message.channel, "self")
+        other_form = turn.state.get("form")
+        group = None
+        if not sub["group_id"]:
+            for candidate in [*turn.entities("village"), turn.text]:
+                matches = groups.find_villages(db, candidate)
+                if len(matches) == 1:
+                    group = matches[0]
+                    break
+        if group is not None:
+            groups.assign_group(db, sub["id"], group)
+            turn.say(texts.enroll_text("village_set", village=group["village"]))
+        elif sub["group_id"] or other_form:
+            engine.plain_answer(turn, "subscribe")
+        if other_form:  # another form (a report) is in progress: do not take over
+            return
+        self.open(
+            turn,
+            subscriber_id=sub["id"],
+            tries=0,
+            asked=[],
+            village_known=bool(sub["group_id"] or group),
+        )
+        turn.say(self.next_question(engine, turn))
+        if turn.state["form"].get("slot") is None:
+            turn.state.pop("form", None)
 
-
-def unsubscribe(dialogue: Dialogue, turn: Turn) -> None:
-    message, db = turn.message, dialogue.db
-    if turn.state.get("form", {}).get("step") in (FORM, PHONE_FORM):
-        turn.state.pop("form", None)
-    if not subscriptions.unsubscribe(db, dialogue.vault, message.sender, message.channel):
-        turn.say(responses.text("already_unsubscribed"))
-        return
-    sub = groups.subscriber(db, dialogue.vault, message.sender)
-    if sub is not None:
+    def _unsubscribe(self, engine: Engine, turn: Turn) -> None:
+        message, db = turn.message, engine.db
+        if (turn.state.get("form") or {}).get("step") == FORM:
+            turn.state.pop("form", None)
+        sub = groups.subscriber(db, engine.vault, message.sender)
+        stopped = subscriptions.unsubscribe(db, engine.vault, message.sender, message.channel)
+        if sub is None:
+            # Never subscribed: nothing was coming; recorded so no cadre can enrol them.
+            turn.say(responses.text("never_subscribed"))
+            return
+        if not stopped:
+            turn.say(responses.text("already_unsubscribed"))
+            return
         with db.atomic():
             db["subscribers"].update(sub["id"], {"opt_out_reason": message.channel})
             groups.record_consent(db, sub["id"], "opted_out", message.channel, "self")
-    answer_step(dialogue, turn)
+        engine.plain_answer(turn, "unsubscribe")
 
+    def needed(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        form = turn.state["form"]
+        if slot == "village":
+            return not form.get("village_known")
+        return turn.message.channel == "wechat" and not phones.has_phone(
+            engine.db, form["subscriber_id"]
+        )
 
-def _answer_authenticity_first(inner: Step) -> Step:
-    def step(dialogue: Dialogue, turn: Turn) -> None:
-        if asks_authenticity(turn.text):
-            turn.state.pop("more", None)
-            turn.say(texts.authenticity_answer())
-            return
-        inner(dialogue, turn)
+    def ask(self, engine: Engine, turn: Turn, slot: str, again: bool = False) -> str:
+        form = turn.state["form"]
+        if slot == "village":
+            if again and form.get("example"):
+                return texts.enroll_text(
+                    "village_ambiguous", village=form.get("given", ""), example=form["example"]
+                )
+            return texts.enroll_text("ask_village")
+        return texts.enroll_text("phone_invalid" if again else "ask_phone")
 
-    step.__name__ = getattr(inner, "__name__", "step")
-    return step
+    def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        text = re.sub(r"\s+", "", turn.text)
+        if slot == "village":
+            return bool(_PLACE.match(text)) or bool(groups.find_villages(engine.db, text))
+        return bool(_NUMBER_IN_TEXT.search(text) or _NUMBER_LIKE.match(text))
 
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool | None:
+        form = turn.state["form"]
+        text = re.sub(r"\s+", "", turn.text)
+        if slot == "village":
+            return self._village(engine, turn, form, text, skip)
+        return self._phone(engine, turn, form, text, skip)
 
-# Intents fixed by the NLU model carry the question "is this SMS really from you?"
-# (it is read as verifying, privacy or help): answer it before their usual reply.
-for _intent in ("verify_team", "privacy_advice", "help", "out_of_scope"):
-    STEPS[_intent] = _answer_authenticity_first(STEPS.get(_intent, answer_step))
+    def _village(
+        self, engine: Engine, turn: Turn, form: dict, text: str, skip: bool
+    ) -> bool | None:
+        if skip:
+            turn.say(texts.enroll_text("skipped"))
+            return True
+        matches = groups.find_villages(engine.db, text)
+        if len(matches) == 1:
+            groups.assign_group(engine.db, form["subscriber_id"], matches[0])
+            turn.say(texts.enroll_text("village_set", village=matches[0]["village"]))
+            return True
+        if len(matches) > 1 and form.get("tries", 0) < MAX_TRIES:
+            form["tries"] = form.get("tries", 0) + 1
+            form["given"], form["example"] = text, matches[0]["township"] + matches[0]["village"]
+            turn.say(self.ask(engine, turn, "village", again=True))
+            return None
+        if _PLACE.match(text) or matches:
+            groups.set_village_text(engine.db, form["subscriber_id"], text)
+            turn.say(texts.enroll_text("village_unknown", village=text))
+            return True
+        # Not a place: a new question. Answer it as if no form had been open.
+        turn.state.pop("form", None)
+        engine.respond_fresh(turn)
+        return True
 
-STEPS["subscribe"] = subscribe
-STEPS["unsubscribe"] = unsubscribe
-FORM_HANDLERS[FORM] = village_reply
-FORM_HANDLERS[PHONE_FORM] = phone_reply
+    def _phone(self, engine: Engine, turn: Turn, form: dict, text: str, skip: bool) -> bool | None:
+        if skip:
+            turn.say(texts.enroll_text("phone_skipped"))
+            return True
+        found = _NUMBER_IN_TEXT.search(text)
+        number = groups.valid_phone(found.group(0)) if found else None
+        if number is None and _NUMBER_LIKE.match(text):
+            number = groups.valid_phone(text)
+        if number is not None:
+            masked = phones.set_phone(engine.db, engine.vault, form["subscriber_id"], number)
+            phones.redact_in_log(engine.db, turn.sender_hash, number)
+            turn.say(texts.enroll_text("phone_set", masked=masked))
+            return True
+        if _NUMBER_LIKE.match(text):
+            if form.get("tries", 0) < MAX_TRIES:
+                form["tries"] = form.get("tries", 0) + 1
+                turn.say(texts.enroll_text("phone_invalid"))
+                return None
+            turn.say(texts.enroll_text("phone_skipped"))
+            return True
+        turn.state.pop("form", None)
+        engine.respond_fresh(turn)
+        return True
+
+    def submit(self, engine: Engine, turn: Turn) -> None:
+        turn.state.pop("form", None)
+
+    def leave(self, engine: Engine, turn: Turn) -> None:
+        turn.say(texts.enroll_text("skipped"))

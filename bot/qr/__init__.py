@@ -29,7 +29,8 @@ from scamcheck import ocr
 from storage import uploads
 
 if TYPE_CHECKING:
-    from bot.dialogue import Dialogue, Turn
+    from bot.engine import Engine as Dialogue
+    from bot.engine import Turn
 
 __all__ = [
     "QrVerdict",

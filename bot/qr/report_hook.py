@@ -1,7 +1,7 @@
 """A reporter's photo in the report form: its QR check is kept with the report.
 
-Registered in ``bot.report_form.PHOTO_HOOKS``. The verdict and the decoded text (never
-opened) go into the report's message log, where the police queue shows them.
+Handed to the report form by the skill list (``bot.skills``). The verdict and the
+decoded text (never opened) go into the report's message log, where the police queue shows them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from bot.qr import check_and_keep
 from reporting import reports
 
 if TYPE_CHECKING:
-    from bot.dialogue import Dialogue, Turn
+    from bot.engine import Engine as Dialogue
+    from bot.engine import Turn
 
 # Outcomes without a code: nothing to tell the reporter beyond "photo saved".
 _SILENT = {"no_qr", "not_image", "too_large", "unavailable"}

@@ -1,0 +1,579 @@
+"""The conversation engine: one inbound message in, the replies out.
+
+The engine knows no skill. The app factory hands it an ordered list of skills
+(``bot.skills.default_skills``); each skill answers some intents, may recognise a
+message before the model reads it, and may be a ``Form`` (slots asked one at a time).
+Skills never import each other: one asks the engine to run an intent (``engine.run``).
+
+The order of checks (docs/conversation.md) is the policy:
+
+0. a flood from one sender (ratelimit)     -> logged, not answered (one slow-down notice)
+1. nothing usable (empty, emoji only)      -> ask for words
+2. an opt-out / opt-in word                -> honoured before anything else, model or not
+3. victim words (已经扫了, 验证码给了, 钱没了) -> first aid at once, in any form
+4. a pending confirmation ("回1确认")        -> done or dropped
+5. a form in progress                      -> the form takes the message (a confident
+                                              question is answered, the slot re-asked)
+6. a bare menu digit, or 0 for "more"       -> that menu entry
+7. the skills' recognisers, in list order  -> photos, pasted SMS, cadre forwards, codes...
+8. otherwise NLU                           -> the intent's skill; when unsure, ``unsure``
+
+State is loaded once and written once per message, with the message log, in one
+transaction (``conversations.Store``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlite_utils
+
+import responses
+from bot import conversations, subscriptions
+from bot.messages import InboundMessage
+from bot.ratelimit import RateLimiter
+from nlu import Parse, Parser
+from nlu.parser import FALLBACK_INTENT, Entity
+from storage.privacy import Vault, redact_id_numbers
+
+log = logging.getLogger(__name__)
+
+# The model sees at most this much; a villager's 10,000-character paste is kept
+# (up to conversations.MAX_STORED) but not fed whole to the classifier.
+MAX_TEXT = 500
+# Below this, the answer is "say it again" (with the safety line) rather than a guess.
+MIN_CONFIDENCE = 0.4
+# Below this, an intent with side effects (subscribe, unsubscribe, a report) is asked
+# about first ("回1确认") rather than done.
+SURE_CONFIDENCE = 0.75
+SIDE_EFFECT_INTENTS = frozenset(
+    {
+        "subscribe",
+        "unsubscribe",
+        "report_qr_code",
+        "report_phone_borrowing",
+        "report_suspicious_visit",
+    }
+)
+# Words and photos from this far back are carried into a report started now.
+RECENT_WINDOW = dt.timedelta(minutes=15)
+RECENT_KEEP = 4
+# One place for the words that leave any form, and how long a form waits for an answer.
+LEAVE_WORDS = frozenset({"取消", "取消举报", "不报了", "不查了", "算了", "cancel", "退出"})
+SKIP_WORDS = frozenset({"跳过", "跳", "不知道", "不清楚", "没有", "无", "skip", "不填"})
+FORM_TTL = dt.timedelta(hours=2)
+YES_WORDS = frozenset(
+    {"1", "是", "是的", "对", "对的", "好", "好的", "确认", "嗯", "要", "y", "yes"}
+)
+NO_WORDS = frozenset({"2", "不", "不是", "否", "不要", "不用", "n", "no", "算了"})
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NEGATED = re.compile(r"(没|不|别|未|没有|不要|不能|千万别)$")
+# Things that already happened to the villager: first aid, whatever else is going on.
+_VICTIM = re.compile(
+    r"扫了|扫过了|扫完了|刷了脸|刷脸了|拍了脸|上当了|被骗了"
+    r"|验证码[^，。,.!?！？]{0,6}(给了|告诉了|发给了|报给|念给|给他|给她|给他们)"
+    r"|(把|将)验证码[^，。,.!?！？]{0,4}(给|告诉|发|念)"
+    r"|(给|告诉|发给)了?(他|她|他们|人家|对方)[^，。,.!?！？]{0,2}验证码"
+    r"|(钱|存款|余额|工资|养老金)[^，。,.!?！？]{0,6}(没了|被扣|被转|少了|转走|不见了|被划)"
+    r"|(扣了|扣走|转走了|被骗了?)[^，。,.!?！？]{0,4}(钱|元|块)|没花过这钱|不是我(花|消费|转|办)的"
+    r"|(名下|我的名字|我的身份证)[^，。,.!?！？]{0,8}(开了|办了|注册了|贷款)"
+)
+
+
+def victim_words(text: str) -> bool:
+    """True when the text says harm already happened (scanned, gave the code, money gone)."""
+    for match in _VICTIM.finditer(text):
+        before = text[max(0, match.start() - 3) : match.start()]
+        if not _NEGATED.search(before):
+            return True
+    return False
+
+
+def clean(text: str) -> str:
+    """NFKC (full-width digits and letters become ASCII), no control characters."""
+    return _CONTROL.sub("", unicodedata.normalize("NFKC", text)).strip()
+
+
+def has_words(text: str) -> bool:
+    """True when the text has a letter, a digit or a CJK character (not just emoji)."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def join_if_fits(*texts: str) -> list[str]:
+    """One SMS when the parts fit together in 3 segments, else one per part."""
+    joined = "\n".join(t for t in texts if t)
+    return [joined] if responses.fits_sms(joined) else [t for t in texts if t]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class Turn:
+    """One inbound message on its way through the engine."""
+
+    message: InboundMessage
+    sender_hash: str
+    text: str
+    state: dict[str, Any]
+    parse: Parse | None = None
+    replies: list[str] = field(default_factory=list)
+    provider: str | None = None  # who delivered it (twilio, wechat, aliyun...)
+    # Set while a form lets a question through: the answer must not open another form.
+    answer_only: bool = False
+
+    def say(self, *texts: str) -> None:
+        self.replies.extend(t for t in texts if t)
+
+    @property
+    def source(self) -> str | None:
+        """The message's provider-wide identity, or None when the provider gave no id."""
+        if self.provider and self.message.message_id:
+            return f"{self.provider}:{self.message.message_id}"[:300]
+        return None
+
+    def entities(self, name: str) -> list[str]:
+        found = self.parse.entities if self.parse else []
+        return [str(e.value) for e in found if e.entity == name]
+
+    @property
+    def form(self) -> dict[str, Any] | None:
+        return self.state.get("form")
+
+    def recent(self) -> list[dict[str, Any]]:
+        """What this sender said in the last minutes, oldest first (for a report)."""
+        cutoff = (now() - RECENT_WINDOW).isoformat(timespec="seconds")
+        return [r for r in self.state.get("recent", []) if r.get("at", "") >= cutoff]
+
+
+class Skill:
+    """Answers some intents. Override what you need; the engine calls nothing else."""
+
+    name: ClassVar[str] = ""
+    intents: ClassVar[tuple[str, ...]] = ()
+
+    def recognise(self, engine: Engine, turn: Turn) -> bool:
+        """Before the model (outside forms): True when this skill answered the message."""
+        return False
+
+    def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
+        """Answer ``intent`` (one of ``intents``)."""
+        engine.plain_answer(turn, intent)
+
+
+class Form(Skill):
+    """A skill that asks questions: declared ``slots``, asked in order, each validated,
+    re-asked once, then the form is submitted (Rasa's ``required_slots`` idea).
+
+    The engine runs the loop (``Engine.take_form``): time-to-live, leave words, victim
+    words, questions let through, re-ask once. A subclass says how to ask, validate and
+    submit; state lives in ``turn.state["form"]`` (``form["slot"]`` is being asked).
+    """
+
+    form_name: ClassVar[str] = ""
+    slots: ClassVar[tuple[str, ...]] = ()
+    ttl: ClassVar[dt.timedelta] = FORM_TTL
+    # The form's own intents: a confident parse to one of these is an answer, not a question.
+    own_intents: ClassVar[frozenset[str]] = frozenset()
+
+    def open(self, turn: Turn, **values: Any) -> dict[str, Any]:
+        form = {"step": self.form_name, "slot": None, "retried": [], **values}
+        form["at"] = now().isoformat(timespec="seconds")
+        turn.state["form"] = form
+        return form
+
+    def needed(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        """False when ``slot`` is already known (from the first message, say)."""
+        return slot not in turn.state["form"].get("filled", {})
+
+    def ask(self, engine: Engine, turn: Turn, slot: str, again: bool = False) -> str:
+        raise NotImplementedError
+
+    def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
+        """Cheap check before the model: a message that plainly answers the slot."""
+        return False
+
+    def is_question(self, turn: Turn) -> bool:
+        """True when the message reads as a question (answered even if about this form)."""
+        return False
+
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool | None:
+        """Validate and store the answer. False: not a usable answer (re-asked once);
+        None: stay on this slot, the form already replied (e.g. "which of these two?")."""
+        raise NotImplementedError
+
+    def give_up(self, engine: Engine, turn: Turn, slot: str) -> None:
+        """Asked twice without a usable answer: by default the slot is skipped."""
+
+    def submit(self, engine: Engine, turn: Turn) -> None:
+        raise NotImplementedError
+
+    def expire(self, engine: Engine, turn: Turn) -> None:
+        """The form waited past its time-to-live (or the villager moved on)."""
+
+    def leave(self, engine: Engine, turn: Turn) -> None:
+        """A leave word: the form ends (a subclass says what that means)."""
+        turn.say(responses.text("form_left"))
+
+    def replied(
+        self, engine: Engine, turn: Turn, state: dict[str, Any], replies: list[str]
+    ) -> None:
+        """What the form's turn answered (``state``: the form, even if it just ended)."""
+
+    def received(self, engine: Engine, turn: Turn) -> None:
+        """Every message the form takes, before anything else (e.g. kept in a log)."""
+
+    def victim(self, engine: Engine, turn: Turn) -> None:
+        """Victim words arrived while this form was open (first aid is already given)."""
+
+    def own_reply(self, engine: Engine, turn: Turn) -> bool:
+        """Form-specific replies handled before the slot (e.g. "0"); True when handled."""
+        return False
+
+    def next_question(self, engine: Engine, turn: Turn) -> str:
+        """Point the form at the next slot still needed; "" when all are done."""
+        form = turn.state["form"]
+        for slot in self.slots:
+            if slot in form.setdefault("asked", []):
+                continue
+            if not self.needed(engine, turn, slot):
+                continue
+            form["asked"].append(slot)
+            form["slot"] = slot
+            return self.ask(engine, turn, slot)
+        form["slot"] = None
+        return ""
+
+    def current_question(self, engine: Engine, turn: Turn) -> str:
+        slot = turn.state["form"].get("slot")
+        return self.ask(engine, turn, slot) if slot else ""
+
+
+# Called when the engine is unsure of a message (fallback or low confidence):
+# recorder(turn, reason). review/ attaches one line: ``engine.unsure_hooks.append(...)``.
+UnsureHook = Callable[[Turn, str], None]
+
+
+class Engine:
+    """Runs one message through the ordered checks above (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        vault: Vault,
+        parser: Parser,
+        skills: Sequence[Skill],
+        limiter: RateLimiter | None = None,
+        unsure_hooks: Iterable[UnsureHook] = (),
+    ) -> None:
+        self.db = db
+        self.vault = vault
+        self.parser = parser
+        self.limiter = limiter
+        self.skills = list(skills)
+        self.unsure_hooks = list(unsure_hooks)
+        self._by_intent: dict[str, Skill] = {}
+        self._forms: dict[str, Form] = {}
+        for skill in self.skills:
+            for intent in skill.intents:
+                self._by_intent.setdefault(intent, skill)
+            if isinstance(skill, Form):
+                self._forms[skill.form_name] = skill
+
+    # --- the one entry point -------------------------------------------------------
+    def handle(self, message: InboundMessage, provider: str | None = None) -> list[str]:
+        # Lone surrogates (from JSON "\ud800") cannot be stored as UTF-8.
+        message.text = message.text.encode("utf-8", "replace").decode("utf-8")
+        store = conversations.Store(self.db, self.vault.hash(message.sender), message.channel)
+        # Logged (committed, with the state read in the same step) before anything can
+        # fail: nothing a villager sent is lost. Raises InboundNotStored when the database
+        # stays locked: the channel then says the message was NOT received.
+        store.receive(message.text, provider, message.message_id)
+        text = clean(message.text)
+        turn = Turn(message, store.sender_hash, text, store.state, provider=provider)
+        if self._admitted(turn):
+            self.respond(turn)
+        self._remember(turn)
+        intent = turn.parse.intent if turn.parse else None
+        conf = turn.parse.confidence if turn.parse else None
+        # The replies' log rows and the new state: one write at the end. (A skill's own
+        # side effects, such as a report, commit where they happen: the model's parse and
+        # a photo's download must not run inside a transaction holding the write lock.)
+        store.finish(turn.replies, intent, conf, turn.state)
+        return turn.replies
+
+    def _admitted(self, turn: Turn) -> bool:
+        """False when the sender floods us (bot/ratelimit.py): the message stays logged
+        but unanswered, with one slow-down notice per window. Opt-out words always pass."""
+        if self.limiter is None or subscriptions.command_intent(turn.text) == "unsubscribe":
+            return True
+        decision = self.limiter.check(turn.sender_hash)
+        if not decision.allowed and decision.notify:
+            turn.say(responses.text("slow_down"))
+        return decision.allowed
+
+    def _remember(self, turn: Turn) -> None:
+        """Keep the last few words and photos, for a report the villager may start next."""
+        if not turn.text and not turn.message.media:
+            return
+        if turn.form and turn.form.get("step") == "report_form":
+            return  # already in the report
+        recent = turn.recent()[-(RECENT_KEEP - 1) :]
+        entry: dict[str, Any] = {
+            "at": now().isoformat(timespec="seconds"),
+            # Kept in the state until a report takes it: ID numbers never in clear.
+            "text": redact_id_numbers(turn.message.text.strip()[:500]),
+        }
+        if turn.message.media:
+            entry["media"] = [[m.url, m.content_type] for m in turn.message.media[:3]]
+        turn.state["recent"] = [*recent, entry]
+
+    # --- the order of checks -------------------------------------------------------
+    def respond(self, turn: Turn) -> None:
+        text = turn.text
+        if not has_words(text) and not turn.message.media:
+            key = "empty_message" if not text else "unreadable_message"
+            turn.say(*join_if_fits(responses.text(key), responses.text("menu")))
+            return
+        command = subscriptions.command_intent(text)
+        if command:
+            turn.parse = Parse(text, command, 1.0)
+            self.run(command, turn)
+            return
+        if victim_words(text):
+            self.first_aid(turn)
+            return
+        if self._confirmation(turn):
+            return
+        form = turn.form
+        if form and form.get("step") in self._forms:
+            self.take_form(self._forms[form["step"]], turn)
+            return
+        if form:  # a form this engine no longer has: forget it
+            turn.state.pop("form", None)
+        self.respond_fresh(turn)
+
+    def respond_fresh(self, turn: Turn) -> None:
+        """A message read outside any form (also: a form that ended, read anew)."""
+        text = turn.text
+        if text == "0" and not turn.message.media:
+            self.more(turn)
+            return
+        if text in responses.MENU_CHOICES and not turn.message.media:
+            turn.parse = Parse(text, responses.MENU_CHOICES[text], 1.0)
+            self.run(turn.parse.intent, turn, menu=True)
+            return
+        for skill in self.skills:
+            if skill.recognise(self, turn):
+                return
+        if len(text) > MAX_TEXT:
+            turn.say(responses.text("too_long"))
+            text = text[:MAX_TEXT]
+        turn.parse = self.parser.parse(text)
+        intent, confidence = turn.parse.intent, turn.parse.confidence
+        if intent == FALLBACK_INTENT or confidence < MIN_CONFIDENCE:
+            self.unsure(turn, "fallback" if intent == FALLBACK_INTENT else "low_confidence")
+            return
+        if intent in SIDE_EFFECT_INTENTS and confidence < SURE_CONFIDENCE:
+            self.confirm(turn, intent)
+            return
+        self.run(intent, turn)
+
+    # --- what skills ask of the engine ----------------------------------------------
+    def run(self, intent: str, turn: Turn, *, menu: bool = False, **values: Any) -> None:
+        """Answer ``intent`` with its skill (or the plain answer from replies.yml).
+        ``menu``: chosen by menu digit (a deliberate choice). ``values`` go to the skill."""
+        turn.state["last_intent"] = intent
+        skill = self._by_intent.get(intent)
+        if skill is None:
+            self.plain_answer(turn, intent)
+            return
+        if values or menu:
+            turn.state["run_with"] = {"menu": menu, **values}
+        try:
+            skill.answer(self, turn, intent)
+        finally:
+            turn.state.pop("run_with", None)
+
+    def start_report(
+        self,
+        turn: Turn,
+        intent: str,
+        entities: list[Entity] | None = None,
+        summary: str | None = None,
+    ) -> None:
+        """Open the report form (whatever skill owns it) with what is already known."""
+        turn.parse = Parse(turn.text, intent, 1.0, entities or [])
+        self.run("start_report", turn, report_intent=intent, summary=summary)
+
+    def plain_answer(self, turn: Turn, intent: str) -> None:
+        text, more = responses.answer(intent)
+        if more:
+            turn.state["more"] = intent
+        else:
+            turn.state.pop("more", None)
+        if intent in ("help", "greet", "out_of_scope"):
+            turn.say(*join_if_fits(text, responses.text("menu")))
+        else:
+            turn.say(text)
+
+    def more(self, turn: Turn) -> None:
+        intent = turn.state.pop("more", None)
+        if not intent:
+            turn.say(*join_if_fits(responses.text("no_more"), responses.text("menu")))
+            return
+        _text, more = responses.answer(intent)
+        turn.say(more or responses.text("no_more"))
+
+    def first_aid(self, turn: Turn) -> None:
+        """Victim words: the urgent steps now; a form in progress asks its question again."""
+        turn.parse = Parse(turn.text, "already_victim", 1.0)
+        form = turn.form
+        skill = self._forms.get(form["step"]) if form else None
+        text, _more = responses.answer("already_victim")
+        turn.state["more"] = "already_victim"
+        if skill is not None:
+            skill.received(self, turn)
+            skill.victim(self, turn)
+            turn.say(*join_if_fits(text, skill.current_question(self, turn)))
+            return
+        if "already_victim" in self._by_intent:  # its skill: first aid, a report if asked
+            self.run("already_victim", turn)
+            return
+        turn.say(text)
+
+    def unsure(self, turn: Turn, reason: str) -> None:
+        """THE one place the engine says it did not understand: the safety line first,
+        then "say it again" and the menu. ``unsure_hooks`` record the turn (review/)."""
+        for hook in self.unsure_hooks:
+            try:
+                hook(turn, reason)
+            except Exception:  # a recorder must never cost the villager the answer
+                log.exception("unsure hook failed")
+        turn.say(
+            *join_if_fits(
+                responses.text("safety_line"),
+                responses.text("not_understood"),
+                responses.text("menu"),
+            )
+        )
+
+    def confirm(self, turn: Turn, intent: str) -> None:
+        """A side effect from a low-confidence parse: ask first ("回1确认")."""
+        turn.state["confirm"] = {"intent": intent, "text": turn.text[:500]}
+        turn.say(responses.text(f"confirm.{intent}"))
+
+    def _confirmation(self, turn: Turn) -> bool:
+        pending = turn.state.pop("confirm", None)
+        if not pending:
+            return False
+        word = turn.text.casefold().strip("。.!！ ")
+        if word in YES_WORDS:
+            intent = pending["intent"]
+            turn.text = pending.get("text") or turn.text
+            turn.parse = Parse(turn.text, intent, 1.0)
+            if intent.startswith("report_"):
+                self.start_report(turn, intent, summary=turn.text)
+            else:
+                self.run(intent, turn)
+            return True
+        if word in NO_WORDS:
+            turn.say(responses.text("confirm_dropped"))
+            return True
+        return False  # something else: read it as a new message
+
+    def take_form(self, form: Form, turn: Turn) -> None:
+        """The form loop: TTL, leave words, form extras, questions through, fill, re-ask once."""
+        state, before = turn.state["form"], len(turn.replies)
+        try:
+            self._take_form(form, turn, state)
+        finally:
+            form.replied(self, turn, state, turn.replies[before:])
+
+    def _take_form(self, form: Form, turn: Turn, state: dict[str, Any]) -> None:
+        started = dt.datetime.fromisoformat(state.get("at") or now().isoformat())
+        if now() - started > form.ttl:
+            form.expire(self, turn)
+            turn.state.pop("form", None)
+            self.respond_fresh(turn)
+            return
+        form.received(self, turn)
+        word = turn.text.casefold().strip("。.!！ ")
+        if word in LEAVE_WORDS:
+            form.leave(self, turn)
+            turn.state.pop("form", None)
+            return
+        if form.own_reply(self, turn):
+            return
+        slot = state.get("slot")
+        if slot is None:
+            return
+        skip = word in SKIP_WORDS
+        if (
+            not skip
+            and not form.looks_like_answer(self, turn, slot)
+            and self._question_through(form, turn)
+        ):
+            return
+        filled = form.fill(self, turn, slot, skip)
+        if filled is None:
+            return
+        if not filled:
+            if turn.form is not state:  # the form ended itself (e.g. moved on)
+                return
+            if slot not in state["retried"]:
+                state["retried"].append(slot)
+                turn.say(form.ask(self, turn, slot, again=True))
+                return
+            form.give_up(self, turn, slot)
+            if turn.form is not state:
+                return
+        if turn.form is not state:
+            return
+        question = form.next_question(self, turn)
+        if question:
+            turn.say(question)
+        else:
+            form.submit(self, turn)
+
+    def _question_through(self, form: Form, turn: Turn) -> bool:
+        """A confident question or other intent inside a form: answer it, ask again."""
+        if turn.text in responses.MENU_CHOICES or turn.text == "0":
+            intent = responses.MENU_CHOICES.get(turn.text)
+            if turn.text == "0":
+                self.more(turn)
+                turn.say(form.current_question(self, turn))
+                return True
+            turn.parse = Parse(turn.text, intent, 1.0)
+        else:
+            turn.parse = self.parser.parse(turn.text[:MAX_TEXT])
+        intent, confidence = turn.parse.intent, turn.parse.confidence
+        asking = form.is_question(turn)
+        if intent == FALLBACK_INTENT or (intent in form.own_intents and not asking):
+            return False
+        needed = MIN_CONFIDENCE if asking else SURE_CONFIDENCE
+        if confidence < needed and turn.text not in responses.MENU_CHOICES:
+            return False
+        if intent in ("unsubscribe", "subscribe"):
+            return False  # only the exact words act inside a form (step 2)
+        before = len(turn.replies)
+        turn.answer_only = True
+        try:
+            self.run(intent, turn)
+        finally:
+            turn.answer_only = False
+        answer = turn.replies[before:]
+        del turn.replies[before:]
+        if turn.form is None:  # the other skill ended the form
+            turn.say(*answer)
+            return True
+        turn.say(*join_if_fits(*answer, form.current_question(self, turn)))
+        return True

@@ -1,0 +1,186 @@
+"""The conversation engine (bot/engine.py): its order of checks, through the Twilio
+webhook and the web chat: the safety line when unsure, low-confidence side effects
+confirmed, victim words first in any form, no report nobody meant, bounded waits."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import responses
+from bot.engine import victim_words
+from reporting import officers, reports
+from tests.conftest import SmsPhone, make_app
+from tests.engine_helpers import FakeParser, WebChat
+from tests.police_helpers import load_county
+
+SAFETY = "验证码不给人、手机不借人、陌生二维码不扫；人还在村里打110"
+ANSWERS = {
+    "以后有事告诉我一声": ("subscribe", 0.55),
+    "别给我整这些了": ("unsubscribe", 0.5),
+    "门口有人": ("report_suspicious_visit", 0.5),
+    "嗯那个": ("greet", 0.2),
+    "外面那个事": ("nlu_fallback", 0.4),
+}
+
+
+@pytest.fixture
+def fake_app(tmp_path):
+    return make_app(tmp_path, FakeParser(ANSWERS))
+
+
+@pytest.fixture(params=["sms", "web"])
+def who(request, fake_app):
+    client = fake_app.test_client()
+    return SmsPhone(client, "+8613822223333") if request.param == "sms" else WebChat(client)
+
+
+@pytest.fixture
+def db(fake_app):
+    db = load_county(fake_app)
+    yield db
+    db.conn.close()
+
+
+@pytest.mark.parametrize("text", ["嗯那个", "外面那个事"])
+def test_unsure_answers_carry_the_safety_line_first(who, text):
+    reply = "\n".join(who.send(text))
+    assert reply.index(SAFETY) < reply.index(responses.text("not_understood"))
+
+
+def test_a_recorder_hooked_on_unsure_sees_every_unsure_turn(fake_app):
+    seen = []
+    fake_app.extensions["hotline_unsure_hooks"].append(lambda turn, why: seen.append(why))
+    WebChat(fake_app.test_client()).send("外面那个事")
+    WebChat(fake_app.test_client()).send("嗯那个")
+    assert seen == ["fallback", "low_confidence"]
+
+
+def test_low_confidence_subscribe_is_confirmed_first(who, db):
+    assert who.send("以后有事告诉我一声") == [responses.text("confirm.subscribe")]
+    assert db.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 0
+    assert who.send("1")[0]  # yes: now subscribed
+    assert db.execute("SELECT status FROM subscribers").fetchall() == [("active",)]
+
+
+def test_low_confidence_unsubscribe_said_no_changes_nothing(who, db):
+    who.send("订阅")
+    who.send("跳过")
+    assert who.send("别给我整这些了") == [responses.text("confirm.unsubscribe")]
+    assert who.send("不是")[0] == responses.text("confirm_dropped")
+    assert db.execute("SELECT status FROM subscribers").fetchall() == [("active",)]
+
+
+def test_low_confidence_report_is_confirmed_then_made(who, db):
+    assert who.send("门口有人") == [responses.text("confirm.report_suspicious_visit")]
+    assert list(db.query("SELECT * FROM reports")) == []
+    assert "哪个村" in who.send("是")[-1]
+    assert [r["summary"] for r in db.query("SELECT * FROM reports")] == ["门口有人"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "那我已经扫了咋办啊",
+        "验证码给了他们",
+        "俺爹把验证码告诉人家了",
+        "卡里的钱没了",
+        "我的名字下面开了个贷款",
+        "已经刷了脸了",
+    ],
+)
+def test_victim_words(text):
+    assert victim_words(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["能扫吗", "没扫", "验证码不给人", "我没给验证码", "别扫了", "超市扫码付款怎么弄"]
+)
+def test_not_victim_words(text):
+    assert not victim_words(text)
+
+
+def test_victim_words_get_first_aid_inside_every_form(who, db):
+    for opener in ("举报", "1", "订阅"):
+        who.send(opener)
+        reply = "\n".join(who.send("那我已经扫了咋办啊"))
+        assert "110" in reply and "96110" in reply, opener
+        who.send("取消")
+
+
+def test_browsing_leaves_the_supervisor_queue_empty(who, db):
+    for text in ("2", "0", "借给他没事吧", "5", "村口有人扫码送鸡蛋，能扫吗", "3", "取消", "1"):
+        who.send(text)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)
+    assert reports.queue(db, officers.get_by_username(db, "sup"), at=later) == []
+    # The one report made (3, then 取消) was withdrawn; nothing empty was ever written.
+    assert [r["status"] for r in db.query("SELECT status FROM reports")] == ["withdrawn"]
+
+
+def test_a_report_left_unfinished_reaches_the_queue_marked_and_not_urgent(who, db):
+    who.send("我要举报 有人在村里挨家挨户收身份证")
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=31)
+    [row] = reports.queue(db, officers.get_by_username(db, "sup"), at=later)
+    assert row["submitted_at"] is None and row["priority"] == "normal"
+
+
+def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeypatch):
+    from storage import db as storage_db
+
+    monkeypatch.setattr(storage_db, "WRITE_LOCK_WAIT_S", 0.3)
+    lock = storage_db._write_lock(str(Path(fake_app.config["HOTLINE_DB"]).resolve()))
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    try:
+        client = fake_app.test_client()
+        started = time.monotonic()
+        assert WebChat(client).send("你好") == [responses.text("not_received")]
+        assert SmsPhone(client, "+8613800001111").send("你好") == [responses.text("not_received")]
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert time.monotonic() - started < 5  # every wait bounded
+    finally:
+        release.set()
+        thread.join()
+    assert "没收到" in responses.text("not_received")
+    # Once the lock is free the same villager is answered again.
+    assert WebChat(fake_app.test_client()).send("你好") != [responses.text("not_received")]
+
+
+def test_bot_engine_and_skills_import_no_skill_from_another():
+    """No import circle: the engine imports no skill, and no skill imports another."""
+    root = Path(__file__).resolve().parent.parent
+    skills = {
+        "bot.report_form",
+        "bot.verify_team",
+        "bot.lookups",
+        "bot.outreach.enrollment",
+        "bot.qr",
+        "bot.qr.report_hook",
+        "bot.skills",
+    }
+    for module in ["bot.engine", *sorted(skills - {"bot.skills"})]:
+        path = root / (module.replace(".", "/") + ".py")
+        if not path.exists():
+            path = root / module.replace(".", "/") / "__init__.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        clash = {m for m in imported if m in skills and m != module}
+        if module == "bot.qr.report_hook":
+            clash -= {"bot.qr"}  # its own package
+        assert not clash, f"{module} imports {clash}"
+    assert not (root / "bot" / "dialogue.py").exists()

@@ -1,0 +1,56 @@
+"""Pasted messages (bot/skills.py PastedMessageSkill, judged by scamcheck/), and cadres'
+「转发：」 (CadreForwardSkill), through the Twilio webhook and the web chat."""
+
+from __future__ import annotations
+
+import pytest
+
+from reporting import cadres
+from tests.conftest import SmsPhone
+from tests.engine_helpers import WebChat
+
+
+@pytest.fixture(params=["sms", "web"])
+def who(request, degraded_app):
+    client = degraded_app.test_client()
+    if request.param == "sms":
+        return SmsPhone(client, "+8613833334444")
+    return WebChat(client)
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("【医保中心】您的医保账户异常，点击 http://nhsa-gov.top/a 处理，否则冻结", "别点"),
+        ("【农业银行】您尾号6789卡支出5000元。我根本没花过这钱", "110"),
+        ("您好，请把收到的验证码123456告诉工作人员，完成医保认证。【医保服务】", "验证码"),
+    ],
+)
+def test_a_pasted_message_is_judged_on_its_content(who, text, wanted):
+    reply = "\n".join(who.send(text))
+    assert wanted in reply
+    assert "请把要查的电话号码" not in reply and "没太听明白" not in reply
+
+
+def test_money_gone_in_a_paste_offers_a_victims_report(degraded_app, county):
+    sms = SmsPhone(degraded_app.test_client(), "+8613833335555")
+    sms.send("【邮储银行】您账户转出8000.00元 这不是我转的")
+    assert "哪个村" in sms.send("3")[-1]
+    [row] = list(county.query("SELECT category, summary FROM reports"))
+    assert row["category"] == "victim" and "8000" in row["summary"]
+
+
+def test_a_registered_cadres_forward_opens_a_report_with_the_village(degraded_app, county):
+    vault = degraded_app.extensions["hotline_vault"]
+    cadres.add(county, vault, "13700008888", "三江口村")
+    cadre = SmsPhone(degraded_app.test_client(), "+8613700008888")
+    reply = "\n".join(cadre.send("转发：今天有人在村委会门口登记老人身份证，说办医保码送米"))
+    assert "村干部" in reply and "民警" in reply and "哪个村" not in reply
+    [row] = list(county.query("SELECT village, is_cadre, summary FROM reports"))
+    assert row["village"] == "三江口村" and row["is_cadre"] == 1 and "送米" in row["summary"]
+
+
+def test_a_villagers_forward_is_judged_not_reported(who, county):
+    reply = "\n".join(who.send("转发：【医保局】恭喜获得补贴，点击 https://t.cn/abc 领取"))
+    assert "别点" in reply
+    assert list(county.query("SELECT * FROM reports")) == []
