@@ -38,6 +38,10 @@ class Store:
         self.channel = channel
         self.state: dict[str, Any] = {}
         self._saved: str | None = None
+        # The inbound row logged by receive(), and its text as logged: a step that masks
+        # it afterwards (a typed phone number, bot/outreach/phones.redact_in_log) must
+        # mask the words carried in the state too (``recent``), never save them in clear.
+        self._logged: tuple[int, str] | None = None
 
     def receive(self, text: str, provider: str | None, message_id: str | None) -> bool:
         """Log the message once (False: logged already, handled again after a crash)
@@ -47,6 +51,9 @@ class Store:
                 logged = log_inbound(
                     self.db, self.sender_hash, self.channel, text, provider, message_id
                 )
+                if logged:
+                    row_id = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                    self._logged = (row_id, redact_id_numbers(text[:MAX_STORED]))
                 row = self.db.execute(
                     "SELECT state FROM conversations WHERE sender_hash = ?", [self.sender_hash]
                 ).fetchone()
@@ -64,6 +71,7 @@ class Store:
         state: dict[str, Any],
     ) -> None:
         """The replies into the log and the state saved (only when it changed): one write."""
+        self._follow_redaction(state)
         encoded = json.dumps(state, ensure_ascii=False)
         if not replies and encoded == (self._saved or "{}"):
             return
@@ -93,6 +101,20 @@ class Store:
                     " updated_at = excluded.updated_at",
                     [self.sender_hash, self.channel, encoded, at],
                 )
+
+    def _follow_redaction(self, state: dict[str, Any]) -> None:
+        """The inbound message was masked in the log since receive(): the words this
+        turn added to ``recent`` get the masked text too."""
+        if self._logged is None or not state.get("recent"):
+            return
+        row_id, as_logged = self._logged
+        row = self.db.execute("SELECT text FROM messages WHERE id = ?", [row_id]).fetchone()
+        if row is None or row[0] == as_logged:
+            return
+        before = json.loads(self._saved).get("recent", []) if self._saved else []
+        for entry in state["recent"]:
+            if entry not in before and entry.get("text"):
+                entry["text"] = (row[0] or "").strip()[:500]
 
 
 def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:

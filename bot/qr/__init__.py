@@ -301,4 +301,6 @@ def media_step(dialogue: Dialogue, turn: Turn) -> None:
     if attachment.get("qr_content"):
         attachment["qr_content"] = attachment["qr_content"][:1000]
     attachment["qr_codes"] = [c[:1000] for c in attachment.get("qr_codes", [])][:5]
+    # Which photos were checked: a report carrying them notes their check once (report_hook).
+    attachment["media_urls"] = [m.url for m in turn.message.media[:MAX_PHOTOS]]
     turn.state["last_qr"] = attachment

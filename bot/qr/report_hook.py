@@ -35,7 +35,11 @@ def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any])
     """A photo checked just before the villager chose to report ("3"): keep its
     verdict with the report too."""
     checked = turn.state.pop("last_qr", None)
-    if checked:
+    # The checked photos carried into the report are checked and noted again as they are
+    # stored (attach_qr_check, with their attachment number): note them only there.
+    carried = {m[0] for m in (turn.state.get("form") or {}).get("media", [])}
+    urls = set((checked or {}).get("media_urls") or ())
+    if checked and not (urls and urls <= carried):
         reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
     text_check = turn.state.pop("last_text_check", None)
     if text_check:
