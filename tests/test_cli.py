@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import responses
-
 from click.testing import CliRunner
 
+import responses
 from bot.cli import cli
 
 

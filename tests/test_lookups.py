@@ -124,7 +124,13 @@ def test_a_number_inside_the_report_form_is_an_answer(villager, county):
 
 def test_end_to_end_a_report_by_sms_then_a_lookup(degraded_app, county):
     reporter = SmsPhone(degraded_app.test_client(), "+8613800000042")
-    for text in (f"举报：有人上门办医保码 留了电话{SUSPECT}", "社坡镇社坡社区", "今天", "两个人", "跳过"):
+    for text in (
+        f"举报：有人上门办医保码 留了电话{SUSPECT}",
+        "社坡镇社坡社区",
+        "今天",
+        "两个人",
+        "跳过",
+    ):
         reporter.send(text)
     asker = SmsPhone(degraded_app.test_client(), "+8613800000043")
     (reply,) = asker.send(f"查一下{SUSPECT}")

@@ -9,7 +9,6 @@ import re
 import pytest
 
 import responses
-from bot import report_form
 from reporting import cadres, officers, reports
 from tests.conftest import SmsPhone
 

@@ -1,6 +1,6 @@
-"""End to end, in Chromium: villagers write a thank-you the model has never seen (Minnan
-to-siā / kám-siā typed in romanisation, "thanks"), it falls back and is kept for review; a supervisor
-labels it on /police/review; `hotline nlu export-reviewed` writes it out; a model trained
+"""End to end, in Chromium: villagers write a thank-you the model has never seen
+(Minnan to-siā / kám-siā typed in romanisation, "thanks"), it falls back and is kept for
+review; a supervisor labels it on /police/review; `hotline nlu export-reviewed` writes it out; a model trained
 with it (into a temporary folder) understands the same messages."""
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from tests.test_police_browser import login
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.retrain]
 
 # Several phrasings, so one retrain reliably learns the word rather than one string.
-VARIANTS = ("to sia la", "to sia lah", "to sia ho", "to sia leh", "to sia lo", "kamsia lah", "kamsia ho")
+VARIANTS = (
+    "to sia la",
+    "to sia lah",
+    "to sia ho",
+    "to sia leh",
+    "to sia lo",
+    "kamsia lah",
+    "kamsia ho",
+)
 
 
 def test_a_fallback_is_reviewed_exported_trained_on_then_understood(
