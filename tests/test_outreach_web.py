@@ -166,7 +166,7 @@ def test_roles_scope_and_audit(officer, degraded_app):
     from reporting import reports as report_store
 
     phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
-    for text in ("有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"):
+    for text in ("我要举报有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"):
         phone.send(text)
     sp_report = report_store.get_by_ref(db, next(db.query("SELECT ref FROM reports"))["ref"])
     preview = post(

@@ -28,7 +28,13 @@ from tests.conftest import ENCRYPTION_KEY, HASH_KEY, PUBLIC_URL, TWILIO_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SENDERS = 12
-SCRIPT = ["有人上门要验证码", "跳过", "跳过", "三个人穿制服", "跳过"]  # one report each
+SCRIPT = [
+    "我要举报，有人上门要验证码",
+    "跳过",
+    "跳过",
+    "三个人穿制服",
+    "跳过",
+]  # one report each (asked for: only an explicit report opens the form)
 
 
 def free_port() -> int:

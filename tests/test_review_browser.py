@@ -1,7 +1,7 @@
 """End to end, in Chromium: villagers write a thank-you the model has never seen
 (Minnan to-siā / kám-siā typed in romanisation, "thanks"), it falls back and is kept for
-review; a supervisor labels it on /police/review; `hotline nlu export-reviewed` writes it out; a model trained
-with it (into a temporary folder) understands the same messages."""
+review; a supervisor labels it on /police/review; `hotline nlu export-reviewed` writes
+it out; a model trained with it (into a temporary folder) understands the same messages."""
 
 from __future__ import annotations
 
