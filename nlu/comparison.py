@@ -112,6 +112,7 @@ class Candidate:
     normalised: bool  # trained and run on nlu.normalise'd text
     threshold: float | None = None  # fallback threshold, None: never falls back
     probabilistic: bool = True
+    gated: bool = False  # texts that say nothing get no intent (nlu.content), as in the product
 
 
 def _rasa_lr_features() -> FeatureUnion:
@@ -150,6 +151,7 @@ def candidates(product_c: float, product_threshold: float) -> list[Candidate]:
             ),
             normalised=True,
             threshold=product_threshold,
+            gated=True,
         ),
         Candidate(
             "issue baseline: TF-IDF char 1-3 + LR C=100 (raw text)",
@@ -201,10 +203,12 @@ def candidates(product_c: float, product_threshold: float) -> list[Candidate]:
     ]
 
 
-def _predict(model: Any, texts: list[str], probabilistic: bool) -> list[tuple[str, float, float]]:
+def _predict(
+    model: Any, texts: list[str], probabilistic: bool, gated: bool = False
+) -> list[tuple[str, float, float]]:
     if not probabilistic:
         return [(str(p), 1.0, 0.0) for p in model.predict(texts)]
-    probs = model.predict_proba(texts)
+    probs = textclf.predict_proba(model, texts) if gated else model.predict_proba(texts)
     out = []
     for row in probs:
         first, second = np.argsort(-row)[:2]
@@ -226,7 +230,9 @@ def out_of_fold(
     for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
         model = c.build().fit([x[i] for i in train_idx], y[train_idx])
         for i, r in zip(
-            test_idx, _predict(model, [x[i] for i in test_idx], c.probabilistic), strict=True
+            test_idx,
+            _predict(model, [x[i] for i in test_idx], c.probabilistic, c.gated),
+            strict=True,
         ):
             ranked[i] = r
     return ranked
@@ -336,7 +342,7 @@ def report(
             held[c.name] = product_heldout
             continue
         model = c.build().fit(_prepare(texts, c), np.array(intents))
-        ranked = _predict(model, _prepare(h_texts, c), c.probabilistic)
+        ranked = _predict(model, _prepare(h_texts, c), c.probabilistic, c.gated)
         held[c.name] = Scores(
             list(zip(h_intents, with_fallback(ranked, fb), strict=True)), h_voices
         )

@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from nlu.content import has_content
 from nlu.normalise import normalise
 
 DICTIONARY = Path(__file__).with_name("dictionary")
@@ -155,9 +156,19 @@ def chosen_c(model: Pipeline) -> float:
     return float(np.atleast_1d(step.C_)[0]) if hasattr(step, "C_") else float(step.C)
 
 
+def predict_proba(model: Any, texts: list[str]) -> np.ndarray:
+    """The model's probabilities for normalised texts, with every class at 0 for a text
+    that says nothing (nlu.content): the fallback threshold then always catches it."""
+    probs = np.array(model.predict_proba(texts), dtype=float)
+    for row, text in enumerate(texts):
+        if not has_content(text):
+            probs[row, :] = 0.0
+    return probs
+
+
 def ranking(model: Pipeline, text: str) -> list[tuple[str, float]]:
     """(intent, probability) best first, for one normalised text."""
-    probs = model.predict_proba([text])[0]
+    probs = predict_proba(model, [text])[0]
     order = np.argsort(-probs)
     return [(str(model.classes_[i]), float(probs[i])) for i in order]
 

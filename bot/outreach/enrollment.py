@@ -127,6 +127,13 @@ class EnrollmentForm(Form):
             return texts.enroll_text("ask_village")
         return texts.enroll_text("phone_invalid" if again else "ask_phone")
 
+    def current_question(self, engine: Engine, turn: Turn) -> str:
+        # Asked again after a question let through: the slot only, not the news of the
+        # subscription that the first ask_village carries (it was said already).
+        if turn.state["form"].get("slot") == "village":
+            return texts.enroll_text("remind_village")
+        return super().current_question(engine, turn)
+
     def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
         text = re.sub(r"\s+", "", turn.text)
         if slot == "village":

@@ -101,7 +101,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if self.model is None:
             return messages
         texts = [normalise(m.get(TEXT) or "") for m in messages]
-        probabilities = self.model.predict_proba(texts)
+        probabilities = textclf.predict_proba(self.model, texts)
         classes = [str(c) for c in self.model.classes_]
         for message, probs in zip(messages, probabilities, strict=True):
             ranked = sorted(zip(classes, probs, strict=True), key=lambda p: -p[1])
