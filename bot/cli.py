@@ -143,11 +143,17 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from bot.app import create_app
+    from bot.channels import source_ip
     from bot.config import load_config
     from nlu.parser import BackgroundParser
 
+    config = load_config()
+    try:  # behind a reverse proxy: waitress puts the client in REMOTE_ADDR
+        proxy_options = source_ip.server_options(config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     # Serving starts at once; answers use the keyword fallback until the model is in.
-    app = create_app(parser=BackgroundParser(load_config()["HOTLINE_MODEL_DIR"]))
+    app = create_app(parser=BackgroundParser(config["HOTLINE_MODEL_DIR"]))
     from bot.outreach.scheduler import start_with_app
 
     start_with_app(app)  # tip schedules and the outbox drain run inside the server
@@ -160,7 +166,13 @@ def serve(host: str, port: int, threads: int) -> None:
             "console SMS: POST /sms/console with X-Console-Token: "
             + app.config["SMS_CONSOLE_TOKEN"]
         )
-    waitress_serve(app, host=host, port=port, threads=threads)
+    if proxy_options:
+        peer = proxy_options["trusted_proxy"]
+        click.echo(
+            f"client addresses from X-Forwarded-For ({proxy_options['trusted_proxy_count']}"
+            f" proxies) on connections from {'any address' if peer == '*' else peer}"
+        )
+    waitress_serve(app, host=host, port=port, threads=threads, **proxy_options)
 
 
 @cli.command()

@@ -124,8 +124,16 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     ),
     "HOTLINE_TRUSTED_PROXIES": (
         "0",
-        "reverse proxies in front of the app: the client address is read from "
-        "X-Forwarded-For that many hops from the right (0: the peer address)",
+        "reverse proxies in front of `hotline serve`: for requests from "
+        "HOTLINE_TRUSTED_PROXY_ADDR, waitress takes the client address from "
+        "X-Forwarded-For that many hops from the right (0: the peer address; "
+        "X-Forwarded-For ignored)",
+    ),
+    "HOTLINE_TRUSTED_PROXY_ADDR": (
+        "127.0.0.1",
+        "IP address the reverse proxy connects to `hotline serve` from; only its "
+        "X-Forwarded-For is believed (`*`: any peer's, only when nothing but the proxy "
+        "can reach the port)",
     ),
 }
 

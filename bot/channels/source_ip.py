@@ -1,10 +1,18 @@
-"""Where a webhook request came from, and whether that address may push to us.
+"""Where a request came from, and whether that address may push to us.
 
 ``SMS_GATEWAY_ALLOWED_IPS`` (CIDRs, comma-separated) narrows the gateways' pushes to
-their published callback addresses, on top of the shared secret. Behind a reverse
-proxy the peer is the proxy: set ``HOTLINE_TRUSTED_PROXIES`` to the number of proxies
-in front of the app, and the client is read from ``X-Forwarded-For`` that many hops
-from the right (the entries further left are whatever the client sent: never trusted).
+their published callback addresses, on top of the shared secret.
+
+Behind a reverse proxy the peer is the proxy. The client address is then worked out
+once, by the WSGI server, never by the app: ``hotline serve`` passes
+``server_options`` to waitress, which, for connections from
+``HOTLINE_TRUSTED_PROXY_ADDR`` only, takes the client from ``X-Forwarded-For``
+``HOTLINE_TRUSTED_PROXIES`` hops from the right (entries further left are whatever the
+client sent: never believed) and puts it in ``REMOTE_ADDR``; from any other peer the
+header is removed. So ``request.remote_addr`` is the client for every caller: this
+allowlist, audit rows, the login throttle. Reading ``X-Forwarded-For`` here as well
+would count the proxies twice (and waitress strips the header unless it trusts the
+peer, so it could not work anyway).
 """
 
 from __future__ import annotations
@@ -30,20 +38,38 @@ def trusted_proxies(config: Mapping[str, Any]) -> int:
         return 0
 
 
-def client_ip(request: Request, proxies: int) -> str | None:
-    """The client's address; None when the proxies' header is missing or too short
-    (a misconfigured proxy, or a client reaching the app around it)."""
-    if proxies <= 0:
-        return request.remote_addr
-    hops = [
-        part.strip()
-        for header in request.headers.getlist("X-Forwarded-For")
-        for part in header.split(",")
-        if part.strip()
-    ]
-    if len(hops) < proxies:
-        return None
-    return hops[-proxies]
+def trusted_proxy_addr(config: Mapping[str, Any]) -> str:
+    """The proxy's address as waitress compares it with the peer (``*``: any peer).
+    ValueError when it is neither: the server should not start half-trusting."""
+    value = str(config.get("HOTLINE_TRUSTED_PROXY_ADDR") or "").strip()
+    if value == "*":
+        return value
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(
+            f"HOTLINE_TRUSTED_PROXY_ADDR must be the proxy's IP address or *, not {value!r}"
+        ) from None
+
+
+def server_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """waitress.serve keyword arguments for ``HOTLINE_TRUSTED_PROXIES``. With 0 none:
+    waitress's default then drops ``X-Forwarded-*`` and the peer is the client."""
+    count = trusted_proxies(config)
+    if count == 0:
+        return {}
+    return {
+        "trusted_proxy": trusted_proxy_addr(config),
+        "trusted_proxy_count": count,
+        "trusted_proxy_headers": {"x-forwarded-for"},
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
+def client_ip(request: Request) -> str | None:
+    """The client's address: the peer, or the one the server took from the trusted
+    proxy's ``X-Forwarded-For`` (see the module docstring)."""
+    return request.remote_addr
 
 
 @lru_cache(maxsize=32)
@@ -70,7 +96,7 @@ def allowed(request: Request, config: Mapping[str, Any], setting: str) -> bool:
     if networks is None:
         log.error("%s is not a comma-separated list of CIDRs: refusing pushes", setting)
         return False
-    ip = client_ip(request, trusted_proxies(config))
+    ip = client_ip(request)
     try:
         address = ipaddress.ip_address(ip or "")
     except ValueError:
