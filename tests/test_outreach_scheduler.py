@@ -158,3 +158,60 @@ def test_running_a_schedule_twice_the_same_day_plans_once(db_path, provider):
     assert db.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 1
     assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 3
     assert len(provider.deliveries) in (0, 3)  # 0 only in quiet hours
+
+
+def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
+    db = new_db_path(db_path)
+    with scheduler.open_store(db_path) as store:
+        first = scheduler.add_schedule(
+            db,
+            store,
+            scope_type="group",
+            scope_value="石桥村",
+            day="tue,fri",
+            time="09:30",
+            created_by="县医保局",
+        )
+        # The township covers 石桥村: the same Friday morning twice is refused, naming it.
+        township = db.execute("SELECT township FROM village_groups WHERE village = '石桥村'")
+        [[name]] = township.fetchall()
+        with pytest.raises(scheduler.ScheduleError, match=f"schedule {first['id']}"):
+            scheduler.add_schedule(
+                db,
+                store,
+                scope_type="township",
+                scope_value=name,
+                day="fri",
+                time="11:00",
+                created_by="派出所",
+            )
+        # The afternoon, or another day, is a different tip; a removed one clashes no more.
+        scheduler.add_schedule(
+            db,
+            store,
+            scope_type="township",
+            scope_value=name,
+            day="fri",
+            time="15:00",
+            created_by="派出所",
+        )
+        scheduler.add_schedule(
+            db,
+            store,
+            scope_type="group",
+            scope_value="石桥村",
+            day="wed",
+            time="09:30",
+            created_by="县医保局",
+        )
+        scheduler.remove_schedule(db, store, first["id"])
+        scheduler.add_schedule(
+            db,
+            store,
+            scope_type="township",
+            scope_value=name,
+            day="tue",
+            time="08:00",
+            created_by="派出所",
+        )
+        assert len(scheduler.list_schedules(db, store)) == 3

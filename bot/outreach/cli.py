@@ -171,7 +171,8 @@ def tips_schedule(
 
     Stored in the database: it survives restarts, and a run missed while the hotline
     was down fires once when it is back. Runs falling in quiet hours (21:00-08:00)
-    are sent at 08:00."""
+    are sent at 08:00. A second schedule reaching the same villages on the same day's
+    morning (or afternoon) is refused, naming the one already there."""
     env = Env()
     scope_type, value = _target(group, township, county)
     with scheduler.open_store(env.config["HOTLINE_DB"]) as store:

@@ -277,9 +277,17 @@ def add_schedule(
     days = parse_days(day)
     hour, minute = parse_time(time)
     try:
-        groups.resolve_scope(db, scope_type, scope_value)
+        covered = set(groups.resolve_scope(db, scope_type, scope_value))
     except groups.ScopeError as exc:
         raise ScheduleError(str(exc)) from exc
+    clash = _same_half_day(db, covered, days, hour)
+    if clash is not None:
+        raise ScheduleError(
+            f"villages in {scope_type} {scope_value.strip()!r} already get a tip on "
+            f"{clash['day_of_week']} at {clash['time']} (schedule {clash['id']}, "
+            f"{clash['scope_type']} {clash['scope_value']}): one tip a morning or afternoon "
+            "is what a villager reads; choose another day or half-day, or remove that one"
+        )
     with db.atomic():
         schedule_id = (
             db["tip_schedules"]
@@ -308,6 +316,27 @@ def add_schedule(
         replace_existing=True,
     )
     return schedule(db, scheduler, schedule_id)
+
+
+def _same_half_day(
+    db: sqlite_utils.Database, covered: set[int], days: str, hour: int
+) -> dict[str, Any] | None:
+    """An active schedule that would reach one of ``covered``'s villages on one of
+    ``days`` in the same half-day (before or after noon), or None. A second tip the same
+    morning is the one nobody reads, and it makes the weekly tip look like spam."""
+    wanted_days, afternoon = set(days.split(",")), hour >= 12
+    for row in db.query("SELECT * FROM tip_schedules WHERE active = 1 ORDER BY id"):
+        if not wanted_days & set(row["day_of_week"].split(",")):
+            continue
+        if (int(row["time"][:2]) >= 12) != afternoon:
+            continue
+        try:
+            theirs = set(groups.resolve_scope(db, row["scope_type"], row["scope_value"]))
+        except groups.ScopeError:  # its villages are gone: nothing to clash with
+            continue
+        if theirs & covered:
+            return row
+    return None
 
 
 def schedule(db: sqlite_utils.Database, scheduler: BaseScheduler, schedule_id: int) -> dict:
