@@ -38,7 +38,7 @@ import responses
 from bot import conversations, subscriptions
 from bot.messages import InboundMessage
 from bot.ratelimit import RateLimiter
-from nlu import Parse, Parser
+from nlu import Parse, Parser, textclf
 from nlu.parser import FALLBACK_INTENT, Entity
 from storage.privacy import Vault, redact_id_numbers
 
@@ -382,7 +382,10 @@ class Engine:
         if intent == FALLBACK_INTENT or confidence < MIN_CONFIDENCE:
             self.unsure(turn, "fallback" if intent == FALLBACK_INTENT else "low_confidence")
             return
-        if intent in SIDE_EFFECT_INTENTS and confidence < SURE_CONFIDENCE:
+        if intent in SIDE_EFFECT_INTENTS and (
+            confidence < SURE_CONFIDENCE
+            or subscriptions.contrary(intent, text, textclf.pinyin(text))
+        ):
             self.confirm(turn, intent)
             return
         self.run(intent, turn)

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import responses
+from bot import subscriptions
 from bot.engine import victim_words
+from nlu import textclf
 from reporting import officers, reports
 from tests.conftest import SmsPhone, make_app
 from tests.engine_helpers import FakeParser, WebChat
@@ -26,6 +28,10 @@ ANSWERS = {
     "门口有人": ("report_suspicious_visit", 0.5),
     "嗯那个": ("greet", 0.2),
     "外面那个事": ("nlu_fallback", 0.4),
+    # Confident parses whose text also says the opposite: asked about, never done.
+    "别再给俺发这些了": ("subscribe", 0.96),
+    "之前退了 现在还想收": ("unsubscribe", 0.95),
+    "帮我把订阅取消了吧": ("unsubscribe", 0.95),
 }
 
 
@@ -74,6 +80,52 @@ def test_low_confidence_unsubscribe_said_no_changes_nothing(who, db):
     assert who.send("别给我整这些了") == [responses.text("confirm.unsubscribe")]
     assert who.send("不是")[0] == responses.text("confirm_dropped")
     assert db.execute("SELECT status FROM subscribers").fetchall() == [("active",)]
+
+
+def test_a_confident_subscribe_that_says_stop_is_asked_about_not_done(who, db):
+    assert who.send("别再给俺发这些了") == [responses.text("confirm.subscribe")]
+    assert db.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 0
+
+
+def test_a_confident_unsubscribe_that_asks_to_resume_keeps_the_subscription(who, db):
+    who.send("订阅")
+    who.send("跳过")
+    assert who.send("之前退了 现在还想收") == [responses.text("confirm.unsubscribe")]
+    assert who.send("不是")[0] == responses.text("confirm_dropped")
+    assert db.execute("SELECT status FROM subscribers").fetchall() == [("active",)]
+    # A plain confident opt-out is still done at once.
+    assert who.send("帮我把订阅取消了吧") == [responses.answer("unsubscribe")[0]]
+    assert db.execute("SELECT status FROM subscribers").fetchall() == [("opted_out",)]
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("subscribe", "不想再收这些了"),
+        ("subscribe", "俺要腿订"),  # homophone of 退订, caught by sound
+        ("subscribe", "冇想收"),
+        ("unsubscribe", "不是退订 我想开通"),
+        ("unsubscribe", "恢复提醒吧"),
+        ("unsubscribe", "重新订上"),
+    ],
+)
+def test_contrary_words(intent, text):
+    assert subscriptions.contrary(intent, text, textclf.pinyin(text))
+
+
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("subscribe", "以后有消息告诉我"),
+        ("subscribe", "给俺订上"),
+        ("unsubscribe", "不想收了"),
+        ("unsubscribe", "不要再收了"),
+        ("unsubscribe", "别发了"),
+        ("report_suspicious_visit", "别发了"),
+    ],
+)
+def test_not_contrary_words(intent, text):
+    assert not subscriptions.contrary(intent, text, textclf.pinyin(text))
 
 
 def test_low_confidence_report_is_confirmed_then_made(who, db):

@@ -140,10 +140,13 @@ def test_unknown_village_is_kept_for_a_cadre_and_skip_works(sms, village_db, deg
 
 def test_a_question_instead_of_a_village_is_answered(sms, village_db, degraded_app):
     sms.send("订阅")
-    # A question inside the form is answered; the village is asked again with it.
+    # A question inside the form is answered; the village is asked again with it,
+    # without repeating the subscription news the first ask carried.
     reply = sms.send("医保码怎么开通")
     assert reply[0].startswith(responses.answer("activate_voucher")[0])
-    assert texts.enroll_text("ask_village") in "\n".join(reply)
+    joined = "\n".join(reply)
+    assert texts.enroll_text("remind_village") in joined
+    assert texts.enroll_text("ask_village") not in joined
     assert me(village_db, degraded_app.extensions["hotline_vault"])["village"] is None
 
 
