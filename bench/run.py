@@ -78,7 +78,7 @@ def machine() -> dict[str, str]:
 
 
 def verdict(nlu: dict[str, Any], load: dict[str, Any]) -> list[str]:
-    raw = nlu["alone"]["per_s"]
+    raw = nlu["archive"]["parse"]["per_s"]
     best = max(load["levels"], key=lambda lv: lv["rps"])
     at10 = next((lv for lv in load["levels"] if lv["senders"] == 10), None)
     errors = sum(lv["errors"] for lv in load["levels"])
@@ -128,9 +128,9 @@ def report(
         nlu_bench.markdown(nlu),
         "### End to end: signed Twilio webhooks through `hotline serve`",
         "",
-        f"Command: `{commands['load']}`. Ratios are to the model-alone figure above.",
+        f"Command: `{commands['load']}`. Ratios are to the product parser's figure above.",
         "",
-        load_bench.markdown(load, nlu["alone"]["per_s"]),
+        load_bench.markdown(load, nlu["archive"]["parse"]["per_s"]),
         outbox_md.replace("## Outbox (bench/outbox_bench.py)", "### Outbox: the 100k push")
         .replace("\n\n", f"\n\nCommand: `{commands['outbox']}`\n\n", 1)
         .rstrip(),

@@ -3,11 +3,13 @@ accuracy, 5-fold cross-validation, per-intent recall, per-voice accuracy, the ha
 outcomes, the fallback threshold that minimises their cost, and the overlap between the
 held-out set and the training data. ``make nlu-report`` prints and writes it.
 
-The product's held-out row comes from the trained Rasa model through ``RasaParser`` (what
-the hotline runs); every cross-validation row, the product's included, is scikit-learn on
-the same folds (training a Rasa model per fold and per candidate would take an hour on
-two cores). The product's CV folds use its features and the C chosen on the whole
-training set (one hyper-parameter; nested CV of C would cost 30 fits per fold).
+The product's held-out row comes from the trained Rasa model through the product parser
+(nlu/archive.py, what the hotline runs; tests/test_nlu_archive.py holds it equal to
+Rasa's own graph, message by message); every cross-validation row, the product's
+included, is scikit-learn on the same folds (training a Rasa model per fold and per
+candidate would take an hour on two cores). The product's CV folds use its features and
+the C chosen on the whole training set (one hyper-parameter; nested CV of C would cost
+30 fits per fold).
 """
 
 from __future__ import annotations
@@ -357,7 +359,11 @@ def report(
         f"{len(training)} training examples, {len(heldout)} held-out; cross-validation: "
         f"{folds} stratified folds (seed 42), the same folds for every candidate. "
         f"Product held-out row: "
-        + ("the trained Rasa model through RasaParser." if product_heldout else "scikit-learn."),
+        + (
+            "the trained Rasa model through the product parser (nlu/archive.py)."
+            if product_heldout
+            else "scikit-learn."
+        ),
         "",
     ]
     rows = []

@@ -1,7 +1,7 @@
 """One spelling for what villagers write many ways, before the model sees it.
 
 The same ``normalise`` runs on every training example (inside the classifier component)
-and on every message at parse time (in ``RasaParser.parse``, before Rasa): a model only
+and on every message at parse time (``ArchiveParser.parse``, ``RasaParser.parse``): a model only
 ever sees normalised text, and the entity offsets a caller gets index ``Parse.text``, the
 normalised message.
 
@@ -11,7 +11,9 @@ normalised message.
 - phone numbers written in groups (138 1234 5678, 138-1234-5678, 0571-8888 1234,
   +86 138…, 400-800-1234) joined into one run of digits;
 - phone numbers said in Chinese numerals (幺三九一二三四五六七八) -> digits;
-- runs of the same punctuation (！！！, ？？, 。。。) -> one; whitespace tidied.
+- runs of the same punctuation (！！！, ？？, 。。。) -> one; whitespace tidied;
+- leading slashes dropped: "/intent{...}" is Rasa's way to force an intent and inject
+  entities (RegexMessageHandler), which no villager means and no sender may use.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def normalise(text: str) -> str:
     normalise(x))."""
     text = zhconv.convert(text, "zh-hans")
     text = text.translate(_FULL_WIDTH).translate(_DASHES)
-    text = _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", text).strip().lstrip("/").lstrip()
     text = _CN_NUMBER.sub(_cn_number, text)
     text = _GROUPED.sub(_join_phone, text)
     text = _REPEATED_PUNCT.sub(r"\1", text)

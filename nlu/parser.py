@@ -168,7 +168,7 @@ class BackgroundParser:
 
     def _load(self, model_dir: str | Path) -> None:
         try:
-            parser = RasaParser(find_model(model_dir))
+            parser = product_parser(find_model(model_dir))
             if self._places is not None:
                 parser.set_places(*self._places)
             self._current = parser
@@ -191,6 +191,18 @@ class BackgroundParser:
         return self._current.parse(text)
 
 
+def product_parser(model_path: Path) -> Parser:
+    """The archive read directly (nlu/archive.py: a fraction of Rasa's memory and start-up)
+    when its predict graph allows, else through Rasa."""
+    from nlu.archive import ArchiveParser, UnsupportedGraph
+
+    try:
+        return ArchiveParser(model_path)
+    except UnsupportedGraph as exc:
+        log.info("loading the model through Rasa: %s", exc)
+        return RasaParser(model_path)
+
+
 def load_parser(model_dir: str | Path, *, allow_fallback: bool = True) -> Parser:
     """The Rasa model if one loads; otherwise, when allowed, the keyword fallback.
 
@@ -199,7 +211,7 @@ def load_parser(model_dir: str | Path, *, allow_fallback: bool = True) -> Parser
     ``allow_fallback=False`` and fail instead.
     """
     try:
-        return RasaParser(find_model(model_dir))
+        return product_parser(find_model(model_dir))
     except Exception as exc:  # any failure to load means: run degraded, not dead
         if not allow_fallback:
             raise

@@ -34,6 +34,9 @@ from nlu.content import has_content
 from nlu.normalise import normalise
 
 DICTIONARY = Path(__file__).with_name("dictionary")
+# The fitted pipeline's file inside the Rasa model archive (the component writes it,
+# nlu/archive.py reads it).
+MODEL_FILE = "intent_model.joblib"
 C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 

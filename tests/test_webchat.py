@@ -109,7 +109,7 @@ def test_model_loading_in_background_answers_meanwhile(tmp_path, monkeypatch):
         def parse(self, text):
             return nlu_parser.Parse(text, "greet", 1.0)
 
-    monkeypatch.setattr(nlu_parser, "RasaParser", SlowRasa)
+    monkeypatch.setattr(nlu_parser, "product_parser", SlowRasa)
     monkeypatch.setattr(nlu_parser, "find_model", lambda _dir: "model.tar.gz")
     background = nlu_parser.BackgroundParser(tmp_path)
     client = make_app(tmp_path, background).test_client()

@@ -27,7 +27,6 @@ from nlu import textclf
 from nlu.normalise import normalise
 
 log = logging.getLogger(__name__)
-_FILE = "intent_model.joblib"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -76,7 +75,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         )
         log.info("intent classifier: C=%s chosen by cross-validation", textclf.chosen_c(self.model))
         with self._storage.write_to(self._resource) as directory:
-            joblib.dump(self.model, directory / _FILE)
+            joblib.dump(self.model, directory / textclf.MODEL_FILE)
         return self._resource
 
     @classmethod
@@ -91,7 +90,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         try:
             with model_storage.read_from(resource) as directory:
                 # Our own file, written by train() above into the model archive.
-                model = joblib.load(directory / _FILE)
+                model = joblib.load(directory / textclf.MODEL_FILE)
         except (ValueError, FileNotFoundError):
             log.warning("no trained intent classifier in the model: it will predict nothing")
             model = None
