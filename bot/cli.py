@@ -102,6 +102,7 @@ def nlu_evaluate(cv: bool, folds: int) -> None:
     product = comparison.Scores(
         [(intent, parser.parse(text).intent) for text, intent, _ in heldout],
         [voice for _, _, voice in heldout],
+        [text for text, _, _ in heldout],
     )
     from nlu import textclf
 

@@ -38,8 +38,9 @@ import responses
 from bot import conversations, subscriptions
 from bot.messages import InboundMessage
 from bot.ratelimit import RateLimiter
-from nlu import Parse, Parser, textclf
+from nlu import Parse, Parser
 from nlu.parser import FALLBACK_INTENT, Entity
+from nlu.signals import contrary, victim_words
 from storage.privacy import Vault, redact_id_numbers
 
 log = logging.getLogger(__name__)
@@ -74,26 +75,6 @@ YES_WORDS = frozenset(
 NO_WORDS = frozenset({"2", "不", "不是", "否", "不要", "不用", "n", "no", "算了"})
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NEGATED = re.compile(r"(没|不|别|未|没有|不要|不能|千万别)$")
-# Things that already happened to the villager: first aid, whatever else is going on.
-_VICTIM = re.compile(
-    r"扫了|扫过了|扫完了|刷了脸|刷脸了|拍了脸|上当了|被骗了"
-    r"|验证码[^，。,.!?！？]{0,6}(给了|告诉了|发给了|报给|念给|给他|给她|给他们)"
-    r"|(把|将)验证码[^，。,.!?！？]{0,4}(给|告诉|发|念)"
-    r"|(给|告诉|发给)了?(他|她|他们|人家|对方)[^，。,.!?！？]{0,2}验证码"
-    r"|(钱|存款|余额|工资|养老金)[^，。,.!?！？]{0,6}(没了|被扣|被转|少了|转走|不见了|被划)"
-    r"|(扣了|扣走|转走了|被骗了?)[^，。,.!?！？]{0,4}(钱|元|块)|没花过这钱|不是我(花|消费|转|办)的"
-    r"|(名下|我的名字|我的身份证)[^，。,.!?！？]{0,8}(开了|办了|注册了|贷款)"
-)
-
-
-def victim_words(text: str) -> bool:
-    """True when the text says harm already happened (scanned, gave the code, money gone)."""
-    for match in _VICTIM.finditer(text):
-        before = text[max(0, match.start() - 3) : match.start()]
-        if not _NEGATED.search(before):
-            return True
-    return False
 
 
 def clean(text: str) -> str:
@@ -383,8 +364,7 @@ class Engine:
             self.unsure(turn, "fallback" if intent == FALLBACK_INTENT else "low_confidence")
             return
         if intent in SIDE_EFFECT_INTENTS and (
-            confidence < SURE_CONFIDENCE
-            or subscriptions.contrary(intent, text, textclf.pinyin(text))
+            confidence < SURE_CONFIDENCE or contrary(intent, text)
         ):
             self.confirm(turn, intent)
             return

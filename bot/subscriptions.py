@@ -6,8 +6,6 @@ Opt-out words are a carrier rule, not a matter of understanding: T, TD, R, 退�
 
 from __future__ import annotations
 
-import re
-
 import sqlite_utils
 
 from storage.clock import now_iso as now
@@ -15,34 +13,6 @@ from storage.privacy import Vault
 
 OPT_OUT_WORDS = frozenset({"t", "td", "r", "退订", "取消订阅", "stop", "unsubscribe"})
 OPT_IN_WORDS = frozenset({"订阅", "start"})
-
-
-# Words that point the other way from a parse of subscribe / unsubscribe. A message
-# holding both ("不是退订 我是想开通", "之前取消了 再帮我订上") is where a linear model
-# flips a subscription, so such a parse is asked about first ("回1确认"), never done.
-_AGAINST = {
-    # read as subscribe, but it says stop: 退订 (also its homophones, by sound), 取消,
-    # a negated 想收/要收/订 (Mandarin 不/别/没, Cantonese 冇/唔), 停
-    "subscribe": re.compile(
-        r"退订|取消|停|[不别没冇唔莫](?:想|要|用|再)*(?:给我|给俺|给)?[收发订]"
-    ),
-    # read as unsubscribe, but it asks to start or resume ("不想收了" is no such ask,
-    # hence the negation look-behind)
-    "unsubscribe": re.compile(
-        r"不是退|(?<![不别没冇唔莫])(?:开通|订上|重新订|再订|恢复|继续收|还想收|想收|要收)"
-    ),
-}
-_AGAINST_SOUNDS = {"subscribe": re.compile(r"tuiding|quxiao")}
-
-
-def contrary(intent: str, text: str, sounds: str = "") -> bool:
-    """True when ``text`` (and its pinyin ``sounds``, if given) also says the opposite
-    of ``intent`` (subscribe / unsubscribe)."""
-    words = _AGAINST.get(intent)
-    if words is None:
-        return False
-    by_sound = _AGAINST_SOUNDS.get(intent)
-    return bool(words.search(text) or (by_sound and by_sound.search(sounds)))
 
 
 def command_intent(text: str) -> str | None:

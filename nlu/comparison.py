@@ -28,6 +28,7 @@ from sklearn.svm import LinearSVC
 
 from nlu import textclf
 from nlu.normalise import normalise
+from nlu.signals import contrary, victim_words
 from nlu.types import FALLBACK_INTENT
 
 # --- harmful outcomes -------------------------------------------------------------
@@ -54,7 +55,7 @@ COSTS = {
 HARMS = ("victim_without_first_aid", "subscription_flip", "unmeant_report", "confident_wrong")
 
 
-def outcome(expected: str, predicted: str) -> str | None:
+def outcome(expected: str, predicted: str, text: str | None = None) -> str | None:
     """What a prediction does to the villager, None when it is right.
 
     - victim_without_first_aid: an already_victim message answered with anything but
@@ -63,12 +64,18 @@ def outcome(expected: str, predicted: str) -> str | None:
     - subscription_flip: subscribe read as unsubscribe or the other way round;
     - unmeant_report / unmeant_subscription_change: a side effect nobody asked for;
     - confident_wrong: any other wrong intent given without falling back;
-    - fallback: no answer, the safety line and "please say it again"."""
+    - fallback: no answer, the safety line and "please say it again".
+
+    With the ``text``, the rules that outrank the model (nlu/signals.py) count as the
+    conversation applies them: victim words get first aid whatever the intent, and a
+    subscription parse whose words say the opposite is asked about (a fallback's cost)."""
     if predicted == expected:
         return None
     if expected == "already_victim":
-        return "victim_without_first_aid"
+        return None if text is not None and victim_words(text) else "victim_without_first_aid"
     if {expected, predicted} == SUBSCRIPTION:
+        if text is not None and contrary(predicted, text):
+            return "fallback"
         return "subscription_flip"
     if predicted == FALLBACK_INTENT:
         return "fallback"
@@ -79,8 +86,9 @@ def outcome(expected: str, predicted: str) -> str | None:
     return "confident_wrong"
 
 
-def cost(pairs: Sequence[tuple[str, str]]) -> float:
-    return sum(COSTS[o] for e, p in pairs if (o := outcome(e, p)) is not None)
+def cost(pairs: Sequence[tuple[str, str]], texts: Sequence[str] | None = None) -> float:
+    said = texts if texts is not None else [None] * len(pairs)
+    return sum(COSTS[o] for (e, p), t in zip(pairs, said, strict=True) if (o := outcome(e, p, t)))
 
 
 def with_fallback(
@@ -94,14 +102,18 @@ def with_fallback(
 
 
 def choose_threshold(
-    expected: Sequence[str], ranked: Sequence[tuple[str, float, float]]
+    expected: Sequence[str],
+    ranked: Sequence[tuple[str, float, float]],
+    texts: Sequence[str] | None = None,
 ) -> tuple[float, float, list[tuple[float, float]]]:
     """The threshold (0 to 0.9 in steps of 0.02) with the lowest total cost on
-    out-of-fold predictions; ties go to the lower threshold (fewer fallbacks)."""
+    out-of-fold predictions (counting nlu/signals.py's rules when ``texts`` are given);
+    ties go to the lower threshold (fewer fallbacks)."""
     sweep = []
     for step in range(46):
         t = round(step * 0.02, 2)
-        sweep.append((t, cost(list(zip(expected, with_fallback(ranked, t), strict=True)))))
+        pairs = list(zip(expected, with_fallback(ranked, t), strict=True))
+        sweep.append((t, cost(pairs, texts)))
     best_t, best_cost = min(sweep, key=lambda tc: (tc[1], tc[0]))
     return best_t, best_cost, sweep
 
@@ -245,6 +257,8 @@ def out_of_fold(
 class Scores:
     pairs: list[tuple[str, str]]
     voices: list[str] = field(default_factory=list)
+    # The messages, when known: harmful outcomes then count nlu/signals.py's rules.
+    texts: list[str] | None = None
 
     @property
     def accuracy(self) -> float:
@@ -265,7 +279,13 @@ class Scores:
         return {v: (right[v], total[v]) for v in sorted(total)}
 
     def outcomes(self) -> Counter:
-        return Counter(o for e, p in self.pairs if (o := outcome(e, p)) is not None)
+        said = self.texts if self.texts is not None else [None] * len(self.pairs)
+        return Counter(
+            o for (e, p), t in zip(self.pairs, said, strict=True) if (o := outcome(e, p, t))
+        )
+
+    def cost(self) -> float:
+        return cost(self.pairs, self.texts)
 
     def fallbacks(self) -> int:
         return sum(p == FALLBACK_INTENT for _, p in self.pairs)
@@ -329,7 +349,7 @@ def report(
 
     progress("product: out-of-fold predictions for the threshold")
     product_oof = out_of_fold(product, texts, intents, folds)
-    chosen, chosen_cost, sweep = choose_threshold(intents, product_oof)
+    chosen, chosen_cost, sweep = choose_threshold(intents, product_oof, texts)
 
     held: dict[str, Scores] = {}
     cv: dict[str, Scores] = {}
@@ -339,14 +359,14 @@ def report(
         oof = product_oof if c is product else out_of_fold(c, texts, intents, folds)
         ece[c.name] = f"{calibration_error(intents, oof):.3f}" if c.probabilistic else "n/a"
         fb = c.threshold if c.threshold is not None else 0.0
-        cv[c.name] = Scores(list(zip(intents, with_fallback(oof, fb), strict=True)))
+        cv[c.name] = Scores(list(zip(intents, with_fallback(oof, fb), strict=True)), texts=texts)
         if c is product and product_heldout is not None:
             held[c.name] = product_heldout
             continue
         model = c.build().fit(_prepare(texts, c), np.array(intents))
         ranked = _predict(model, _prepare(h_texts, c), c.probabilistic, c.gated)
         held[c.name] = Scores(
-            list(zip(h_intents, with_fallback(ranked, fb), strict=True)), h_voices
+            list(zip(h_intents, with_fallback(ranked, fb), strict=True)), h_voices, h_texts
         )
 
     names = [c.name for c in [product, *baselines]]
@@ -379,7 +399,7 @@ def report(
                 f"{min(v.recall().values()):.2f}",
                 str(h.fallbacks()),
                 *(str(oc[k]) for k in HARMS),
-                f"{cost(h.pairs):.0f}",
+                f"{h.cost():.0f}",
                 ece[n],
             ]
         )

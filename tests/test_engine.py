@@ -13,9 +13,6 @@ from pathlib import Path
 import pytest
 
 import responses
-from bot import subscriptions
-from bot.engine import victim_words
-from nlu import textclf
 from reporting import officers, reports
 from tests.conftest import SmsPhone, make_app
 from tests.engine_helpers import FakeParser, WebChat
@@ -98,63 +95,11 @@ def test_a_confident_unsubscribe_that_asks_to_resume_keeps_the_subscription(who,
     assert db.execute("SELECT status FROM subscribers").fetchall() == [("opted_out",)]
 
 
-@pytest.mark.parametrize(
-    ("intent", "text"),
-    [
-        ("subscribe", "不想再收这些了"),
-        ("subscribe", "俺要腿订"),  # homophone of 退订, caught by sound
-        ("subscribe", "冇想收"),
-        ("unsubscribe", "不是退订 我想开通"),
-        ("unsubscribe", "恢复提醒吧"),
-        ("unsubscribe", "重新订上"),
-    ],
-)
-def test_contrary_words(intent, text):
-    assert subscriptions.contrary(intent, text, textclf.pinyin(text))
-
-
-@pytest.mark.parametrize(
-    ("intent", "text"),
-    [
-        ("subscribe", "以后有消息告诉我"),
-        ("subscribe", "给俺订上"),
-        ("unsubscribe", "不想收了"),
-        ("unsubscribe", "不要再收了"),
-        ("unsubscribe", "别发了"),
-        ("report_suspicious_visit", "别发了"),
-    ],
-)
-def test_not_contrary_words(intent, text):
-    assert not subscriptions.contrary(intent, text, textclf.pinyin(text))
-
-
 def test_low_confidence_report_is_confirmed_then_made(who, db):
     assert who.send("门口有人") == [responses.text("confirm.report_suspicious_visit")]
     assert list(db.query("SELECT * FROM reports")) == []
     assert "哪个村" in who.send("是")[-1]
     assert [r["summary"] for r in db.query("SELECT * FROM reports")] == ["门口有人"]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "那我已经扫了咋办啊",
-        "验证码给了他们",
-        "俺爹把验证码告诉人家了",
-        "卡里的钱没了",
-        "我的名字下面开了个贷款",
-        "已经刷了脸了",
-    ],
-)
-def test_victim_words(text):
-    assert victim_words(text)
-
-
-@pytest.mark.parametrize(
-    "text", ["能扫吗", "没扫", "验证码不给人", "我没给验证码", "别扫了", "超市扫码付款怎么弄"]
-)
-def test_not_victim_words(text):
-    assert not victim_words(text)
 
 
 def test_victim_words_get_first_aid_inside_every_form(who, db):

@@ -1,0 +1,75 @@
+"""Rules that outrank the model where a wrong guess would hurt: words saying harm has
+already happened (first aid, whatever the intent), and words saying the opposite of a
+subscribe / unsubscribe parse (ask before changing anything).
+
+They are part of understanding, so they live here: the conversation engine acts on them
+(bot/engine.py) and the evaluation counts harmful outcomes with them
+(nlu/comparison.py), so the report measures what a villager gets. Both read the
+normalised text (traditional characters, full-width forms folded) and its sound.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlu.normalise import normalise
+from nlu.textclf import pinyin
+
+_STOP = r"[^，。,.!?！？]"  # within one clause
+_NEGATED = re.compile(r"(没|不|别|未|没有|不要|不能|千万别|冇|唔)$")
+# Things that already happened to the villager. Besides the act (scanned, gave the code,
+# showed the face) the consequences a victim reports without naming the act: money
+# gone or debited, an account, card or loan opened in their name, a "registration
+# succeeded" message they never asked for, an account taken over.
+_VICTIM = re.compile(
+    r"扫了|扫过了|扫完了|刷了脸|刷脸了|拍了脸|上当了|被骗了|受骗了"
+    rf"|验证码{_STOP}{{0,6}}(给了|告诉了|发给了|报给|念给|给他|给她|给他们)"
+    rf"|(把|将)验证码{_STOP}{{0,4}}(给|告诉|发|念)"
+    rf"|(给|告诉|发给)了?(他|她|他们|人家|对方){_STOP}{{0,2}}验证码"
+    rf"|(钱|存款|余额|工资|养老金|低保|补贴){_STOP}{{0,6}}"
+    r"(没了|被扣|被转|少了|转走|不见了|被划|被取)"
+    rf"|(扣了|扣走|转走了|划走|被骗了?){_STOP}{{0,4}}(钱|元|块)|没花过这钱|不是我(花|消费|转|办|借)的"
+    rf"|(名下|我的名字|我的身份证|用我的身份证|拿我身份证){_STOP}{{0,8}}(开了|办了|注册了|贷款|借了)"
+    rf"|多(出)?了(一|两|几)?(个|张|笔){_STOP}{{0,4}}(账户|账号|户头|卡|贷款|借款|网贷)"
+    rf"|(收到|来了){_STOP}{{0,10}}(注册成功|开户成功|绑定成功|借款成功|贷款成功|放款|还款提醒|催收)"
+    rf"|(微信|支付宝|QQ|qq|账号|银行卡){_STOP}{{0,4}}(被盗|被封|被冻结|被人登|登不上了|被人改了)"
+    r"|被(人)?(冒用|盗用)|冒用了?我的"
+    # told of a debt they never took: "说我借了网贷", "显示俺欠了..."
+    rf"|(说|显示|通知)(我|俺|我妈|我爸){_STOP}{{0,8}}(借了|贷了|欠了|欠款|逾期)"
+)
+_SUBSCRIBE_AGAINST = re.compile(
+    # read as subscribe, but it says stop: 退订 (also by sound: 腿订), 取消, 停, a negated
+    # 想收/要收/订 (Mandarin 不/别/没, Cantonese 冇/唔)
+    r"退订|取消|停|[不别没冇唔莫](?:想|要|用|再)*(?:给我|给俺|给)?[收发订]"
+)
+_UNSUBSCRIBE_AGAINST = re.compile(
+    # read as unsubscribe, but it asks to start or resume ("不想收了" is no such ask,
+    # hence the negation look-behind)
+    r"不是退|(?<![不别没冇唔莫])(?:开通|订上|重新订|再订|恢复|继续收|还想收|想收|要收)"
+)
+_SUBSCRIBE_AGAINST_SOUND = re.compile(r"tuiding|quxiao")
+
+
+def victim_words(text: str) -> bool:
+    """True when the text says harm already happened (scanned, gave the code, money gone,
+    an account opened in their name)."""
+    text = normalise(text)
+    for match in _VICTIM.finditer(text):
+        before = text[max(0, match.start() - 3) : match.start()]
+        if not _NEGATED.search(before):
+            return True
+    return False
+
+
+def contrary(intent: str, text: str) -> bool:
+    """True when a subscribe / unsubscribe parse's text also says the opposite: where a
+    linear model flips a subscription ("不是退订 我是想开通", "之前取消了 再帮我订上"),
+    so such a parse is asked about first, never acted on."""
+    text = normalise(text)
+    if intent == "subscribe":
+        return bool(
+            _SUBSCRIBE_AGAINST.search(text) or _SUBSCRIBE_AGAINST_SOUND.search(pinyin(text))
+        )
+    if intent == "unsubscribe":
+        return bool(_UNSUBSCRIBE_AGAINST.search(text))
+    return False
