@@ -145,6 +145,11 @@ class Skill:
         """Before the model (outside forms): True when this skill answered the message."""
         return False
 
+    def follow_up(self, engine: Engine, turn: Turn) -> bool:
+        """Before forms and menu digits: True when this message answered a short question
+        this skill asked in its last reply (e.g. "回复1有用，2没用")."""
+        return False
+
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
         """Answer ``intent`` (one of ``intents``)."""
         engine.plain_answer(turn, intent)
@@ -334,6 +339,8 @@ class Engine:
             return
         if self._confirmation(turn):
             return
+        if any(skill.follow_up(self, turn) for skill in self.skills):
+            return
         form = turn.form
         if form and form.get("step") in self._forms:
             self.take_form(self._forms[form["step"]], turn)
@@ -436,11 +443,7 @@ class Engine:
     def unsure(self, turn: Turn, reason: str) -> None:
         """THE one place the engine says it did not understand: the safety line first,
         then "say it again" and the menu. ``unsure_hooks`` record the turn (review/)."""
-        for hook in self.unsure_hooks:
-            try:
-                hook(turn, reason)
-            except Exception:  # a recorder must never cost the villager the answer
-                log.exception("unsure hook failed")
+        self.for_review(turn, reason)
         turn.say(
             *join_if_fits(
                 responses.text("safety_line"),
@@ -448,6 +451,15 @@ class Engine:
                 responses.text("menu"),
             )
         )
+
+    def for_review(self, turn: Turn, reason: str) -> None:
+        """Hand a turn to the ``unsure_hooks`` (the supervisors' review, review/): the
+        engine's own unsure turns, and a skill's (a verdict the villager said 没用)."""
+        for hook in self.unsure_hooks:
+            try:
+                hook(turn, reason)
+            except Exception:  # a recorder must never cost the villager the answer
+                log.exception("unsure hook failed")
 
     def confirm(self, turn: Turn, intent: str) -> None:
         """A side effect from a low-confidence parse: ask first ("回1确认")."""

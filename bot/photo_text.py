@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import responses
+from bot.feedback import ask as ask_feedback
 from reporting import cadres
 from reporting import scam_verdicts as verdicts
 from scamcheck import ocr, seen
@@ -86,13 +87,16 @@ def answer_photos(
         if has_code:
             turn.replies.insert(before, qr_text)
         return True
-    verdict = turn.state["last_text_check"]["verdict"]
-    if has_code and verdict == "scam":
+    check = turn.state["last_text_check"]
+    if has_code and check["verdict"] == "scam":
         turn.say(qr_text, *replies)
     elif has_code:
         turn.say(qr_text)  # the code is what can hurt; the text was not alarming
+        return True
     else:
         turn.say(*replies)
+    if "money_gone" not in {kind for kind, _ in check["signals"]}:
+        ask_feedback(turn, check)
     return True
 
 

@@ -13,16 +13,18 @@ import re
 
 import responses
 from bot.engine import Engine, Skill, Turn, join_if_fits
+from bot.feedback import FeedbackSkill
+from bot.feedback import ask as ask_feedback
 from bot.lookups import LookupSkill
 from bot.outreach import texts
 from bot.outreach.enrollment import EnrollmentForm, asks_authenticity
+from bot.photo_text import answer_text, recipient_tail
 from bot.qr import media_step
 from bot.qr.report_hook import attach_earlier_check, attach_qr_check
 from bot.report_form import ReportForm
 from bot.verify_team import VerifyTeamForm
 from nlu import Parse
 from reporting import cadres
-from scamcheck import replies as scam_replies
 from scamcheck import signals as scam_signals
 
 # A cadre forwarding what they saw or were sent: "转发：…", "【转发】…", "转发自…".
@@ -67,20 +69,25 @@ class PastedMessageSkill(Skill):
 
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         text = _FORWARD.sub("", turn.text)
-        tail = _tail(turn)
-        judgement = scam_signals.judge(text, recipient_tail=tail)
+        judgement = scam_signals.judge(text, recipient_tail=recipient_tail(turn))
         if not judgement.pasted:
             return False
         turn.parse = Parse(turn.text, "check_number", 1.0)
         turn.state.pop("more", None)
-        answer = scam_replies.answer(judgement, text)
+        # The same path as a photo's text: counted as seen, remembered for a verdict
+        # notice, a registry code checked, kept for a report made next.
+        replies = answer_text(engine, turn, text)
+        if not replies:  # a registry code in it: the registry check answered
+            return True
+        turn.say(*replies)
         if "money_gone" in judgement.kinds():
             turn.parse = Parse(turn.text, "already_victim", 1.0)
             turn.state["more"] = "already_victim"
             turn.state["offer"] = "already_victim"
-        elif judgement.verdict == "scam":
+            return True  # a victim is told what to do, not asked to rate the answer
+        if judgement.verdict == "scam":
             turn.state["offer"] = "report_suspicious_visit"
-        turn.say(answer)
+        ask_feedback(turn, turn.state.get("last_text_check") or {})
         return True
 
 
@@ -106,17 +113,10 @@ class InsuranceSkill(Skill):
     intents = ("insurance_question",)
 
 
-def _tail(turn: Turn) -> str | None:
-    """The last 3 digits of the villager's own number (SMS only), for our 尾号 check."""
-    if turn.message.channel != "sms":
-        return None
-    digits = re.sub(r"\D", "", turn.message.sender)
-    return digits[-3:] if len(digits) >= 7 else None
-
-
 def default_skills() -> list[Skill]:
     """The hotline's skills, recognisers in this order."""
     return [
+        FeedbackSkill(),  # only follows up its own question
         PhotoSkill(),
         CadreForwardSkill(),
         AuthenticitySkill(),
