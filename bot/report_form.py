@@ -144,7 +144,9 @@ class ReportForm(Form):
         form["summary"] = summary or "\n".join(words)
         form["media"] = [m for r in turn.recent() for m in r.get("media", [])]
         form["media"] += [[m.url, m.content_type] for m in turn.message.media]
+        # A photo or a message judged just before: its check goes into the report.
         form["last_qr"] = turn.state.pop("last_qr", None)
+        form["last_text_check"] = turn.state.pop("last_text_check", None)
         turn.state.pop("recent", None)
         cadre = cadres.lookup(engine.db, turn.sender_hash)
         report = self._report(engine, turn) if (form["summary"] or form["media"]) else None
@@ -179,8 +181,9 @@ class ReportForm(Form):
             for line in (form.get("summary") or "").split("\n"):
                 if line:
                     reports.add_message(engine.db, report["id"], "in", line)
-            if form.get("last_qr") and self.earlier_check:
-                turn.state["last_qr"] = form.pop("last_qr")
+            earlier = {k: form.pop(k, None) for k in ("last_qr", "last_text_check")}
+            if any(earlier.values()) and self.earlier_check:
+                turn.state.update({k: v for k, v in earlier.items() if v})
                 self.earlier_check(engine, turn, report)
             for url, content_type in form.pop("media", []):
                 self._store_one(engine, turn, report, Media(url, content_type))

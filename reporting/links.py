@@ -27,7 +27,7 @@ import sqlite_utils
 from storage.clock import now_iso as now
 from storage.privacy import Vault
 
-KINDS = ("phone", "url", "org", "plate", "township")
+KINDS = ("phone", "url", "org", "plate", "township", "message")
 # Kinds whose key is a keyed hash (see the module docstring).
 HASHED = ("phone", "url", "plate")
 WINDOW = dt.timedelta(hours=72)
@@ -80,6 +80,16 @@ _PLATE = re.compile(
     r"\s?[·•.\-\s]?\s?([A-Z0-9]{5,6})(?![A-Z0-9])"
 )
 _QR_NOTE = "qr"  # report_messages.direction of a QR check (bot/qr/report_hook.py)
+# ... and of a judged message or photo text: what it names (links) is the suspects' too.
+_TEXT_NOTE = "scamcheck"
+# The seen-before fingerprint of a judged message (scamcheck/seen.py), written into its
+# note by ``message_mark`` and read back by ``keys_of``: two reports about the same
+# forwarded message are linked like two reports of the same number. An id, no one's data.
+_MESSAGE_MARK = re.compile(r"消息指纹#(\d+)")
+
+
+def message_mark(message_id: int) -> str:
+    return f"消息指纹#{message_id}"
 
 
 @dataclass(frozen=True)
@@ -205,8 +215,8 @@ def report_text(db: sqlite_utils.Database, report: dict[str, Any]) -> str:
     notes = [
         row[0]
         for row in db.execute(
-            "SELECT text FROM report_messages WHERE report_id = ? AND direction = ?",
-            [report["id"], _QR_NOTE],
+            "SELECT text FROM report_messages WHERE report_id = ? AND direction IN (?, ?)",
+            [report["id"], _QR_NOTE, _TEXT_NOTE],
         ).fetchall()
     ]
     return "\n".join(t for t in (report.get("summary"), report.get("details"), *notes) if t)
@@ -228,6 +238,9 @@ def keys_of(db: sqlite_utils.Database, vault: Vault, report: dict[str, Any]) -> 
     keys += [Key("url", key, display) for key, display in urls(text)]
     keys += [Key("org", name, name) for name in orgs(text)]
     keys += [Key("plate", plate, masked) for plate, masked in plates(text)]
+    keys += [
+        Key("message", mid, "同一条转发消息") for mid in dict.fromkeys(_MESSAGE_MARK.findall(text))
+    ]
     if report.get("township") and report.get("county"):
         keys.append(Key("township", f"{report['county']}/{report['township']}", report["township"]))
     return keys

@@ -557,6 +557,7 @@ KIND_LABELS = {
     "org": "自称单位",
     "plate": "车牌",
     "township": "同一乡镇（72小时内）",
+    "message": "同一条转发消息",
 }
 
 

@@ -54,3 +54,37 @@ def test_a_villagers_forward_is_judged_not_reported(who, county):
     reply = "\n".join(who.send("转发：【医保局】恭喜获得补贴，点击 https://t.cn/abc 领取"))
     assert "别点" in reply
     assert list(county.query("SELECT * FROM reports")) == []
+
+
+def _report_after_paste(app, number: str, text: str, village: str) -> None:
+    phone = SmsPhone(app.test_client(), number)
+    phone.send(text)
+    for answer in ("3", village, "跳过", "两个人发短信让点链接", "跳过"):
+        phone.send(answer)
+
+
+def test_reports_about_the_same_forwarded_message_share_a_key(degraded_app, county):
+    fake = "【医保局】您的医保电子凭证即将停用，请点 http://yb-rz.top/a 认证，逾期作废"
+    _report_after_paste(degraded_app, "+8613833331111", fake, "三江口村")
+    # The same message with one character changed, from another village.
+    _report_after_paste(degraded_app, "+8613833332222", fake.replace("即将", "马上"), "新圩村")
+    notes = list(
+        county.query("SELECT report_id FROM report_messages WHERE direction = 'scamcheck'")
+    )
+    assert sorted(n["report_id"] for n in notes) == [1, 2]
+    keys = list(county.query("SELECT report_id, key FROM report_links WHERE kind = 'message'"))
+    assert len(keys) == 2 and keys[0]["key"] == keys[1]["key"]
+
+
+def test_a_different_message_gets_a_different_key(degraded_app, county):
+    _report_after_paste(
+        degraded_app,
+        "+8613833331111",
+        "【社保中心】社保卡需年审，点 http://sb-nsh.top 办理",
+        "三江口村",
+    )
+    _report_after_paste(
+        degraded_app, "+8613833332222", "【医保局】医保码冻结，加微信yb2026解冻", "新圩村"
+    )
+    keys = list(county.query("SELECT key FROM report_links WHERE kind = 'message'"))
+    assert len({k["key"] for k in keys}) == len(keys) == 2

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import responses
 from bot.messages import Media
 from bot.qr import check_and_keep
-from reporting import reports
+from reporting import links, reports
 
 if TYPE_CHECKING:
     from bot.engine import Engine as Dialogue
@@ -54,6 +54,8 @@ def text_note(check: dict[str, Any]) -> str:
     note = f"[消息检查] {check.get('verdict')}；{signals or '无可疑信号'}"
     if named:
         note += "；涉及：" + "、".join(named)
+    if check.get("message_id") is not None:
+        note += "；" + links.message_mark(int(check["message_id"]))
     return (note + "\n" + (check.get("text") or ""))[:1500]
 
 
