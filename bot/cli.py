@@ -93,7 +93,8 @@ def nlu_evaluate(cv: bool, folds: int) -> None:
     parser = load_parser(MODELS, allow_fallback=False)
     result = evaluate.evaluate_heldout(parser)
     (docs / "nlu-heldout.md").write_text(
-        evaluate.heldout_markdown(result, "hotline nlu-evaluate"), encoding="utf-8"
+        evaluate.heldout_markdown(result, "hotline nlu-evaluate", evaluate.entity_scores(parser)),
+        encoding="utf-8",
     )
     click.echo(f"held-out accuracy: {result.accuracy:.1%} ({result.correct}/{result.total})")
     if not cv:

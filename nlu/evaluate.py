@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from nlu.normalise import normalise
 from nlu.training import CONFIG, ROOT
 from nlu.types import Parser
 
@@ -77,7 +78,81 @@ def evaluate_heldout(parser: Parser, path: Path = HELDOUT) -> HeldoutResult:
     return result
 
 
-def heldout_markdown(result: HeldoutResult, command: str) -> str:
+_ANNOTATED = re.compile(r"\[([^\]]+)\]\((\w+)\)")
+
+
+def load_annotated(path: Path = HELDOUT) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(text, [(entity, value as written)]) for every held-out example that annotates
+    at least one entity ("[石桥村](village)")."""
+    rows = []
+    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+    for file in files:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line.startswith("- ") and (found := _ANNOTATED.findall(line)):
+                rows.append((strip_annotations(line[2:].strip()), [(e, v) for v, e in found]))
+    return rows
+
+
+def entity_scores(parser: Parser, path: Path = HELDOUT) -> dict[str, Counter]:
+    """Per entity type: true positives, false positives, false negatives of the parser's
+    entities on the annotated held-out examples. A found entity matches an annotation of
+    the same type when their surfaces overlap (one contains the other, both normalised):
+    values are canonical (organisation names, joined digits), surfaces are what was
+    written. Only annotated examples count, so an unannotated time word elsewhere in the
+    set is not a false positive."""
+    scores: dict[str, Counter] = {}
+    for text, wanted in load_annotated(path):
+        parse = parser.parse(text)
+        found = [(e.entity, parse.text[e.start : e.end]) for e in parse.entities]
+        expected = [(e, normalise(v)) for e, v in wanted]
+        matched: set[int] = set()
+        for kind, surface in expected:
+            hit = next(
+                (
+                    i
+                    for i, (k, f) in enumerate(found)
+                    if i not in matched and k == kind and (surface in f or f in surface)
+                ),
+                None,
+            )
+            counts = scores.setdefault(kind, Counter())
+            if hit is None:
+                counts["fn"] += 1
+            else:
+                matched.add(hit)
+                counts["tp"] += 1
+        for i, (kind, _surface) in enumerate(found):
+            if i not in matched:
+                scores.setdefault(kind, Counter())["fp"] += 1
+    return scores
+
+
+def entity_markdown(scores: dict[str, Counter]) -> list[str]:
+    def prf(c: Counter) -> str:
+        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
+        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return f"{p:.2f} | {r:.2f} | {f:.2f} | {c['tp'] + c['fn']}"
+
+    total = sum(scores.values(), Counter())
+    return [
+        "## Entities (rules, nlu/entities.py)",
+        "",
+        "On the held-out examples that annotate entities; a match is the same type with",
+        "overlapping surfaces (see `nlu.evaluate.entity_scores`).",
+        "",
+        "| entity | precision | recall | F1 | annotated |",
+        "|---|---|---|---|---|",
+        *(f"| {kind} | {prf(c)} |" for kind, c in sorted(scores.items())),
+        f"| **all** | {prf(total)} |",
+        "",
+    ]
+
+
+def heldout_markdown(
+    result: HeldoutResult, command: str, entities: dict[str, Counter] | None = None
+) -> str:
     lines = [
         "# Held-out intent accuracy",
         "",
@@ -90,8 +165,10 @@ def heldout_markdown(result: HeldoutResult, command: str) -> str:
     ]
     for intent, c in sorted(result.per_intent.items()):
         lines.append(f"| {intent} | {c['correct']} | {c['total']} |")
+    lines.append("")
+    if entities is not None:
+        lines += entity_markdown(entities)
     lines += [
-        "",
         "## Misclassified",
         "",
         "| text | expected | predicted | confidence |",

@@ -46,14 +46,28 @@ def test_heldout_accuracy_recall_and_harms(rasa_parser):
     report = evaluate.heldout_markdown(result, "pytest")
     assert result.accuracy >= 0.95, report
     recall = {i: c["correct"] / c["total"] for i, c in result.per_intent.items()}
-    # The targets (every intent's recall >= 0.90, zero victims without first aid,
-    # zero subscription flips) are NOT yet met; these floors sit just below what the
-    # current model measures (out_of_scope recall 0.816, 2 victims, 4 flips), so they
-    # catch regressions. docs/nlu-evaluation.md has the figures.
+    # Every intent's recall >= 0.90 is NOT yet met (out_of_scope 0.82): this floor sits
+    # just below what the model measures, to catch regressions (docs/nlu-evaluation.md).
     assert min(recall.values()) >= 0.80, recall
-    outcomes = comparison.Scores([(e, p) for _t, e, p, _c in result.misses]).outcomes()
-    assert outcomes["victim_without_first_aid"] <= 2, report
-    assert outcomes["subscription_flip"] <= 4, report
+    # Harm as the conversation applies nlu/signals.py (victim words get first aid, a
+    # subscription parse that also says the opposite is asked about): none.
+    misses = [(t, e, p) for t, e, p, _c in result.misses]
+    outcomes = comparison.Scores(
+        [(e, p) for _t, e, p in misses], texts=[t for t, _e, _p in misses]
+    ).outcomes()
+    assert outcomes["victim_without_first_aid"] == 0, report
+    assert outcomes["subscription_flip"] == 0, report
+
+
+def test_rule_entities_on_the_annotated_held_out_examples(rasa_parser):
+    scores = evaluate.entity_scores(rasa_parser)
+    recall = {k: c["tp"] / (c["tp"] + c["fn"]) for k, c in scores.items() if c["tp"] + c["fn"]}
+    # Numbers in every written form and links are found (measured 1.00); organisations
+    # and times too. Villages outside the gazetteer are not (0.33 without the
+    # jurisdiction table): the floor only catches regressions.
+    assert recall["phone_number"] >= 0.95 and recall["url"] >= 0.95, scores
+    assert recall["organization"] >= 0.9 and recall["time"] >= 0.85, scores
+    assert recall["village"] >= 0.3, scores
 
 
 def test_the_intent_component_is_ours_with_c_chosen_by_cross_validation(rasa_parser):
