@@ -38,6 +38,7 @@ from bot.channels import wechat_api
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
+from messaging import outbox as messaging_outbox
 from reporting.purge import remove_orphans
 from storage.db import connect
 from storage.privacy import Vault
@@ -51,6 +52,7 @@ WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PURGE_JOB_ID = "reports-purge"
+DRAIN_NOW_JOB_ID = "outbox-drain-now"  # one-off drain asked for by messaging.outbox.wake
 REVIEW_PURGE_JOB_ID = "review-purge"  # review/queue.py: messages kept for NLU review
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -221,6 +223,22 @@ def scam_notice_tick() -> None:
             log.info("verdict notices: %d sent", sent)
     finally:
         db.conn.close()
+
+
+def drain_now(scheduler: BaseScheduler) -> None:
+    """Run the drain tick once now, in the scheduler's thread (messaging.outbox.wake):
+    a notice queued by a web request goes out without waiting for the minute tick and
+    without sending inside that request. While a drain runs, this one is skipped and
+    the running drain, or the next tick, takes the row."""
+    if not scheduler.running:
+        return
+    scheduler.add_job(
+        drain_tick,
+        next_run_time=dt.datetime.now(dt.timezone.utc),
+        id=DRAIN_NOW_JOB_ID,
+        jobstore="memory",
+        replace_existing=True,
+    )
 
 
 def _drain(rt: Runtime, db: sqlite_utils.Database) -> None:
@@ -407,6 +425,7 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
     )
     if not blocking:
         atexit.register(lambda: scheduler.running and scheduler.shutdown(wait=False))
+    messaging_outbox.set_waker(lambda: drain_now(scheduler))
     scheduler.start()
     schedule_purge(scheduler, rt)
     return scheduler
