@@ -636,11 +636,10 @@ def scam_verdict(report_id: int):
     if key is None or status not in scam_verdicts.STATUSES:
         return detail(report_id, error="请选择要定性的号码或链接。")
     scam_verdicts.mark(db, key, status, g.officer, report_id=report_id, ip=_ip())
-    send = current_app.extensions.get("hotline_scam_notices")
-    if send:
-        try:
-            send()
-        except Exception:  # the officer's verdict stands; the scheduler retries the send
-            log.exception("verdict notices not sent")
+    try:
+        if scam_verdicts.enqueue_notices(db, get_vault()):
+            outbox.wake()
+    except Exception:  # the verdict stands; the scheduler's drain tick queues them later
+        log.exception("verdict notices not queued")
     back = same_site_path(request.form.get("next"))
     return redirect(back or url_for("police.detail", report_id=report_id))

@@ -39,6 +39,7 @@ from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
 from messaging import outbox as messaging_outbox
+from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect
 from storage.privacy import Vault
@@ -172,11 +173,14 @@ def run_schedule(schedule_id: int) -> None:
 
 
 def drain_tick() -> None:
-    """Every minute: send whatever is due (deferred by quiet hours, retries, alerts)."""
+    """Every minute: send whatever is due (tips and verdict notices deferred by quiet
+    hours, retries, alerts, reporter notices); also run at once by ``drain_now``."""
     rt = runtime()
     db = connect(rt.db_path, migrate_schema=False)
     try:
         outbox.recover(db, resend_in_doubt=rt.resend_in_doubt)
+        # Verdict notices the police page could not queue (or queued before an upgrade).
+        scam_verdicts.enqueue_notices(db, rt.vault)
         _drain(rt, db)
         if rt.uploads_dir:  # photos only checked, never reported: gone within minutes
             remove_orphans(db, rt.uploads_dir)
@@ -200,27 +204,6 @@ def wechat_retry_tick() -> None:
                 stats.failed,
                 stats.undeliverable,
             )
-    finally:
-        db.conn.close()
-
-
-def scam_notice_tick() -> None:
-    """Every minute: verdict notices held by quiet hours or queued by the police page
-    (bot/scam_notices.py), once per person who asked."""
-    from bot import scam_notices
-
-    rt = runtime()
-    senders = outbox.as_senders(rt.sender_factory())
-
-    def notify(channel: str, contact: str, text: str) -> bool:
-        sender = senders.get(channel)
-        return bool(sender and sender.send(contact, text).ok)
-
-    db = connect(rt.db_path, migrate_schema=False)
-    try:
-        sent = scam_notices.send_queued(db, rt.vault, notify)
-        if sent:
-            log.info("verdict notices: %d sent", sent)
     finally:
         db.conn.close()
 
@@ -408,14 +391,6 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         "interval",
         seconds=WECHAT_RETRY_SECONDS,
         id="wechat-retry",
-        jobstore="memory",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        scam_notice_tick,
-        "interval",
-        seconds=WECHAT_RETRY_SECONDS,
-        id="scam-notices",
         jobstore="memory",
         replace_existing=True,
     )
