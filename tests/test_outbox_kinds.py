@@ -350,3 +350,11 @@ def test_messaging_sits_below_the_domains_that_enqueue():
     ours = {"bot", "reporting", "registry", "review", "scamcheck", "messaging", "storage"}
     assert _imports("messaging") & ours <= {"storage", "messaging"}
     assert "bot" not in _imports("reporting")
+
+
+def test_notices_are_counted_by_kind(db):
+    queue_report_notice(db)
+    queue_verdict_notice(db, contact="13900000009")
+    drain(db, FakeProvider(), limit=1)
+    counts = {n["kind"]: n for n in outbox.notice_counts(db)}
+    assert counts["report_update"]["sent"] == 1 and counts["scam_verdict"]["queued"] == 1

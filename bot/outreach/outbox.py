@@ -616,6 +616,27 @@ def counts(db: sqlite_utils.Database, campaign_id: int) -> dict[str, int]:
     return dict(rows)
 
 
+def notice_counts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Rows outside a campaign (reporter and verdict notices) by kind, counted like
+    ``overview``'s campaigns."""
+    return list(
+        db.query(
+            """
+            SELECT kind, COUNT(*) AS total,
+                   SUM(status IN ('pending', 'claimed', 'sending')) AS queued,
+                   SUM(status = 'sent') AS sent,
+                   SUM(status = 'delivered') AS delivered,
+                   SUM(status IN ('failed', 'undelivered', 'unknown')) AS failed,
+                   SUM(status = 'undeliverable') AS undeliverable,
+                   SUM(status = 'skipped') AS skipped,
+                   SUM(channel = 'wechat' AND status IN ('sent', 'delivered')) AS wechat,
+                   SUM(fallback_reason IS NOT NULL AND channel = 'sms') AS via_sms
+            FROM outbox WHERE campaign_id IS NULL GROUP BY kind ORDER BY kind
+            """
+        )
+    )
+
+
 def overview(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
     """The latest campaigns with queued / sent / delivered / failed / undeliverable /
     skipped counts; ``wechat``: sent by WeChat, ``via_sms``: WeChat refused, sent by SMS."""
