@@ -482,8 +482,11 @@ def assign(db: sqlite_utils.Database, report: dict[str, Any], officer_id: int) -
 def record_notification(db: sqlite_utils.Database, report_id: int, status: str) -> None:
     """What became of the reporter's notice (queued, then sent / delivered / failed /
     unknown / undeliverable: the outbox drain records each final outcome here)."""
-    with db.atomic():
-        db["reports"].update(report_id, {"notify_status": status, "notify_at": now()})
+    with db.atomic():  # a report deleted meanwhile is no error: the notice is recorded
+        db.execute(
+            "UPDATE reports SET notify_status = ?, notify_at = ? WHERE id = ?",
+            [status, now(), report_id],
+        )
 
 
 def queue_notification(db: sqlite_utils.Database, vault: Vault, report: dict[str, Any]) -> str:
