@@ -80,7 +80,8 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     from bot.channels import gateway_webhooks
 
     app.register_blueprint(gateway_webhooks.bp)  # POST /sms/console (local, console only)
-    from bot.notify import make_notifier
+    # The police pages tell reporters and villagers through outbox rows
+    # (messaging/outbox.py), never by calling into bot/.
     from reporting import web as police_web
 
     app.register_blueprint(police_web.bp)
@@ -93,12 +94,6 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     from review import web as review_web
 
     app.register_blueprint(review_web.bp)
-    # reporting/ cannot import bot/: it reaches the reporter through this function.
-    app.extensions["hotline_notify"] = make_notifier(app.config)
-    from bot import scam_notices
-
-    # ...and the villagers who asked about something the police gave a verdict on.
-    app.extensions["hotline_scam_notices"] = lambda: scam_notices.send_due(app)
 
     @app.get("/healthz")
     def healthz():

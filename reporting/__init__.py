@@ -1,5 +1,6 @@
 """Reports, routing to police stations, and the police triage queue (``/police``).
 
-Imports ``storage`` and ``responses`` only; the bot hands it what it needs (the
-reporter notifier is ``current_app.extensions["hotline_notify"]``).
+Imports ``storage``, ``responses`` and ``messaging`` only: telling a reporter or a
+villager something is a row in the outbox (``messaging.outbox.enqueue``), sent by the
+drain in bot/.
 """

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+import responses
+from messaging import outbox
 from reporting.routing import Route, catch_all_county, default_county
 from storage.clock import now_iso as now
 from storage.privacy import Vault, redact_id_numbers
@@ -478,8 +480,43 @@ def assign(db: sqlite_utils.Database, report: dict[str, Any], officer_id: int) -
 
 
 def record_notification(db: sqlite_utils.Database, report_id: int, status: str) -> None:
+    """What became of the reporter's notice (queued, then sent / delivered / failed /
+    unknown / undeliverable: the outbox drain records each final outcome here)."""
+    with db.atomic():  # a report deleted meanwhile is no error: the notice is recorded
+        db.execute(
+            "UPDATE reports SET notify_status = ?, notify_at = ? WHERE id = ?",
+            [status, now(), report_id],
+        )
+
+
+def queue_notification(db: sqlite_utils.Database, vault: Vault, report: dict[str, Any]) -> str:
+    """Tell the reporter their report was closed (resolved / false alarm): one outbox row,
+    sent by the drain through their channel (a WeChat reporter outside the 48-hour window
+    by SMS, when a number of theirs is known). Returns the notice's status now:
+    ``queued``, or ``undeliverable`` (web chat cannot be pushed to; address purged)."""
+    key = "notify_resolved" if report["status"] == "resolved" else "notify_false_alarm"
+    text = responses.text(f"report_form.{key}", ref=report["ref"])
+    contact = vault.decrypt(report["contact_enc"]) if report.get("contact_enc") else None
     with db.atomic():
-        db["reports"].update(report_id, {"notify_status": status, "notify_at": now()})
+        status = "undeliverable"
+        if contact:
+            _row, state = outbox.enqueue(
+                db,
+                vault,
+                kind="report_update",
+                channel=report["channel"],
+                contact=contact,
+                text=text,
+                # One notice per closing: a report reopened and closed again says so again.
+                idem_key=f"report_update:{report['id']}:{report['status']}:{report['closed_at']}",
+                # A reply to the villager's own report, as it was when sent at once.
+                urgent=True,
+                contact_hash=report.get("contact_hash"),
+                source=f"report:{report['id']}",
+            )
+            status = "queued" if state == "pending" else state
+        record_notification(db, report["id"], status)
+    return status
 
 
 def similar(

@@ -2,11 +2,11 @@
 
 An officer marks a suspect's number, a link, a message villagers sent in, or a team's
 code **confirmed** fraud or **cleared** (audited, reporting/audit.py). Everyone who asked
-about it in the last 30 days is told once: their ask is queued here, and the bot layer
-sends the queued notices outside quiet hours (bot/scam_notices.py). reporting never
-imports bot/: the police page triggers the send through
-``app.extensions["hotline_scam_notices"]``, as it reaches reporters through
-``app.extensions["hotline_notify"]``. Later lookups answer with the verdict.
+about it in the last 30 days is told once: their ask is queued here, then
+``enqueue_notices`` turns the queued asks into one outbox row per person
+(messaging/outbox.py, kind ``scam_verdict``), which the drain sends outside quiet hours
+(21:00-08:00 Beijing) through the channel they asked on. Later lookups answer with the
+verdict.
 
 Keys are the report keys of reporting/links.py (a keyed hash of the number or the
 link's host), so a verdict given from a report page matches what villagers ask about.
@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
+import responses
+from messaging import outbox
 from reporting import audit
 from reporting.links import mask_number, stored_key, url_key
 from storage.clock import now_iso
@@ -155,9 +157,10 @@ def mark(
 class Notice:
     ask_ids: tuple[int, ...]
     channel: str
-    contact: str
+    contact: str | None  # None: the address cannot be decrypted any more
     status: str  # the verdict the notice tells
     label: str
+    sender_hash: str = ""
 
 
 def due_notices(db: sqlite_utils.Database, vault: Vault, limit: int = 200) -> list[Notice]:
@@ -176,15 +179,70 @@ def due_notices(db: sqlite_utils.Database, vault: Vault, limit: int = 200) -> li
     for asks in people.values():
         first = asks[0]
         notices.append(
-            Notice(tuple(a[0] for a in asks), first[2], vault.decrypt(first[3]), first[4], first[5])
+            Notice(
+                tuple(a[0] for a in asks),
+                first[2],
+                vault.decrypt(first[3]) if first[3] else None,
+                first[4],
+                first[5],
+                first[1],
+            )
         )
     return notices
+
+
+def notice_text(status: str, label: str) -> str:
+    """The notice's words; the outbox drain adds the 尾号 marker when it goes by SMS."""
+    return responses.catalogue("scamcheck")[f"notice_{status}"].format(label=label)
+
+
+def enqueue_notices(db: sqlite_utils.Database, vault: Vault) -> int:
+    """Turn the queued asks into outbox rows, one per person; returns how many rows.
+
+    Once per person: a villager who asked about a number and a link of the same gang
+    hears once, and so does one whose earlier notice is still waiting in the outbox
+    (quiet hours): that row is kept, told the worse verdict if this one is. The asks
+    are marked ``enqueued`` and their address deleted in the same transaction; from
+    then on the outbox row is the record of the notice."""
+    queued = 0
+    for notice in due_notices(db, vault):
+        with db.atomic():
+            if notice.contact is None:
+                mark_notified(db, notice, "undeliverable")
+                continue
+            waiting = db.execute(
+                "SELECT id, source FROM outbox WHERE kind = 'scam_verdict' AND contact_hash = ?"
+                " AND status = 'pending' ORDER BY id LIMIT 1",
+                [notice.sender_hash],
+            ).fetchone()
+            if waiting is None:
+                outbox.enqueue(
+                    db,
+                    vault,
+                    kind="scam_verdict",
+                    channel=notice.channel,
+                    contact=notice.contact,
+                    text=notice_text(notice.status, notice.label),
+                    idem_key=f"scam_verdict:{min(notice.ask_ids)}",
+                    contact_hash=notice.sender_hash,
+                    source=f"scam:{notice.status}",
+                )
+                queued += 1
+            elif notice.status == "confirmed" and waiting[1] != "scam:confirmed":
+                # Still pending (not claimed): nothing is sending it, so it may change.
+                db.execute(
+                    "UPDATE outbox SET text = ?, source = ? WHERE id = ? AND status = 'pending'",
+                    [notice_text(notice.status, notice.label), "scam:confirmed", waiting[0]],
+                )
+            mark_notified(db, notice, "enqueued")
+    purge_expired(db)
+    return queued
 
 
 def mark_notified(db: sqlite_utils.Database, notice: Notice, outcome: str) -> None:
     """Record the send; the address is deleted (it was kept only for this notice)."""
     stamp = now_iso()
-    with db.conn:
+    with db.atomic():
         for ask_id in notice.ask_ids:
             db["scam_asks"].update(
                 ask_id, {"notified_at": stamp, "notice_status": outcome, "contact_enc": None}

@@ -30,7 +30,7 @@ from flask import (
 )
 from werkzeug.routing import BuildError
 
-import responses
+from messaging import outbox
 from reporting import audit, incidents, officers, reports, routing, scam_verdicts
 from storage import uploads
 from storage.db import get_db
@@ -380,27 +380,24 @@ def change_status(report_id: int):
         return detail(report_id, error="这个状态变化不允许。")
     audit.record(db, g.officer, "status", report_id, f"→ {status}", ip=_ip())
     if status in ("resolved", "false_alarm"):
-        _notify_reporter(report, status)
+        _notify_reporter(report)
     return redirect(url_for("police.detail", report_id=report_id))
 
 
-def _notify_reporter(report: dict[str, Any], status: str) -> None:
-    """Tell the reporter through their channel. A channel that cannot push (web chat) or
-    a failed send is recorded on the report; the officer's action never fails for it."""
+def _notify_reporter(report: dict[str, Any]) -> None:
+    """Queue the reporter's notice in the outbox; the drain sends it after this request
+    (never inside it), retries it, and records the outcome on the report. The officer's
+    action never fails for it."""
     db = get_db()
-    key = "notify_resolved" if status == "resolved" else "notify_false_alarm"
-    text = responses.text(f"report_form.{key}", ref=report["ref"])
-    contact = get_vault().decrypt(report["contact_enc"]) if report.get("contact_enc") else None
-    notify = current_app.extensions.get("hotline_notify")
-    outcome = "undeliverable"
-    if contact and notify:
-        try:
-            outcome = "sent" if notify(report["channel"], contact, text) else "undeliverable"
-        except Exception:
-            log.exception("notifying the reporter of %s failed", report["ref"])
-            outcome = "failed"
-    reports.record_notification(db, report["id"], outcome)
+    try:
+        outcome = reports.queue_notification(db, get_vault(), report)
+    except Exception:  # e.g. the write lock: the status change stands, the officer sees it
+        log.exception("queueing the notice of %s failed", report["ref"])
+        outcome = "failed"
+        reports.record_notification(db, report["id"], outcome)
     audit.record(db, g.officer, "notify", report["id"], outcome, ip=_ip())
+    if outcome == "queued":
+        outbox.wake()
 
 
 @bp.post(f"/reports/{REPORT}/assign")
@@ -640,11 +637,10 @@ def scam_verdict(report_id: int):
     if key is None or status not in scam_verdicts.STATUSES:
         return detail(report_id, error="请选择要定性的号码或链接。")
     scam_verdicts.mark(db, key, status, g.officer, report_id=report_id, ip=_ip())
-    send = current_app.extensions.get("hotline_scam_notices")
-    if send:
-        try:
-            send()
-        except Exception:  # the officer's verdict stands; the scheduler retries the send
-            log.exception("verdict notices not sent")
+    try:
+        if scam_verdicts.enqueue_notices(db, get_vault()):
+            outbox.wake()
+    except Exception:  # the verdict stands; the scheduler's drain tick queues them later
+        log.exception("verdict notices not queued")
     back = same_site_path(request.form.get("next"))
     return redirect(back or url_for("police.detail", report_id=report_id))

@@ -15,6 +15,7 @@ import sqlite_utils
 from storage.migrations import (
     core,
     incidents,
+    messaging,
     outreach,
     registry,
     reliability,
@@ -36,6 +37,7 @@ MIGRATIONS: list[Migration] = [
     *reliability.MIGRATIONS,
     *review.MIGRATIONS,
     *scamcheck.MIGRATIONS,
+    *messaging.MIGRATIONS,
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.channels import senders
 from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, load_county
+from tests.police_helpers import PASSWORD, drain_outbox, load_county
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,9 @@ def test_officer_resolves_report_and_reporter_hears(
     page.click("#change-status")
     page.wait_for_selector("#status")
     assert page.locator("#status").inner_text() == "已处理"
+    assert "排队发送中" in page.locator("#notify").inner_text()
+    assert drain_outbox(degraded_app).sent == 1  # the scheduler's drain, after the request
+    page.reload()
     assert "已发送" in page.locator("#notify").inner_text()
     assert sender.sent == [
         (

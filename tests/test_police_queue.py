@@ -13,7 +13,7 @@ import pytest
 from bot.channels import senders
 from reporting import audit, officers, purge, reports
 from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, logged_in, login, post_form
+from tests.police_helpers import PASSWORD, csrf_token, drain_outbox, logged_in, login, post_form
 
 
 @pytest.fixture
@@ -179,6 +179,12 @@ def test_status_change_notifies_reporter_and_is_audited(degraded_app, county, sp
     assert post_form(sp, page + "/status", {"status": "triaged"}, page).status_code == 302
     assert console.sent == []
     assert post_form(sp, page + "/status", {"status": "resolved"}, page).status_code == 302
+    # The officer's request only queues the notice: the outbox drain sends it.
+    assert console.sent == []
+    assert reports.get(county, sp_report["id"])["notify_status"] == "queued"
+    assert "排队发送中" in sp.get(page).get_data(as_text=True)
+    assert drain_outbox(degraded_app).sent == 1
+    assert drain_outbox(degraded_app).sent == 0  # once
     assert console.sent == [
         (
             "13812345678",
@@ -191,7 +197,7 @@ def test_status_change_notifies_reporter_and_is_audited(degraded_app, county, sp
     actions = [
         (e["username"], e["action"], e["detail"]) for e in audit.for_report(county, report["id"])
     ]
-    assert ("sp", "status", "→ resolved") in actions and ("sp", "notify", "sent") in actions
+    assert ("sp", "status", "→ resolved") in actions and ("sp", "notify", "queued") in actions
     assert ("sp", "view", "") in actions
     # A closed report does not jump straight to another closed state.
     bad = post_form(sp, page + "/status", {"status": "false_alarm"}, page)
@@ -209,6 +215,10 @@ def test_web_chat_reporter_cannot_be_pushed(degraded_app, county, console):
     assert post_form(jt, page + "/status", {"status": "false_alarm"}, page).status_code == 302
     assert reports.get(county, report["id"])["notify_status"] == "undeliverable"
     assert "无法推送" in jt.get(page).get_data(as_text=True)
+    # Recorded in the outbox as undeliverable, its address not kept; nothing to drain.
+    (row,) = county.query("SELECT * FROM outbox WHERE kind = 'report_update'")
+    assert row["status"] == "undeliverable" and row["contact_enc"] is None
+    assert drain_outbox(degraded_app).handled == 0
     assert console.sent == []
 
 

@@ -1,5 +1,5 @@
 """Seen-before counts, police verdicts with one notice to everyone who asked, and
-"did this help?" (scamcheck/seen.py, reporting/scam_verdicts.py, bot/scam_notices.py,
+"did this help?" (scamcheck/seen.py, reporting/scam_verdicts.py, the outbox drain,
 scamcheck/feedback.py)."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import io
 import pytest
 
 from bench import ocr_corpus
+from bot.channels.senders import SendResult
 from reporting import reports, routing, scam_verdicts
 from scamcheck import feedback, seen
-from tests.police_helpers import load_county, logged_in, post_form
+from tests.police_helpers import drain_outbox, load_county, logged_in, post_form
 from tests.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
 from tests.wechat_helpers import WeChatPush
 
@@ -92,7 +93,7 @@ def _report_with_suspect(db, vault) -> dict:
 
 
 def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monkeypatch):  # noqa: F811
-    monkeypatch.setattr("bot.scam_notices.in_quiet_hours", lambda moment: False)
+    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
     monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
     pic_host(png(SCAM))
     replies = push_image(wapp, PicUrl=PIC_URL, MediaId="M1") or [
@@ -118,6 +119,10 @@ def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monke
         page=path,
     )
     assert response.status_code == 302
+    (row,) = db.query("SELECT * FROM outbox WHERE kind = 'scam_verdict'")
+    assert row["status"] == "pending" and row["channel"] == "wechat"
+    assert len(api.sent) == already  # queued by the police page, sent by the drain
+    assert drain_outbox(wapp).sent == 1
     sent = api.wait_for_sent(already + 1)
     notice = sent[already]["text"]["content"]
     assert notice.startswith("【村村反诈】") and "139****5544" in notice and "确认是诈骗" in notice
@@ -135,6 +140,7 @@ def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monke
         {"link_id": key["link_id"], "status": "confirmed"},
         page=path,
     )
+    assert drain_outbox(wapp).handled == 0
     assert len(api.sent) == already + 1
     # The address was kept only for the notice (the message's own ask keeps it, at
     # most 30 days, for a verdict on the message).
@@ -168,11 +174,29 @@ def test_verdict_needs_a_key_of_this_report(wapp):
     db.conn.close()
 
 
-def test_quiet_hours_hold_the_notice(degraded_app, monkeypatch):
-    from bot import scam_notices
+def test_quiet_hours_hold_the_notice(degraded_app, db, monkeypatch):
+    vault = degraded_app.extensions["hotline_vault"]
+    key = scam_verdicts.phone_key(vault, SUSPECT)
+    scam_verdicts.remember_asks(
+        db, vault, [key], sender_hash=vault.hash("13600000002"), channel="sms",
+        contact="13600000002",
+    )  # fmt: skip
+    assert scam_verdicts.mark(db, key, "confirmed", None) == 1
+    assert scam_verdicts.enqueue_notices(db, vault) == 1
+    sent = []
 
-    monkeypatch.setattr("bot.scam_notices.in_quiet_hours", lambda moment: True)
-    assert scam_notices.send_due(degraded_app) == 0
+    class Sender:
+        def send(self, to, text):
+            sent.append((to, text))
+            return SendResult(True, "SM1")
+
+    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: True)
+    assert drain_outbox(degraded_app, Sender()).handled == 0
+    assert sent == []
+    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
+    assert drain_outbox(degraded_app, Sender()).sent == 1
+    ((to, text),) = sent
+    assert to == "13600000002" and "确认是诈骗" in text and "（尾号002）回T退订" in text
 
 
 def test_did_this_help(db):

@@ -4,7 +4,9 @@ sends each of them to each villager exactly once, paced, outside quiet hours.
 groups.py      village groups (village -> township -> county), bulk enrollment, consent
 tips.py        responses/tips.yml and the per-subscriber rotation
 campaigns.py   plan a push for a scope: one outbox row per recipient
-outbox.py      claim -> send -> mark; pacing, retries, crash recovery
+outbox.py      the drain of the one outbox (tips, alerts and the notices other domains
+               queue through messaging/outbox.py): claim -> send -> mark by priority;
+               pacing, retries, WeChat -> SMS fallback, crash recovery
 alerts.py      urgent alerts with a confirmation step and a log
 scheduler.py   APScheduler with its job store in the hotline database
 status.py      Twilio delivery-status callbacks

@@ -17,9 +17,9 @@ import sqlite_utils
 
 from bot.outreach import groups, tips
 from bot.outreach.quiet_hours import iso, next_allowed, utcnow
+from messaging.outbox import PRIORITY, PUSH_CHANNELS
 
-# A WeChat follower's row may still go by SMS (their optional number): see outbox.py.
-PUSH_CHANNELS = ("sms", "wechat")
+# PUSH_CHANNELS: a WeChat follower's row may still go by SMS (their number): outbox.py.
 _CHUNK = 5000
 
 
@@ -111,11 +111,22 @@ def plan(
                 per_row_tip = _rotate(db, chunk, tip_id, order, campaign_id, stamp)
             db.conn.executemany(
                 "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
-                "urgent, status, attempts, next_attempt_at, updated_at, channel) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, "
+                "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, "
+                "channel) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, "
                 "(SELECT channel FROM subscribers WHERE id = ?))",
                 [
-                    (campaign_id, sid, f"{key}:{sid}", tid, int(urgent), not_before, stamp, sid)
+                    (
+                        campaign_id,
+                        sid,
+                        f"{key}:{sid}",
+                        tid,
+                        int(urgent),
+                        not_before,
+                        stamp,
+                        kind,
+                        PRIORITY[kind],
+                        sid,
+                    )
                     for sid, tid in zip(chunk, per_row_tip, strict=True)
                 ],
             )

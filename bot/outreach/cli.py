@@ -388,7 +388,9 @@ def outbox_drain(rate: float | None, campaign_id: int | None, recover: bool) -> 
 @outbox_cli.command("status")
 @click.option("--limit", default=10, show_default=True)
 def outbox_status(limit: int) -> None:
-    """Sent / delivered / failed / undeliverable per campaign.
+    """Sent / delivered / failed / undeliverable per campaign, then the notices
+    (report_update: reporters told their report was closed; scam_verdict: villagers
+    told a police verdict) per kind.
 
     undeliv: WeChat followers outside their 48-hour window who gave no phone number;
     wx: sent by WeChat; wx>sms: WeChat refused, sent (or queued) by SMS instead."""
@@ -405,6 +407,13 @@ def outbox_status(limit: int) -> None:
             f"{c['recipients']:>6} {c['queued'] or 0:>6} {c['sent'] or 0:>6} "
             f"{c['delivered'] or 0:>6} {c['failed'] or 0:>6} {c['undeliverable'] or 0:>7} "
             f"{c['skipped'] or 0:>5} {c['wechat'] or 0:>5} {c['via_sms'] or 0:>6}"
+        )
+    for n in outbox.notice_counts(env.db):
+        click.echo(
+            f"{'-':>4} {n['kind']:<30} {'':<17} "
+            f"{n['total']:>6} {n['queued'] or 0:>6} {n['sent'] or 0:>6} "
+            f"{n['delivered'] or 0:>6} {n['failed'] or 0:>6} {n['undeliverable'] or 0:>7} "
+            f"{n['skipped'] or 0:>5} {n['wechat'] or 0:>5} {n['via_sms'] or 0:>6}"
         )
 
 

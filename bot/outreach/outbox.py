@@ -1,4 +1,10 @@
-"""The outbox: one row per (campaign, recipient), sent exactly once.
+"""The outbox drain: every message the hotline starts is a row, sent exactly once.
+
+Rows are campaign pushes (one per campaign and subscriber: tips, alerts) or single
+notices queued by other domains through ``messaging.outbox.enqueue`` (a reporter told
+their report was closed, a villager told the verdict on a number they asked about).
+Claims take urgent rows first, then by ``priority`` (messaging.outbox.PRIORITY), then
+in order of arrival, so a reporter's notice does not wait behind a county's tips.
 
 Each row goes claim -> send -> mark, each step its own short transaction:
 
@@ -42,8 +48,9 @@ import sqlite_utils
 from bot.channels import sms_provider, wechat_api
 from bot.channels.senders import SendResult, SmsSender, sender_for
 from bot.outreach import groups, phones, texts
-from bot.outreach.campaigns import PUSH_CHANNELS
 from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
+from messaging.outbox import PUSH_CHANNELS
+from reporting import reports
 from storage.owners import PROCESS_ID, owner_dead
 from storage.privacy import Vault, mask
 
@@ -166,21 +173,32 @@ def _claim(
                 "UPDATE outbox SET status = 'claimed', claim_token = ?, claimed_at = ?, "
                 "updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "
                 "AND urgent = ? AND next_attempt_at <= ? "
-                "AND (? IS NULL OR campaign_id = ?) ORDER BY id LIMIT ?)",
+                "AND (? IS NULL OR campaign_id = ?) ORDER BY priority DESC, id LIMIT ?)",
                 [token, stamp, stamp, urgent, stamp, campaign_id, campaign_id, limit - taken],
             )
             taken += cursor.rowcount
     if not taken:
         return []
+    # A row outside a campaign carries its own recipient; a WeChat recipient's SMS
+    # number is theirs if given, else the one they gave when they subscribed to tips.
     return list(
         db.query(
             "SELECT o.id, o.idem_key, o.tip_id, o.attempts, o.subscriber_id, o.campaign_id, "
-            "COALESCE(o.channel, 'sms') AS channel, s.channel AS subscriber_channel, "
-            "c.kind, c.text AS alert_text, s.status AS subscriber_status, s.contact_enc, "
-            "s.contact_masked, s.phone_enc, s.phone_hash "
-            "FROM outbox o JOIN campaigns c ON c.id = o.campaign_id "
-            "JOIN subscribers s ON s.id = o.subscriber_id "
-            "WHERE o.claim_token = ? AND o.status = 'claimed' ORDER BY o.urgent DESC, o.id",
+            "o.source, COALESCE(o.channel, 'sms') AS channel, "
+            "COALESCE(s.channel, o.contact_channel) AS subscriber_channel, "
+            "COALESCE(o.kind, c.kind) AS kind, COALESCE(c.text, o.text) AS text, "
+            "CASE WHEN o.subscriber_id IS NULL THEN 'active' ELSE s.status END "
+            "AS subscriber_status, COALESCE(s.contact_enc, o.contact_enc) AS contact_enc, "
+            "COALESCE(s.contact_masked, o.contact_masked) AS contact_masked, "
+            "COALESCE(s.phone_enc, o.phone_enc, f.phone_enc) AS phone_enc, "
+            "COALESCE(s.phone_hash, o.phone_hash, f.phone_hash) AS phone_hash "
+            "FROM outbox o LEFT JOIN campaigns c ON c.id = o.campaign_id "
+            "LEFT JOIN subscribers s ON s.id = o.subscriber_id "
+            "LEFT JOIN subscribers f ON f.id = (SELECT MAX(x.id) FROM subscribers x "
+            "WHERE o.subscriber_id IS NULL AND o.contact_hash IS NOT NULL "
+            "AND x.contact_hash = o.contact_hash AND x.phone_enc IS NOT NULL) "
+            "WHERE o.claim_token = ? AND o.status = 'claimed' "
+            "ORDER BY o.urgent DESC, o.priority DESC, o.id",
             [token],
         )
     )
@@ -196,9 +214,27 @@ def _release(db: sqlite_utils.Database, token: str) -> None:
         )
 
 
-def _finish(db: sqlite_utils.Database, row_id: int, values: dict[str, Any]) -> None:
+def _finish(
+    db: sqlite_utils.Database,
+    row_id: int,
+    values: dict[str, Any],
+    row: dict[str, Any] | None = None,
+) -> None:
+    """Write a row's new state; a final outcome is also recorded where the message
+    came from (a report's 回告举报人), in the same transaction."""
     with db.atomic():
         db["outbox"].update(row_id, values)
+        source = (row or {}).get("source") or ""
+        status = values.get("status")
+        if source.startswith("report:") and status not in (None, "pending"):
+            reports.record_notification(db, int(source.partition(":")[2]), status)
+
+
+def _opt_out(db: sqlite_utils.Database, row: dict[str, Any], reason: str, channel: str) -> None:
+    """A carrier or WeChat opt-out stops a subscriber's pushes; a notice outside a
+    campaign has no subscription to stop (the provider refuses the number anyway)."""
+    if row.get("subscriber_id") is not None:
+        groups.mark_opted_out(db, row["subscriber_id"], reason, channel, by=channel)
 
 
 def recover(
@@ -324,7 +360,10 @@ def _process(
     stamp = iso(now())
     if row["subscriber_status"] != "active":
         _finish(
-            db, row["id"], {"status": "skipped", "error_code": "opted_out", "updated_at": stamp}
+            db,
+            row["id"],
+            {"status": "skipped", "error_code": "opted_out", "updated_at": stamp},
+            row,
         )
         stats.skipped += 1
         return "skipped"
@@ -332,11 +371,16 @@ def _process(
     try:
         if to is None:
             raise LookupError("contact cannot be decrypted with the current key")
-        text = texts.message_for(row["kind"], row["tip_id"], row["alert_text"], phone)
+        # A verdict notice shows the 尾号 marker on SMS only, as it always has.
+        marker = phone if row["kind"] != "scam_verdict" or row["channel"] == "sms" else None
+        text = texts.message_for(row["kind"], row["tip_id"], row["text"], marker)
     except LookupError as exc:
         log.error("outbox row %s cannot be sent: %s", row["id"], exc)
         _finish(
-            db, row["id"], {"status": "failed", "error_code": "unsendable", "updated_at": stamp}
+            db,
+            row["id"],
+            {"status": "failed", "error_code": "unsendable", "updated_at": stamp},
+            row,
         )
         stats.failed += 1
         return "failed"
@@ -368,23 +412,22 @@ def _process(
                 "status_at": stamp,
                 "updated_at": stamp,
             },
+            row,
         )
         stats.sent += 1
         return "sent"
     code = str(result.error_code or "error")
     stats.errors[code] = stats.errors.get(code, 0) + 1
     if code == IN_DOUBT:  # see _send: counted with the failures, never resent
-        _finish(db, row["id"], {"status": "unknown", "error_code": code, "updated_at": stamp})
+        _finish(db, row["id"], {"status": "unknown", "error_code": code, "updated_at": stamp}, row)
         stats.failed += 1
         return "unknown"
     if row["channel"] == "wechat" and result.permanent:
         return _wechat_refused(db, row, code, stamp, stats)
     if result.permanent or code in OPTED_OUT_CODES or attempts >= max_attempts:
-        _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp})
+        _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp}, row)
         if code in OPTED_OUT_CODES:
-            groups.mark_opted_out(
-                db, row["subscriber_id"], f"carrier:{code}", "carrier", by="carrier"
-            )
+            _opt_out(db, row, f"carrier:{code}", "carrier")
             log.info("subscriber %s opted out at the carrier (%s)", row["contact_masked"], code)
         stats.failed += 1
         return "failed"
@@ -399,6 +442,7 @@ def _process(
             "next_attempt_at": iso(retry_at),
             "updated_at": stamp,
         },
+        row,
     )
     stats.retried += 1
     return "retry"
@@ -410,12 +454,12 @@ def _wechat_refused(
     """WeChat will not take this row: SMS if there is a number, else undeliverable."""
     if code == "unfollowed":
         # Unfollowing is the WeChat opt-out (we missed the event): no SMS either.
-        groups.mark_opted_out(db, row["subscriber_id"], "wechat:unfollowed", "wechat", "wechat")
-        _finish(db, row["id"], {"status": "skipped", "error_code": code, "updated_at": stamp})
+        _opt_out(db, row, "wechat:unfollowed", "wechat")
+        _finish(db, row["id"], {"status": "skipped", "error_code": code, "updated_at": stamp}, row)
         stats.skipped += 1
         return "skipped"
     if code not in FALLBACK_CODES:  # a permanent error we do not know: keep it visible
-        _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp})
+        _finish(db, row["id"], {"status": "failed", "error_code": code, "updated_at": stamp}, row)
         stats.failed += 1
         return "failed"
     if row.get("phone_enc") and not phones.phone_opted_out(db, row.get("phone_hash")):
@@ -434,6 +478,7 @@ def _wechat_refused(
                 "next_attempt_at": stamp,
                 "updated_at": stamp,
             },
+            row,
         )
         stats.fell_back += 1
         return "fallback"
@@ -447,6 +492,7 @@ def _wechat_refused(
             "fallback_reason": reason,
             "updated_at": stamp,
         },
+        row,
     )
     stats.undeliverable += 1
     log.info("outbox row %s not deliverable: WeChat %s, %s", row["id"], code, reason)
@@ -544,20 +590,21 @@ def apply_status(
     if status is None:
         return "ignored"
     row = db.execute(
-        "SELECT id, status, subscriber_id FROM outbox WHERE provider_id = ?", [provider_id]
+        "SELECT id, status, subscriber_id, source FROM outbox WHERE provider_id = ?",
+        [provider_id],
     ).fetchone()
     if row is None:
         return "unknown"
-    row_id, current, subscriber_id = row
+    row_id, current, subscriber_id, source = row
     code = (error_code or "").strip() or None
-    if code in OPTED_OUT_CODES:
+    if code in OPTED_OUT_CODES and subscriber_id is not None:
         groups.mark_opted_out(db, subscriber_id, f"carrier:{code}", "carrier", by="carrier")
     if _RANK.get(status, 0) <= _RANK.get(current, 0):
         return "unchanged"
     values: dict[str, Any] = {"status": status, "status_at": iso(utcnow())}
     if code:
         values["error_code"] = code
-    _finish(db, row_id, values)
+    _finish(db, row_id, values, {"source": source})
     return "updated"
 
 
@@ -567,6 +614,27 @@ def counts(db: sqlite_utils.Database, campaign_id: int) -> dict[str, int]:
         [campaign_id],
     ).fetchall()
     return dict(rows)
+
+
+def notice_counts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Rows outside a campaign (reporter and verdict notices) by kind, counted like
+    ``overview``'s campaigns."""
+    return list(
+        db.query(
+            """
+            SELECT kind, COUNT(*) AS total,
+                   SUM(status IN ('pending', 'claimed', 'sending')) AS queued,
+                   SUM(status = 'sent') AS sent,
+                   SUM(status = 'delivered') AS delivered,
+                   SUM(status IN ('failed', 'undelivered', 'unknown')) AS failed,
+                   SUM(status = 'undeliverable') AS undeliverable,
+                   SUM(status = 'skipped') AS skipped,
+                   SUM(channel = 'wechat' AND status IN ('sent', 'delivered')) AS wechat,
+                   SUM(fallback_reason IS NOT NULL AND channel = 'sms') AS via_sms
+            FROM outbox WHERE campaign_id IS NULL GROUP BY kind ORDER BY kind
+            """
+        )
+    )
 
 
 def overview(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:

@@ -38,6 +38,8 @@ from bot.channels import wechat_api
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
+from messaging import outbox as messaging_outbox
+from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect
 from storage.privacy import Vault
@@ -51,6 +53,7 @@ WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PURGE_JOB_ID = "reports-purge"
+DRAIN_NOW_JOB_ID = "outbox-drain-now"  # one-off drain asked for by messaging.outbox.wake
 REVIEW_PURGE_JOB_ID = "review-purge"  # review/queue.py: messages kept for NLU review
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -170,11 +173,14 @@ def run_schedule(schedule_id: int) -> None:
 
 
 def drain_tick() -> None:
-    """Every minute: send whatever is due (deferred by quiet hours, retries, alerts)."""
+    """Every minute: send whatever is due (tips and verdict notices deferred by quiet
+    hours, retries, alerts, reporter notices); also run at once by ``drain_now``."""
     rt = runtime()
     db = connect(rt.db_path, migrate_schema=False)
     try:
         outbox.recover(db, resend_in_doubt=rt.resend_in_doubt)
+        # Verdict notices the police page could not queue (or queued before an upgrade).
+        scam_verdicts.enqueue_notices(db, rt.vault)
         _drain(rt, db)
         if rt.uploads_dir:  # photos only checked, never reported: gone within minutes
             remove_orphans(db, rt.uploads_dir)
@@ -202,25 +208,20 @@ def wechat_retry_tick() -> None:
         db.conn.close()
 
 
-def scam_notice_tick() -> None:
-    """Every minute: verdict notices held by quiet hours or queued by the police page
-    (bot/scam_notices.py), once per person who asked."""
-    from bot import scam_notices
-
-    rt = runtime()
-    senders = outbox.as_senders(rt.sender_factory())
-
-    def notify(channel: str, contact: str, text: str) -> bool:
-        sender = senders.get(channel)
-        return bool(sender and sender.send(contact, text).ok)
-
-    db = connect(rt.db_path, migrate_schema=False)
-    try:
-        sent = scam_notices.send_queued(db, rt.vault, notify)
-        if sent:
-            log.info("verdict notices: %d sent", sent)
-    finally:
-        db.conn.close()
+def drain_now(scheduler: BaseScheduler) -> None:
+    """Run the drain tick once now, in the scheduler's thread (messaging.outbox.wake):
+    a notice queued by a web request goes out without waiting for the minute tick and
+    without sending inside that request. While a drain runs, this one is skipped and
+    the running drain, or the next tick, takes the row."""
+    if not scheduler.running:
+        return
+    scheduler.add_job(
+        drain_tick,
+        next_run_time=dt.datetime.now(dt.timezone.utc),
+        id=DRAIN_NOW_JOB_ID,
+        jobstore="memory",
+        replace_existing=True,
+    )
 
 
 def _drain(rt: Runtime, db: sqlite_utils.Database) -> None:
@@ -393,20 +394,13 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         jobstore="memory",
         replace_existing=True,
     )
-    scheduler.add_job(
-        scam_notice_tick,
-        "interval",
-        seconds=WECHAT_RETRY_SECONDS,
-        id="scam-notices",
-        jobstore="memory",
-        replace_existing=True,
-    )
     scheduler.add_listener(
         lambda event: log.error("scheduled job %s failed", event.job_id, exc_info=event.exception),
         EVENT_JOB_ERROR,
     )
     if not blocking:
         atexit.register(lambda: scheduler.running and scheduler.shutdown(wait=False))
+    messaging_outbox.set_waker(lambda: drain_now(scheduler))
     scheduler.start()
     schedule_purge(scheduler, rt)
     return scheduler

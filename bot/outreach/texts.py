@@ -38,9 +38,25 @@ def render_alert(body: str, phone: str | None) -> str:
     return _render("alert_format", body.strip(), phone)
 
 
-def message_for(kind: str, tip_id: str | None, alert_text: str | None, phone: str | None) -> str:
+def render_notice(body: str, phone: str | None) -> str:
+    """A verdict notice: the catalogue's text already carries the signature; the marker
+    goes before the opt-out, as in a tip."""
+    if phone:
+        return body.replace("回T退订", f"（尾号{tail(phone)}）回T退订")
+    return body
+
+
+def message_for(kind: str, tip_id: str | None, text: str | None, phone: str | None) -> str:
+    """The words of an outbox row for the owner of ``phone`` (None: no marker).
+
+    ``text``: the alert's text, or the notice's own body (report_update, scam_verdict)."""
     if kind == "alert":
-        return render_alert(alert_text or "", phone)
+        return render_alert(text or "", phone)
+    if kind == "report_update":
+        # A reply to the reporter's own report: its number (R7Q4K) is what they know.
+        return text or ""
+    if kind == "scam_verdict":
+        return render_notice(text or "", phone)
     tip = tips.tip_by_id(tip_id or "")
     if tip is None:
         raise LookupError(f"tip {tip_id!r} is no longer in responses/tips.yml")
