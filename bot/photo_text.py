@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import responses
 from bot.feedback import ask as ask_feedback
+from messaging import outbox
 from reporting import cadres
 from reporting import scam_verdicts as verdicts
 from scamcheck import ocr, seen
 from scamcheck.replies import answer
 from scamcheck.signals import Judgement, judge, mask_phone
+from storage.db import connect
 from storage.privacy import normalise_contact
 
 if TYPE_CHECKING:
@@ -78,7 +82,9 @@ def answer_photos(
     qr_text = responses.catalogue("qr")["qr"][qr.kind].strip()
     if not text.strip():
         if late and not has_code:
-            turn.say(responses.catalogue("scamcheck")["photo_late"].strip())
+            t = responses.catalogue("scamcheck")
+            later = answer_later(dialogue, turn, readings)
+            turn.say((t["photo_later"] if later else t["photo_late"]).strip())
             return True
         return False
     before = len(turn.replies)
@@ -165,3 +171,53 @@ def answer_text(dialogue: Dialogue, turn: Turn, text: str) -> list[str]:
         if responses.fits_sms(reply + line):
             reply += line
     return [reply]
+
+
+def answer_later(dialogue: Dialogue, turn: Turn, readings: list[ocr.Reading | None]) -> bool:
+    """The photo is still being read when the webhook must answer (WeChat waits 5 s):
+    when the reading is done, its verdict goes to the villager as one outbox row (kind
+    ``late_answer``, urgent: they are waiting), sent by the drain like every message the
+    hotline starts. False when it cannot be pushed (web chat: the page asks again)."""
+    pending = [r.pending for r in readings if r is not None and r.pending is not None]
+    if not pending or turn.message.channel not in outbox.PUSH_CHANNELS:
+        return False
+    path = dialogue.db.execute("PRAGMA database_list").fetchone()[2]
+    vault, channel, contact = dialogue.vault, turn.message.channel, turn.message.sender
+    tail = recipient_tail(turn)
+    key = f"late:{turn.source or secrets.token_hex(8)}"
+
+    def done(future: Future[ocr.Reading]) -> None:
+        try:
+            reading = future.result()
+        except Exception:  # the OCR pool failed: still tell the villager something
+            log.exception("late photo reading failed")
+            reading = None
+        t = responses.catalogue("scamcheck")
+        if reading is not None and reading.lines:
+            verdict = answer(judge(reading.text, recipient_tail=tail), reading.text)
+            body = f"{t['photo_done']}{verdict}"
+            body = body if responses.fits_sms(body) else verdict
+        else:
+            body = t["photo_late"].strip()
+        db = connect(path, migrate_schema=False)
+        try:
+            outbox.enqueue(
+                db,
+                vault,
+                kind="late_answer",
+                channel=channel,
+                contact=contact,
+                text=body,
+                idem_key=key,
+                urgent=True,
+                source="photo",
+            )
+        except Exception:
+            log.exception("late photo answer not queued")
+            return
+        finally:
+            db.conn.close()
+        outbox.wake()
+
+    pending[0].add_done_callback(done)
+    return True

@@ -49,11 +49,12 @@ def render_notice(body: str, phone: str | None) -> str:
 def message_for(kind: str, tip_id: str | None, text: str | None, phone: str | None) -> str:
     """The words of an outbox row for the owner of ``phone`` (None: no marker).
 
-    ``text``: the alert's text, or the notice's own body (report_update, scam_verdict)."""
+    ``text``: the alert's text, or the row's own body (report_update, scam_verdict,
+    late_answer)."""
     if kind == "alert":
         return render_alert(text or "", phone)
-    if kind == "report_update":
-        # A reply to the reporter's own report: its number (R7Q4K) is what they know.
+    if kind in ("report_update", "late_answer"):
+        # A reply to the villager's own report or photo: they know what it answers.
         return text or ""
     if kind == "scam_verdict":
         return render_notice(text or "", phone)
