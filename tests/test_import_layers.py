@@ -1,0 +1,101 @@
+"""The dependency rules README states, checked on the code: no import circle between
+modules (at import time), and no package importing one above it, counting imports
+inside functions too (a deferred import is still a dependency)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Each package and what it may import of ours (README, "Dependency direction").
+ALLOWED: dict[str, set[str]] = {
+    "nlu": set(),
+    "responses": set(),
+    "storage": set(),
+    "throttle": set(),
+    "weburl": set(),
+    "messaging": {"storage"},
+    "reporting": {"responses", "storage", "messaging", "throttle", "weburl"},
+    "registry": {"reporting", "responses", "storage"},
+    "review": {"nlu", "storage", "reporting"},
+    "scamcheck": {"registry", "weburl", "responses", "storage"},
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for init in ROOT.glob("*/__init__.py"):
+        package = init.parent.name
+        if package in ("tests", "bench"):
+            continue
+        for path in init.parent.rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def _imports(path: Path, known: set[str], *, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    if top_level_only:
+        nodes = []
+        for node in tree.body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue  # annotations only, never run
+            nodes += [node, *(node.body if isinstance(node, ast.If | ast.Try) else [])]
+    else:
+        nodes = list(ast.walk(tree))
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    return {n for n in names if n in known}
+
+
+def test_no_package_imports_one_above_it():
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        package = name.split(".")[0]
+        if package not in ALLOWED:
+            assert package == "bot", f"{package}/ has no place in the layer order"
+            continue
+        for target in _imports(path, set(modules), top_level_only=False):
+            other = target.split(".")[0]
+            if other != package and other not in ALLOWED[package]:
+                wrong.append(f"{name} imports {target}")
+    assert wrong == []
+
+
+def test_no_import_circle_between_modules():
+    modules = _modules()
+    graph = {m: _imports(p, set(modules), top_level_only=True) - {m} for m, p in modules.items()}
+    circles, index, low, stack, on_stack = [], {}, {}, [], set()
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    assert circles == []
