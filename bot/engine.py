@@ -77,6 +77,21 @@ NO_WORDS = frozenset({"2", "不", "不是", "否", "不要", "不用", "n", "no"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# "And now what?" right after advice that has further steps (回复0看下一步): the next
+# steps, not the same advice again or "I can't help with that".
+_WHAT_NOW = re.compile(
+    r"^(那|那我|那俺|现在|然后|接下来|下一步)?(该)?(咋办|怎么办|咋整|怎么整|咋弄|怎么弄|干啥|做啥|"
+    r"还要做啥|还要干啥|然后呢|下一步呢|还有呢|报警吗|要报警吗|咋个办|点算)"
+    r"(呢|啊|嘞|哦|呀|吧|了)?[?？。!！]*$"
+)
+
+
+def asks_what_now(text: str) -> bool:
+    """A short "what do I do now?" (咋办, 然后呢, 下一步呢, 现在咋办 报警吗)."""
+    parts = [p for p in re.split(r"[\s，,。]+", text.strip()) if p]
+    return bool(parts) and len(text) <= 16 and all(_WHAT_NOW.match(p) for p in parts)
+
+
 def clean(text: str) -> str:
     """NFKC (full-width digits and letters become ASCII), no control characters."""
     return _CONTROL.sub("", unicodedata.normalize("NFKC", text)).strip()
@@ -144,6 +159,12 @@ class Skill:
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         """Before the model (outside forms): True when this skill answered the message."""
         return False
+
+    def acts(self, engine: Engine, turn: Turn, intent: str) -> bool:
+        """True when answering ``intent`` for this message would change something (a
+        report filed, a subscription changed): the engine then asks first when unsure.
+        A skill that only advises for this message says False."""
+        return True
 
     def follow_up(self, engine: Engine, turn: Turn) -> bool:
         """Before forms and menu digits: True when this message answered a short question
@@ -352,7 +373,9 @@ class Engine:
     def respond_fresh(self, turn: Turn) -> None:
         """A message read outside any form (also: a form that ended, read anew)."""
         text = turn.text
-        if text == "0" and not turn.message.media:
+        if not turn.message.media and (
+            text == "0" or (turn.state.get("more") and asks_what_now(text))
+        ):
             self.more(turn)
             return
         if text in responses.MENU_CHOICES and not turn.message.media:
@@ -370,8 +393,11 @@ class Engine:
         if intent == FALLBACK_INTENT or confidence < MIN_CONFIDENCE:
             self.unsure(turn, "fallback" if intent == FALLBACK_INTENT else "low_confidence")
             return
-        if intent in SIDE_EFFECT_INTENTS and (
-            confidence < SURE_CONFIDENCE or contrary(intent, text)
+        skill = self._by_intent.get(intent)
+        if (
+            intent in SIDE_EFFECT_INTENTS
+            and (confidence < SURE_CONFIDENCE or contrary(intent, text))
+            and (skill is None or skill.acts(self, turn, intent))
         ):
             self.confirm(turn, intent)
             return

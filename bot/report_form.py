@@ -86,6 +86,11 @@ class ReportForm(Form):
         self.photo_hooks = list(photo_hooks or [])
         self.earlier_check = earlier_check
 
+    def acts(self, engine: Engine, turn: Turn, intent: str) -> bool:
+        # A report intent answers with advice and "要举报回复3"; only explicit words
+        # (我要举报, 快来人) or a menu choice file a report, so only they are confirmed.
+        return intent == "start_report" or explicit_report(turn.text)
+
     # --- starting -------------------------------------------------------------------
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
         run_with = turn.state.get("run_with") or {}

@@ -23,6 +23,7 @@ ANSWERS = {
     "以后有事告诉我一声": ("subscribe", 0.55),
     "别给我整这些了": ("unsubscribe", 0.5),
     "门口有人": ("report_suspicious_visit", 0.5),
+    "我要举报 门口有人": ("report_suspicious_visit", 0.5),
     "嗯那个": ("greet", 0.2),
     "外面那个事": ("nlu_fallback", 0.4),
     # Confident parses whose text also says the opposite: asked about, never done.
@@ -95,11 +96,26 @@ def test_a_confident_unsubscribe_that_asks_to_resume_keeps_the_subscription(who,
     assert db.execute("SELECT status FROM subscribers").fetchall() == [("opted_out",)]
 
 
-def test_low_confidence_report_is_confirmed_then_made(who, db):
-    assert who.send("门口有人") == [responses.text("confirm.report_suspicious_visit")]
+def test_low_confidence_report_words_are_confirmed_then_made(who, db):
+    assert who.send("我要举报 门口有人") == [responses.text("confirm.report_suspicious_visit")]
     assert list(db.query("SELECT * FROM reports")) == []
     assert "哪个村" in who.send("是")[-1]
-    assert [r["summary"] for r in db.query("SELECT * FROM reports")] == ["门口有人"]
+    assert [r["summary"] for r in db.query("SELECT * FROM reports")] == ["我要举报 门口有人"]
+
+
+def test_low_confidence_report_intent_without_report_words_gets_advice_not_a_question(who, db):
+    # Answering a report intent only advises and offers 回3: nothing to confirm.
+    reply = "\n".join(who.send("门口有人"))
+    assert responses.text("offer_report") in reply
+    assert responses.text("confirm.report_suspicious_visit") not in reply
+    assert list(db.query("SELECT * FROM reports")) == []
+
+
+@pytest.mark.parametrize("follow", ["咋办", "那我咋整啊", "现在咋办 报警吗", "然后呢？"])
+def test_what_now_after_first_aid_gives_the_next_steps(who, follow):
+    _first, more = responses.answer("already_victim")
+    who.send("验证码给了他们")
+    assert who.send(follow) == [more]
 
 
 def test_victim_words_get_first_aid_inside_every_form(who, db):
