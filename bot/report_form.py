@@ -26,6 +26,7 @@ from reporting import cadres, reports, routing
 FORM = "report_form"
 REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
 # Words that mean "take this as a report now", not a question about one.
+_EXPLICIT_NOW = re.compile(r"快来人|派人来|请.{0,2}来人|出警|快来")
 _EXPLICIT = re.compile(r"举报|报案|报警|快来人|派人来|请.{0,2}来人|出警|抓(他|住|人)")
 _ASKING = re.compile(
     r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
@@ -161,6 +162,10 @@ class ReportForm(Form):
             form["cadre_village"] = True
         question = self.next_question(engine, turn)
         first = question if form.get("ref") else _text("started") + question
+        said = " ".join(words)
+        if reports.here_now(said) or _EXPLICIT_NOW.search(said):
+            form["told_110"] = True
+            first = _text("here_now") + first
         turn.say(*join_if_fits(*advice_replies, first))
         self._log(engine, turn, turn.replies)
 
@@ -380,6 +385,14 @@ class ReportForm(Form):
         form = turn.state["form"]
         if form.get("report_id"):
             reports.add_message(engine.db, form["report_id"], "in", turn.message.text)
+        if reports.here_now(turn.text) or _EXPLICIT_NOW.search(turn.text):
+            # Whatever slot is asked: they are there now. 110 first (once per form), and
+            # the words go into the details, which makes the report urgent.
+            if form.get("report_id"):
+                reports.append_details(engine.db, form["report_id"], turn.message.text.strip())
+            if not form.get("told_110"):
+                form["told_110"] = True
+                turn.say(_text("here_now"))
 
     def victim(self, engine: Engine, turn: Turn) -> None:
         form = turn.state["form"]

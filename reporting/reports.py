@@ -95,6 +95,11 @@ def priority_of(report: dict[str, Any]) -> str:
     return "normal"
 
 
+def here_now(text: str) -> bool:
+    """The suspects are there now ("还在村委会门口", "人还没走"): the report is urgent."""
+    return bool(_HERE_NOW.search(text))
+
+
 def get(db: sqlite_utils.Database, report_id: int) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM reports WHERE id = ?", [report_id]))
     return rows[0] if rows else None

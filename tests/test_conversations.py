@@ -69,3 +69,5 @@ def test_conversation(app, loaded, case, channel):
     elif after and after.startswith("one_report_with:"):
         assert len(rows) == 1
         assert after.split(":", 1)[1] in (rows[0]["summary"] or "")
+    elif after == "one_urgent_report":
+        assert [r["priority"] for r in rows] == ["urgent"], f"{case['name']}: {rows}"
