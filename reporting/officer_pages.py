@@ -111,6 +111,7 @@ AUDIT_ACTIONS = {
     "registry_import": "导入授权活动",
     "registry_revoke": "撤销授权活动",
     "registry_forged": "标记伪造编号",
+    "review_label": "审核消息",
 }
 SCOPE_TYPES = {"county": "全县", "township": "乡镇", "group": "村组", "village": "村"}
 NOTIFY_OUTCOMES = {"sent": "已发送", "undeliverable": "无法推送", "failed": "发送失败"}
@@ -144,7 +145,10 @@ def audit_detail(entry: dict[str, Any], status_labels: dict[str, str] | None = N
     if action == "status" and (m := _STATUS_DETAIL.match(detail)):
         return f"→ {(status_labels or {}).get(m[1], '')}"
     if action == "route" and (m := _ROUTE_DETAIL.match(detail)):
-        return f"{m[1] if m[1] != 'None' else '未分派'} → {m[2]}"
+        before = station_name(m[1]) if m[1] != "None" else "未分派"
+        return f"{before} → {station_name(m[2])}"
+    if action == "assign":  # the colleague's username
+        return detail
     if action == "notify":
         return NOTIFY_OUTCOMES.get(detail, "")
     if action and action.startswith("scam_") and (m := _VERDICT_DETAIL.match(detail)):
