@@ -63,6 +63,8 @@ def test_officer_pages_have_the_navigation_and_no_english(
         "report": (f"/police/reports/{report['id']}", "/police/"),
         "outreach": ("/police/outreach/", "/police/outreach/"),
         "incidents": ("/police/incidents", "/police/incidents"),
+        "stats": ("/police/stats", "/police/stats"),
+        "registry": ("/bureau/", "/bureau/"),
     }
     for name, (path, area) in pages.items():
         response = page.goto(degraded_server + path)
