@@ -31,7 +31,7 @@ from flask import (
 from werkzeug.routing import BuildError
 
 from messaging import outbox
-from reporting import audit, incidents, officers, reports, routing, scam_verdicts
+from reporting import audit, incidents, officer_pages, officers, reports, routing, scam_verdicts
 from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
@@ -77,6 +77,9 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 SESSION_LIFETIME = dt.timedelta(hours=12)
 # Report ids are SQLite integers: a larger number in the URL is a 404, not an overflow.
 REPORT = "<int(max=9223372036854775807):report_id>"
+
+
+bp.record_once(officer_pages.register)  # the navigation and labels of all officers' pages
 
 
 @bp.record_once
@@ -368,6 +371,8 @@ def change_status(report_id: int):
     db = get_db()
     report = _scoped_report(report_id)
     status = request.form.get("status", "")
+    if status == report["status"]:  # the form's default: the current status, unchanged
+        return detail(report_id, error="请选择新的状态。")
     merged_into = None
     if status == "duplicate":
         target = reports.get_by_ref(db, request.form.get("merged_into", "")[:10])

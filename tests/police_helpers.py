@@ -63,3 +63,62 @@ def drain_outbox(app, sender=None):
         return outbox.drain(db, app.extensions["hotline_vault"], senders, rate=0)
     finally:
         db.conn.close()
+
+
+ENROLL_CSV = (
+    "手机号,村,乡镇,县\n13812345600,金田村,金田镇,桂平市\n13912345601,新圩村,金田镇,桂平市\n"
+)
+
+
+def worked_report(app, db) -> dict:
+    """An SMS report of 金田村 that station officer jt viewed, revealed, assigned, noted and
+    alerted about, plus villagers enrolled in 金田镇: every kind of history line. Returns
+    the report row."""
+    import io
+
+    from bot.channels import senders
+    from tests.conftest import SmsPhone
+
+    sender = senders.ConsoleSender(out=io.StringIO())
+    senders.CHANNEL_SENDERS["sms"], old = (lambda _config: sender), senders.CHANNEL_SENDERS["sms"]
+    try:
+        phone = SmsPhone(app.test_client(), "+8613812345678")
+        for text in (
+            "我要举报 有人上门要验证码，电话13987654321",
+            "金田村",
+            "现在",
+            "三个人",
+            "跳过",
+        ):
+            phone.send(text)
+    finally:
+        senders.CHANNEL_SENDERS["sms"] = old
+    report = list(db.query("SELECT * FROM reports ORDER BY id DESC LIMIT 1"))[0]
+    page = f"/police/reports/{report['id']}"
+    sup = logged_in(app, "sup")
+    post_form(
+        sup,
+        "/police/outreach/import",
+        {"file": (io.BytesIO(ENROLL_CSV.encode()), "jintian.csv")},
+        page="/police/outreach/",
+    )
+    jt = logged_in(app, "jt")
+    jt.get(page)
+    post_form(jt, f"{page}/reveal", {}, page=page)
+    post_form(jt, f"{page}/status", {"status": "triaged"}, page=page)
+    jt2 = next(db.query("SELECT id FROM officers WHERE username = 'jt2'"))["id"]
+    post_form(jt, f"{page}/assign", {"officer_id": str(jt2)}, page=page)
+    post_form(jt, f"{page}/note", {"text": "已电话联系村支书"}, page=page)
+    post_form(sup, f"{page}/route", {"station_code": "GP-JT"}, page=page)
+    link_id = re.search(r'name="link_id" value="(\d+)"', jt.get(page).get_data(as_text=True))
+    post_form(jt, f"{page}/scam-verdict", {"link_id": link_id[1], "status": "confirmed"}, page=page)
+    alert = {"scope_type": "township", "scope_value": "金田镇", "text": "有人冒充医保局上门"}
+    preview = post_form(jt, "/police/outreach/alert/preview", alert, page="/police/outreach/")
+    code = re.search(r'name="code" value="([0-9A-F]{6})"', preview.get_data(as_text=True))[1]
+    post_form(
+        jt,
+        "/police/outreach/alert/send",
+        {**alert, "code": code, "report_id": str(report["id"])},
+        page="/police/outreach/",
+    )
+    return dict(report)

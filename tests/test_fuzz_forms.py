@@ -572,15 +572,15 @@ def test_csv_lines_the_csv_module_refuses_are_bad_rows_not_500(degraded_app, cou
         content_type="multipart/form-data",
         follow_redirects=True,
     ).get_data(as_text=True)
-    assert "已登记 1 人" in page and "line 2: not readable as CSV" in page
-    assert "line 3: not readable as CSV" in page
+    assert "已登记 1 人" in page and "第2行：读不出" in page
+    assert "第3行：读不出" in page
     header_only = outreach.post(
         "/police/outreach/import",
         {"file": (io.BytesIO(b"pho\x00ne,village\n"), "x.csv")},
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "无法导入：the first line is not CSV text" in header_only.get_data(as_text=True)
+    assert "无法导入：第一行读不出" in header_only.get_data(as_text=True)
 
     bureau = Forms(bureau_client(degraded_app), "/bureau/")
     row = ",".join(GOOD_ACTIVITY[c] for c in activities.CSV_COLUMNS)

@@ -54,7 +54,7 @@ def test_enroll_by_csv_then_alert_after_confirmation(officer, degraded_app):
         follow_redirects=True,
     )
     page = response.get_data(as_text=True)
-    assert "已登记 2 人" in page and "平南县 is not your county" in page
+    assert "已登记 2 人" in page and "“平南县”不是本县" in page
     assert "金田村" in page and "石桥村" not in page
 
     preview = post(
@@ -90,7 +90,7 @@ def test_enroll_by_csv_then_alert_after_confirmation(officer, degraded_app):
     consent = next(db.query("SELECT channel, by, source FROM consents ORDER BY id LIMIT 1"))
     assert consent == {"channel": "村民大会签字", "by": "sup", "source": "jintian.csv"}
     overview = officer.get(PAGE).get_data(as_text=True)
-    assert "紧急提醒" in overview and "township 桂平市/金田镇" in overview
+    assert "紧急提醒" in overview and "乡镇 金田镇" in overview
     db.conn.close()
 
 

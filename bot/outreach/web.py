@@ -13,6 +13,7 @@ login yet: they hand their CSV to the police station or use `hotline groups impo
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -27,6 +28,75 @@ from storage.privacy import get_vault
 bp = Blueprint("outreach_web", __name__, url_prefix="/police/outreach", template_folder="templates")
 bp.after_request(secure_headers)
 MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+# The errors of alerts.py and groups.py are written for the CLI (English); an officer
+# reads them in Chinese. Unknown ones get a general line rather than English.
+_COLUMN_NAMES = {"phone": "手机号", "village": "村", "township": "乡镇", "county": "县"}
+OFFICER_ERRORS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"^the alert text is empty$"), "提醒内容是空的。"),
+    (
+        re.compile(r"^no links in alerts"),
+        "提醒里不能有链接或网址：我们一直告诉村民，真的通知不带链接。",
+    ),
+    (re.compile(r"^send alerts to a "), "请选择发送范围（乡镇或全县）。"),
+    (re.compile(r"^scope must be one of"), "请选择发送范围（乡镇或全县）。"),
+    (re.compile(r"^no village group matches \w+ '?([^']*)'?$"), r"“\1”还没有登记村民的村组。"),
+    (re.compile(r"^no village group"), "没有这个村组。"),
+    (re.compile(r"^(\d+) villages are called '?([^':]*)'?:"), r"有\1个村都叫“\2”，请选定村组。"),
+    (re.compile(r"^'?([^']*)'? exists in (\d+) counties"), r"\2个县都有“\1”，请写“县/乡镇”。"),
+    (
+        re.compile(r"^the alert is (\d+) SMS long; keep it to (\d+)$"),
+        r"提醒太长：要\1条短信，最多\2条。",
+    ),
+    (re.compile(r"^say who is"), "没有发送人或登记人。"),
+    (
+        re.compile(r"^not confirmed"),
+        "确认码不对，或内容、人数已有变化：请重新预览后再确认。",
+    ),
+    (
+        re.compile(r"^no enrolled villagers in the incident's townships$"),
+        "涉及的乡镇还没有登记的村民。",
+    ),
+    (
+        re.compile(r"^the file is neither UTF-8 nor GBK text$"),
+        "读不出这个文件：请在表格软件里另存为逗号分隔的表格文件。",
+    ),
+    (re.compile(r"^the file is empty$"), "文件是空的。"),
+    (
+        re.compile(r"^the first line is not CSV text"),
+        "第一行读不出：请在表格软件里另存为逗号分隔的表格文件。",
+    ),
+    (
+        re.compile(r"^the first row must name the columns.*\(missing: (.*)\)$"),
+        lambda m: (
+            "第一行要写列名：手机号、村、乡镇、县（缺少："
+            + "、".join(_COLUMN_NAMES.get(c.strip(), c.strip()) for c in m[1].split(","))
+            + "）。"
+        ),
+    ),
+    (re.compile(r"^line (\d+): not a mobile number$"), r"第\1行：不是手机号。"),
+    (
+        re.compile(r"^line (\d+): village, township and county are all needed$"),
+        r"第\1行：村、乡镇、县都要填。",
+    ),
+    (re.compile(r"^line (\d+): (.*) is not your county$"), r"第\1行：“\2”不是本县。"),
+    (
+        re.compile(r"^line (\d+): more than (\d+) rows, rest ignored$"),
+        r"第\1行：超过\2行，后面的没有导入。",
+    ),
+    (re.compile(r"^line (\d+): not readable as CSV"), r"第\1行：读不出（格式不对）。"),
+)
+
+
+def officer_error(error: Exception | str) -> str:
+    """An alert's or an import's error in Chinese, for a flash."""
+    message = str(error).strip()
+    for pattern, text in OFFICER_ERRORS:
+        match = pattern.search(message)
+        if match:
+            return text(match) if callable(text) else match.expand(text)
+    return "操作没有完成，请检查填写的内容后再试。"
 
 
 def _county() -> str:
@@ -127,7 +197,7 @@ def import_csv():
         return redirect(url_for(".index"))
     data = upload.read(MAX_CSV_BYTES + 1)
     if len(data) > MAX_CSV_BYTES:
-        flash("文件太大（最多 5 MB）。", "error")
+        flash("文件太大（最多5兆）。", "error")
         return redirect(url_for(".index"))
     db = get_db()
     try:
@@ -141,7 +211,7 @@ def import_csv():
             only_county=_county(),
         )
     except (groups.EnrollmentFileError, ValueError) as exc:
-        flash(f"无法导入：{exc}", "error")
+        flash(f"无法导入：{officer_error(exc)}", "error")
         return redirect(url_for(".index"))
     _audit(
         "outreach_import",
@@ -155,7 +225,7 @@ def import_csv():
     )
     flash(message, "ok")
     for error in result.errors[:20]:
-        flash(error, "error")
+        flash(officer_error(error), "error")
     return redirect(url_for(".index"))
 
 
@@ -199,7 +269,7 @@ def alert_preview():
     try:
         shown = alerts.preview(get_db(), scope_type, scope_value, text, urgent=urgent)
     except alerts.AlertError as exc:
-        flash(f"不能发送：{exc}", "error")
+        flash(f"不能发送：{officer_error(exc)}", "error")
         return redirect(url_for(".index"))
     return _render("outreach/confirm.html", shown=shown)
 
@@ -226,7 +296,7 @@ def alert_send():
             report_id=report_id,
         )
     except alerts.AlertError as exc:
-        flash(f"未发送：{exc}", "error")
+        flash(f"未发送：{officer_error(exc)}", "error")
         return redirect(url_for(".index"))
     _audit(
         "outreach_alert",
@@ -320,7 +390,7 @@ def incident_alert_preview(incident_id: int) -> Any:
         if not shown:
             raise alerts.AlertError("no enrolled villagers in the incident's townships")
     except alerts.AlertError as exc:
-        flash(f"不能发送：{exc}", "error")
+        flash(f"不能发送：{officer_error(exc)}", "error")
         return _render(
             "outreach/incident_alert.html", **values, others=others, text=text, shown=None
         ), 400
@@ -376,7 +446,7 @@ def incident_alert_send(incident_id: int) -> Any:
                 )
             sent.append(planned.recipients)
     except alerts.AlertError as exc:
-        flash(f"未发送：{exc}", "error")
+        flash(f"未发送：{officer_error(exc)}", "error")
         return back
     flash(f"紧急提醒已确认，发给 {len(sent)} 个乡镇共 {sum(sent)} 人，已记入事件。", "ok")
     return back
