@@ -388,7 +388,8 @@ class ReportForm(Form):
         if reports.here_now(turn.text) or _EXPLICIT_NOW.search(turn.text):
             # Whatever slot is asked: they are there now. 110 first (once per form), and
             # the words go into the details, which makes the report urgent.
-            if form.get("report_id"):
+            # (A bare "现在" answers the time question: it is stored there, not twice.)
+            if form.get("report_id") and len(turn.text.strip()) > 3:
                 reports.append_details(engine.db, form["report_id"], turn.message.text.strip())
             if not form.get("told_110"):
                 form["told_110"] = True
