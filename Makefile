@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # A working python3.10 (PATH, pyenv, or $PYTHON310); see scripts/find-python310.
 PY310   := $(shell scripts/find-python310)
 
-.PHONY: setup run test lint format train nlu-report bench bench-pipelines browser clean
+.PHONY: setup run test lint format train nlu-report bench bench-pipelines browser nginx clean
 
 setup: $(STAMP)
 
@@ -34,7 +34,12 @@ run: train
 browser:
 	@scripts/ensure-chromium
 
-test: train browser
+# The deployment test runs deploy/nginx/hotline.conf in Debian's nginx (high ports, no
+# root needed to run it); scripts/ensure-nginx installs nginx-light when it can.
+nginx:
+	@scripts/ensure-nginx
+
+test: train browser nginx
 	$(PYTHON) -m pytest -q
 
 lint:
