@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,24 +59,19 @@ def _summary(latencies_ms: list[float], elapsed: float) -> dict[str, Any]:
     }
 
 
-def _model_loop(agent: Any, texts: list[str], seconds: float) -> tuple[list[float], float]:
+def _model_loop(agent: Any, texts: list[str], seconds: float) -> dict[str, Any]:
     """Rasa's NLU graph called directly, nothing around it: the ceiling."""
     from rasa.core.channels.channel import UserMessage
     from rasa.shared.core.trackers import DialogueStateTracker
 
     processor = agent.processor
-    latencies = []
-    started = time.perf_counter()
-    deadline = started + seconds
-    i = 0
-    while time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        message = UserMessage(texts[i % len(texts)])
+
+    def parse(text: str) -> None:
+        message = UserMessage(text)
         tracker = DialogueStateTracker.from_events(message.sender_id, [])
         processor._parse_message_with_graph(message, tracker, True)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        i += 1
-    return latencies, time.perf_counter() - started
+
+    return _timed(parse, texts, seconds)
 
 
 def rss_mb() -> float:
@@ -86,14 +82,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def _parse_loop(parser: Any, texts: list[str], seconds: float) -> dict[str, Any]:
+def _timed(parse: Callable[[str], Any], texts: list[str], seconds: float) -> dict[str, Any]:
+    """``parse`` over the texts, one at a time, for ``seconds``: throughput and latency."""
     latencies = []
     started = time.perf_counter()
     deadline = started + seconds
     i = 0
     while time.perf_counter() < deadline:
         t0 = time.perf_counter()
-        parser.parse(texts[i % len(texts)])
+        parse(texts[i % len(texts)])
         latencies.append((time.perf_counter() - t0) * 1000)
         i += 1
     return _summary(latencies, time.perf_counter() - started)
@@ -118,9 +115,9 @@ def measure(kind: str, seconds: float, models: Path) -> dict[str, Any]:
         parser.parse(text)
     result: dict[str, Any] = {"kind": kind, "load_s": load_s, "texts": len(texts)}
     if kind == "rasa":
-        result["alone"] = _summary(*_model_loop(parser._agent, texts, seconds))
+        result["alone"] = _model_loop(parser._agent, texts, seconds)
     cpu = time.process_time()
-    result["parse"] = _parse_loop(parser, texts, seconds)
+    result["parse"] = _timed(parser.parse, texts, seconds)
     # CPU of the whole process per parse: above the wall time if a library uses 2 cores.
     result["cpu_ms"] = 1000 * (time.process_time() - cpu) / max(result["parse"]["parses"], 1)
     result["rss_mb"] = rss_mb()

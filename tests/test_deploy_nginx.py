@@ -24,7 +24,6 @@ import datetime as dt
 import http.client
 import ipaddress
 import os
-import re
 import shutil
 import ssl
 import subprocess
@@ -39,7 +38,7 @@ from twilio.request_validator import RequestValidator
 from tests.conftest import TWILIO_TOKEN
 from tests.sms_helpers import ALIYUN_SECRET, aliyun_item
 from tests.test_reliability_kill import ROOT, Server, free_port
-from tests.test_trusted_proxy import audited_addresses, inbound
+from tests.test_trusted_proxy import audited_addresses, failed_login_with, inbound
 
 SITE = ROOT / "deploy" / "nginx" / "hotline.conf"
 GATEWAY = "127.0.0.5"  # the only address in SMS_GATEWAY_ALLOWED_IPS
@@ -312,17 +311,6 @@ def test_the_client_is_nginx_s_peer_and_a_forged_forwarded_for_is_not(stack):
     officer.headers["X-Forwarded-For"] = "10.9.9.9"
     failed_login_with(officer, nginx.base)
     assert audited_addresses(server)[-1] == OFFICER_DESK
-
-
-def failed_login_with(session: requests.Session, base: str) -> None:
-    page = session.get(base + "/police/login", timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    answer = session.post(
-        base + "/police/login",
-        data={"username": "nobody", "password": "wrong", "csrf_token": token},
-        timeout=30,
-    )
-    assert answer.status_code in (200, 401), answer.status_code
 
 
 def test_access_log_has_paths_but_no_query_strings(stack):

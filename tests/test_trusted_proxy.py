@@ -140,6 +140,11 @@ def failed_login(base: str, client: str | None = None, forged: str | None = None
         session.headers["X-Test-Client"] = client
     if forged:
         session.headers["X-Forwarded-For"] = forged
+    failed_login_with(session, base)
+
+
+def failed_login_with(session: requests.Session, base: str) -> None:
+    """One failed police login through ``session`` (an audit row with the client's address)."""
     page = session.get(base + "/police/login", timeout=30)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     answer = session.post(
