@@ -12,6 +12,8 @@ import responses
 from bot.engine import Engine, Skill, Turn, join_if_fits
 from nlu import Parse
 from reporting import links
+from reporting import scam_verdicts as verdicts
+from scamcheck import signals as scam_signals
 
 
 def is_bare_lookup(text: str) -> bool:
@@ -59,5 +61,24 @@ class LookupSkill(Skill):
         found = links.lookup(engine.db, engine.vault, turn.text)
         if not found:
             turn.say(responses.catalogue("lookups")["ask"].strip())
+            return
+        # Asking about a number or link is asking: a police verdict on it within 30 days
+        # reaches this villager (SMS and WeChat; web chat cannot be pushed to), and a
+        # verdict already given answers instead of the counts.
+        judged = scam_signals.judge(turn.text)
+        keys = verdicts.keys_of(engine.vault, phones=judged.phones, links=judged.links)
+        if keys and turn.message.channel in ("sms", "wechat"):
+            verdicts.remember_asks(
+                engine.db,
+                engine.vault,
+                keys,
+                sender_hash=turn.sender_hash,
+                channel=turn.message.channel,
+                contact=turn.message.sender,
+            )
+        marked = verdicts.verdict(engine.db, keys)
+        if marked:
+            text = responses.catalogue("scamcheck")[f"verdict_{marked['status']}"]
+            turn.say(text.format(label=marked["label"]).strip())
             return
         turn.say(*join_if_fits(*[answer(f) for f in found]))

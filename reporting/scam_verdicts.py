@@ -94,7 +94,7 @@ def remember_asks(
     verdict given within 30 days reaches them; asking again refreshes the date."""
     stamp = now_iso()
     contact_enc = vault.encrypt(contact)
-    with db.conn:
+    with db.atomic():
         for k in keys:
             db.execute(
                 "INSERT INTO scam_asks (kind, key, sender_hash, channel, contact_enc, asked_at)"
@@ -135,7 +135,7 @@ def mark(
         raise ValueError(f"bad verdict {key.kind}/{status}")
     stamp = now_iso()
     by = officer["username"] if officer else "cli"
-    with db.conn:
+    with db.atomic():
         db.execute(
             "INSERT INTO scam_verdicts (kind, key, label, status, by, at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status,"
@@ -251,7 +251,7 @@ def mark_notified(db: sqlite_utils.Database, notice: Notice, outcome: str) -> No
 
 def purge_expired(db: sqlite_utils.Database) -> int:
     """Addresses of asks older than 30 days are deleted: no verdict can reach them now."""
-    with db.conn:
+    with db.atomic():
         return int(
             db.execute(
                 "UPDATE scam_asks SET contact_enc = NULL WHERE asked_at < ? AND contact_enc"

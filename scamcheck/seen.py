@@ -98,7 +98,7 @@ def record(
     if len(fp) < MIN_CHARS:
         return None
     stamp = now_iso()
-    with db.conn:
+    with db.atomic():
         message_id = find(db, text)
         if message_id is None:
             message_id = int(

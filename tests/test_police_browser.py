@@ -66,3 +66,35 @@ def test_officer_resolves_report_and_reporter_hears(
     assert report["ref"] not in other.content()
     other.close()
     db.conn.close()
+
+
+def test_officer_confirms_a_number_and_the_villager_who_asked_hears(
+    degraded_app, degraded_server, browser, monkeypatch
+):
+    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
+    db = load_county(degraded_app)
+    sender = senders.ConsoleSender(out=io.StringIO())
+    monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
+    asker = SmsPhone(degraded_app.test_client(), "+8613700001234")
+    asker.send("13955554444 这个号码是骗子吗")  # a lookup: the ask is remembered
+    reporter = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    for text in ("我要举报 有人打13955554444说医保冻结要转钱", "金田村", "跳过", "跳过", "跳过"):
+        reporter.send(text)
+    report = list(db.query("SELECT * FROM reports"))[0]
+
+    page = browser.new_page()
+    login(page, degraded_server, "jt")
+    page.goto(f"{degraded_server}/police/reports/{report['id']}")
+    row = page.locator("#scam-verdicts tr[data-kind=phone]")
+    assert "139****4444" in row.inner_text() and "1 人" in row.inner_text()
+    row.locator("button[value=confirmed]").click()
+    page.wait_for_selector("#scam-verdicts")
+    row = page.locator("#scam-verdicts tr[data-kind=phone]")
+    assert "已确认诈骗" in row.locator(".verdict").inner_text()
+    page.close()
+
+    assert drain_outbox(degraded_app).sent == 1
+    [(to, notice)] = [(t, m) for t, m in sender.sent if "确认是诈骗" in m]
+    assert to.endswith("13700001234") and "139****4444" in notice and "13955554444" not in notice
+    assert asker.send("13955554444 这个号码是骗子吗")[0].startswith("警方已确认")
+    db.conn.close()
