@@ -16,6 +16,11 @@ from nlu.normalise import normalise
 from nlu.textclf import pinyin
 
 _STOP = r"[^，。,.!?！？]"  # within one clause
+# The SMS code, as villagers name it without the word: 六位数, 那串数字, 短信里的码.
+_CODE = (
+    r"(?:验证码|校验码|动态码|[四六几]位数(?:字)?|那串数字?|那几个数字?"
+    r"|短信里的(?:数字?|码)|(?<!二维)码)"
+)
 _NEGATED = re.compile(r"(没|不|别|未|没有|不要|不能|千万别|冇|唔)$")
 # Things that already happened to the villager. Besides the act (scanned, gave the code,
 # showed the face) the consequences a victim reports without naming the act: money
@@ -23,8 +28,8 @@ _NEGATED = re.compile(r"(没|不|别|未|没有|不要|不能|千万别|冇|唔)
 # succeeded" message they never asked for, an account taken over.
 _VICTIM = re.compile(
     r"扫了|扫过了|扫完了|刷了脸|刷脸了|拍了脸|上当了|被骗了|受骗了"
-    rf"|验证码{_STOP}{{0,6}}(给了|告诉了|发给了|报给|念给|给他|给她|给他们)"
-    rf"|(把|将)验证码{_STOP}{{0,4}}(给|告诉|发|念)"
+    rf"|{_CODE}{_STOP}{{0,6}}(给了|告诉了|发给了|报给|念给|给他|给她|给他们)"
+    rf"|(把|将){_STOP}{{0,8}}{_CODE}{_STOP}{{0,4}}(给|告诉|发|念|报)"
     rf"|(给|告诉|发给)了?(他|她|他们|人家|对方){_STOP}{{0,2}}验证码"
     rf"|(钱|存款|余额|工资|养老金|低保|补贴){_STOP}{{0,6}}"
     r"(没了|被扣|被转|少了|转走|不见了|被划|被取)"

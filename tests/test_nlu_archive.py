@@ -73,7 +73,7 @@ def test_the_intent_shortcut_is_not_honoured(product, rasa_parser, text):
 
 
 def test_the_fallback_threshold_is_read_from_the_archive(product, model_path):
-    assert product._model.threshold == 0.34  # config.yml's FallbackClassifier
+    assert product._model.threshold == evaluate.configured_threshold()  # config.yml
     assert product.parse("那个那个").intent == FALLBACK_INTENT  # fillers only
 
 

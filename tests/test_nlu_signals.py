@@ -28,6 +28,10 @@ from nlu.signals import contrary, victim_words
         "说我用身份证借了网贷 可我没借过",
         "有人冒用我的名字",
         "来了好几条催收的短信",
+        # the code named without the word 验证码
+        "我把手机上收到的六位数念给那个人了",
+        "俺把短信里的数字告诉办卡的了",
+        "那串数字我报给他们了",
         # traditional characters
         "驗證碼給了他們",
         "我已經掃了",
@@ -50,6 +54,8 @@ def test_victim_words(text):
         "银行卡怎么挂失",
         "微信怎么绑定医保",
         "钱还在 没少",
+        "他们把二维码发给我了",
+        "六位数的密码怎么改",
     ],
 )
 def test_not_victim_words(text):
