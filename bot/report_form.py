@@ -51,9 +51,15 @@ def _text(key: str, **values: Any) -> str:
     return responses.text(f"report_form.{key}", **values)
 
 
+# "我不想举报", "不用报警了", "别举报", "没必要报案吧": the word, said not to happen.
+_REFUSED = re.compile(
+    r"(不|别|没|甭|莫|冇|唔|不用|不想|不要|没必要|用不着)[^，。,.!?！？]{0,3}(举报|报案|报警)"
+)
+
+
 def explicit_report(text: str) -> bool:
-    """True for "我要举报" / "快来人", False for "要不要报警啊"."""
-    return bool(_EXPLICIT.search(text)) and not _ASKING.search(text)
+    """True for "我要举报" / "快来人", False for "要不要报警啊" or "我不想举报"."""
+    return bool(_EXPLICIT.search(text)) and not _ASKING.search(text) and not _REFUSED.search(text)
 
 
 def _worth_keeping(text: str) -> bool:
@@ -88,9 +94,11 @@ class ReportForm(Form):
         self.earlier_check = earlier_check
 
     def acts(self, engine: Engine, turn: Turn, intent: str) -> bool:
-        # A report intent answers with advice and "要举报回复3"; only explicit words
-        # (我要举报, 快来人) or a menu choice file a report, so only they are confirmed.
-        return intent == "start_report" or explicit_report(turn.text)
+        # A report intent files a report only on explicit words (我要举报, 快来人: plainly
+        # asked, never by accident) or a menu choice; otherwise it advises and offers
+        # "要举报回复3". Neither needs a "did you mean" question, however unsure the
+        # model is of the report's kind (the police read the words).
+        return False
 
     # --- starting -------------------------------------------------------------------
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:

@@ -24,6 +24,9 @@ ANSWERS = {
     "别给我整这些了": ("unsubscribe", 0.5),
     "门口有人": ("report_suspicious_visit", 0.5),
     "我要举报 门口有人": ("report_suspicious_visit", 0.5),
+    "我不想举报 门口有人": ("report_suspicious_visit", 0.5),
+    "门口有人 不用报警了": ("report_suspicious_visit", 0.9),
+    "门口有人 别举报": ("report_suspicious_visit", 0.9),
     "嗯那个": ("greet", 0.2),
     "外面那个事": ("nlu_fallback", 0.4),
     # Confident parses whose text also says the opposite: asked about, never done.
@@ -96,11 +99,15 @@ def test_a_confident_unsubscribe_that_asks_to_resume_keeps_the_subscription(who,
     assert db.execute("SELECT status FROM subscribers").fetchall() == [("opted_out",)]
 
 
-def test_low_confidence_report_words_are_confirmed_then_made(who, db):
-    assert who.send("我要举报 门口有人") == [responses.text("confirm.report_suspicious_visit")]
-    assert list(db.query("SELECT * FROM reports")) == []
-    assert "哪个村" in who.send("是")[-1]
+def test_report_words_start_the_report_however_unsure_the_model_is(who, db):
+    assert "哪个村" in who.send("我要举报 门口有人")[-1]
     assert [r["summary"] for r in db.query("SELECT * FROM reports")] == ["我要举报 门口有人"]
+
+
+@pytest.mark.parametrize("text", ["我不想举报 门口有人", "门口有人 不用报警了", "门口有人 别举报"])
+def test_report_words_said_not_to_happen_file_nothing(who, db, text):
+    who.send(text)
+    assert list(db.query("SELECT * FROM reports")) == []
 
 
 def test_low_confidence_report_intent_without_report_words_gets_advice_not_a_question(who, db):
