@@ -57,7 +57,7 @@ format:
 nlu-report: train
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/hotline nlu-evaluate --cross-validation
 
-# Raw NLU, load through `hotline serve` at 1/10/50 senders, the 100k push: one run,
+# Raw NLU, load through `hotline serve` at 1/10/50 senders, the 100k push, OCR: one run,
 # figures into docs/benchmarks.md (about 6 minutes; run it on a quiet machine).
 bench: train
 	$(PYTHON) bench/run.py

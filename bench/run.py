@@ -118,6 +118,7 @@ def report(
     nlu: dict[str, Any],
     load: dict[str, Any],
     outbox_md: str,
+    ocr_md: str = "",
 ) -> str:
     lines = [
         BEGIN,
@@ -145,6 +146,12 @@ def report(
         outbox_md.replace("## Outbox (bench/outbox_bench.py)", "### Outbox: the 100k push")
         .replace("\n\n", f"\n\nCommand: `{commands['outbox']}`\n\n", 1)
         .rstrip(),
+        "",
+        "### OCR: photos read and judged (one core)",
+        "",
+        f"Command: `{commands.get('ocr', 'bench/ocr_bench.py')}`",
+        "",
+        ocr_md,
         "",
         END,
     ]
@@ -189,7 +196,19 @@ def main(argv: list[str] | None = None) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         outbox_bench.main(outbox_args)
-    block = report(info, before, loadavg(), commands, nlu, load, out.getvalue())
+    # OCR in its own process, so that its memory figure is OCR's alone; it also
+    # rewrites its block in docs/scamcheck.md (unless --quick).
+    print("[bench] OCR ...", file=sys.stderr, flush=True)
+    ocr_args = ["--quick"] if opts.quick else []
+    commands["ocr"] = "nice -n 10 .venv/bin/python bench/ocr_bench.py " + " ".join(ocr_args)
+    ocr_run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ocr_bench.py"), *ocr_args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ocr_md = ocr_run.stdout.strip() or f"OCR bench failed: {ocr_run.stderr.strip()[-500:]}"
+    block = report(info, before, loadavg(), commands, nlu, load, out.getvalue(), ocr_md)
     print(block)
     if not (opts.quick or opts.no_write):
         write_doc(block)
