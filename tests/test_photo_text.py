@@ -125,3 +125,14 @@ def test_what_is_kept_for_a_report_masks_numbers():
     state = kept(judge(text), text)
     assert "13977665544" not in str(state) and "6222021234567890123" not in str(state)
     assert "139****5544" in state["text"]
+
+
+def test_the_screenshot_in_the_readme_gets_the_answer_it_shows(chat):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    image = (root / "docs" / "img" / "fake-sms-screenshot.png").read_bytes()
+    reply = upload(chat, image).get_json()["replies"][0]
+    first = reply.split("\n")[0]
+    assert first in (root / "README.md").read_text(encoding="utf-8")
+    assert first.startswith("这条像是诈骗") and "nhsa-gov.top" in first
