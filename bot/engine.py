@@ -385,6 +385,10 @@ class Engine:
         for skill in self.skills:
             if skill.recognise(self, turn):
                 return
+        if text.isdigit() and len(text) <= 3 and not turn.message.media:
+            # A menu digit we do not have (99, 8): the menu again, never a model's guess.
+            self.unsure(turn, "fallback")
+            return
         if len(text) > MAX_TEXT:
             turn.say(responses.text("too_long"))
             text = text[:MAX_TEXT]
