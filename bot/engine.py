@@ -50,18 +50,12 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 500
 # Below this, the answer is "say it again" (with the safety line) rather than a guess.
 MIN_CONFIDENCE = 0.4
-# Below this, an intent with side effects (subscribe, unsubscribe, a report) is asked
-# about first ("回1确认") rather than done.
+# Below this, a subscription change is asked about first ("回1确认") rather than done.
+# Report intents are not: they file a report only on explicit, non-negated report words
+# (bot/report_form.explicit_report), which are the villager's plain ask, and otherwise
+# only advise and offer 回3.
 SURE_CONFIDENCE = 0.75
-SIDE_EFFECT_INTENTS = frozenset(
-    {
-        "subscribe",
-        "unsubscribe",
-        "report_qr_code",
-        "report_phone_borrowing",
-        "report_suspicious_visit",
-    }
-)
+SIDE_EFFECT_INTENTS = frozenset({"subscribe", "unsubscribe"})
 # Words and photos from this far back are carried into a report started now.
 RECENT_WINDOW = dt.timedelta(minutes=15)
 RECENT_KEEP = 4
@@ -159,12 +153,6 @@ class Skill:
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         """Before the model (outside forms): True when this skill answered the message."""
         return False
-
-    def acts(self, engine: Engine, turn: Turn, intent: str) -> bool:
-        """True when answering ``intent`` for this message would change something (a
-        report filed, a subscription changed): the engine then asks first when unsure.
-        A skill that only advises for this message says False."""
-        return True
 
     def follow_up(self, engine: Engine, turn: Turn) -> bool:
         """Before forms and menu digits: True when this message answered a short question
@@ -397,11 +385,8 @@ class Engine:
         if intent == FALLBACK_INTENT or confidence < MIN_CONFIDENCE:
             self.unsure(turn, "fallback" if intent == FALLBACK_INTENT else "low_confidence")
             return
-        skill = self._by_intent.get(intent)
-        if (
-            intent in SIDE_EFFECT_INTENTS
-            and (confidence < SURE_CONFIDENCE or contrary(intent, text))
-            and (skill is None or skill.acts(self, turn, intent))
+        if intent in SIDE_EFFECT_INTENTS and (
+            confidence < SURE_CONFIDENCE or contrary(intent, text)
         ):
             self.confirm(turn, intent)
             return
@@ -505,10 +490,7 @@ class Engine:
             intent = pending["intent"]
             turn.text = pending.get("text") or turn.text
             turn.parse = Parse(turn.text, intent, 1.0)
-            if intent.startswith("report_"):
-                self.start_report(turn, intent, summary=turn.text)
-            else:
-                self.run(intent, turn)
+            self.run(intent, turn)
             return True
         if word in NO_WORDS:
             turn.say(responses.text("confirm_dropped"))

@@ -25,8 +25,9 @@ _STATE = "feedback"
 
 def ask(turn: Turn, check: dict[str, Any]) -> None:
     """Add the question to the turn's last reply when it fits in 3 SMS segments, and
-    remember what was judged (``check``: photo_text.kept's masked form)."""
-    if not turn.replies:
+    remember what was judged (``check``: photo_text.kept's masked form). Never after
+    first aid (money gone): a victim is told what to do, not asked to rate it."""
+    if not turn.replies or any(kind == "money_gone" for kind, _ in check.get("signals", [])):
         return
     question = feedback.question()
     joined = f"{turn.replies[-1]}\n{question}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import responses
 from bot.engine import Engine, Skill, Turn, join_if_fits
+from bot.photo_text import remember_ask, verdict_reply
 from nlu import Parse
 from reporting import links
 from reporting import scam_verdicts as verdicts
@@ -67,18 +68,9 @@ class LookupSkill(Skill):
         # verdict already given answers instead of the counts.
         judged = scam_signals.judge(turn.text)
         keys = verdicts.keys_of(engine.vault, phones=judged.phones, links=judged.links)
-        if keys and turn.message.channel in ("sms", "wechat"):
-            verdicts.remember_asks(
-                engine.db,
-                engine.vault,
-                keys,
-                sender_hash=turn.sender_hash,
-                channel=turn.message.channel,
-                contact=turn.message.sender,
-            )
+        remember_ask(engine, turn, keys)
         marked = verdicts.verdict(engine.db, keys)
         if marked:
-            text = responses.catalogue("scamcheck")[f"verdict_{marked['status']}"]
-            turn.say(text.format(label=marked["label"]).strip())
+            turn.say(verdict_reply(marked))
             return
         turn.say(*join_if_fits(*[answer(f) for f in found]))

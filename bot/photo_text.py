@@ -30,7 +30,7 @@ from storage.privacy import normalise_contact
 if TYPE_CHECKING:
     from bot.engine import Engine as Dialogue
     from bot.engine import Turn
-    from bot.qr import QrVerdict
+    from bot.qr.verdict import QrVerdict
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,7 @@ def answer_photos(
         return True
     else:
         turn.say(*replies)
-    if "money_gone" not in {kind for kind, _ in check["signals"]}:
-        ask_feedback(turn, check)
+    ask_feedback(turn, check)
     return True
 
 
@@ -114,7 +113,27 @@ def _village(dialogue: Dialogue, turn: Turn) -> str | None:
     return form.get("village")
 
 
-def answer_text(dialogue: Dialogue, turn: Turn, text: str) -> list[str]:
+def remember_ask(dialogue: Dialogue, turn: Turn, keys: list[verdicts.Key]) -> None:
+    """This villager asked about ``keys``: a police verdict within 30 days reaches them
+    (SMS and WeChat only: web chat cannot be pushed to)."""
+    if keys and turn.message.channel in outbox.PUSH_CHANNELS:
+        verdicts.remember_asks(
+            dialogue.db,
+            dialogue.vault,
+            keys,
+            sender_hash=turn.sender_hash,
+            channel=turn.message.channel,
+            contact=turn.message.sender,
+        )
+
+
+def verdict_reply(marked: dict[str, Any]) -> str:
+    """What a villager is told about something the police gave a verdict on."""
+    text: str = responses.catalogue("scamcheck")[f"verdict_{marked['status']}"]
+    return text.format(label=marked["label"]).strip()
+
+
+def answer_text(dialogue: Dialogue, turn: Turn, text: str, j: Judgement | None = None) -> list[str]:
     """Judge a forwarded message (pasted, or read from a photo) and return the replies;
     [] when a registry code was found and the registry check answered instead.
 
@@ -122,8 +141,10 @@ def answer_text(dialogue: Dialogue, turn: Turn, text: str) -> list[str]:
     remembered for a later verdict notice (reporting/scam_verdicts.py; SMS and WeChat only:
     web chat cannot be pushed to), and ``turn.state["last_text_check"]`` keeps the
     judgement for a report made next and for "did this help?" (scamcheck/feedback.py).
+    ``j``: the judgement of ``text`` when the caller already has it.
     """
-    j = judge(text, recipient_tail=recipient_tail(turn))
+    if j is None:
+        j = judge(text, recipient_tail=recipient_tail(turn))
     counted = seen.record(
         dialogue.db,
         text,
@@ -138,15 +159,7 @@ def answer_text(dialogue: Dialogue, turn: Turn, text: str) -> list[str]:
         codes=j.codes,
         message_id=counted.message_id if counted else None,
     )
-    if keys and turn.message.channel in ("sms", "wechat"):
-        verdicts.remember_asks(
-            dialogue.db,
-            dialogue.vault,
-            keys,
-            sender_hash=turn.sender_hash,
-            channel=turn.message.channel,
-            contact=turn.message.sender,
-        )
+    remember_ask(dialogue, turn, keys)
     state = kept(j, text)
     if counted:
         state["message_id"] = counted.message_id
@@ -156,7 +169,7 @@ def answer_text(dialogue: Dialogue, turn: Turn, text: str) -> list[str]:
     marked = verdicts.verdict(dialogue.db, keys)
     if marked and (marked["status"] == "confirmed" or j.verdict != "scam"):
         state["verdict"] = "scam" if marked["status"] == "confirmed" else j.verdict
-        return [t[f"verdict_{marked['status']}"].format(label=marked["label"]).strip()]
+        return [verdict_reply(marked)]
     if j.codes and j.verdict != "scam":
         from bot import verify_team  # the registry's form and answers
 

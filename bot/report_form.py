@@ -21,13 +21,15 @@ import responses
 from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
 from nlu.parser import Entity
-from reporting import cadres, reports, routing
+from reporting import cadres, incidents, reports, routing
 
 FORM = "report_form"
 REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
+# Asking the police to come: a report, and a sign the people are there now.
+_COME_NOW = r"快来人|派人来|请.{0,2}来人|出警"
 # Words that mean "take this as a report now", not a question about one.
-_EXPLICIT_NOW = re.compile(r"快来人|派人来|请.{0,2}来人|出警|快来")
-_EXPLICIT = re.compile(r"举报|报案|报警|快来人|派人来|请.{0,2}来人|出警|抓(他|住|人)")
+_EXPLICIT = re.compile(rf"举报|报案|报警|{_COME_NOW}|抓(他|住|人)")
+_HERE_NOW = re.compile(rf"{_COME_NOW}|快来")
 _ASKING = re.compile(
     r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
 )
@@ -55,6 +57,11 @@ def _text(key: str, **values: Any) -> str:
 _REFUSED = re.compile(
     r"(不|别|没|甭|莫|冇|唔|不用|不想|不要|没必要|用不着)[^，。,.!?！？]{0,3}(举报|报案|报警)"
 )
+
+
+def here_now(text: str) -> bool:
+    """The people are there now ("人还没走", "快来人"): call 110 first, and it is urgent."""
+    return reports.here_now(text) or bool(_HERE_NOW.search(text))
 
 
 def explicit_report(text: str) -> bool:
@@ -92,13 +99,6 @@ class ReportForm(Form):
     ) -> None:
         self.photo_hooks = list(photo_hooks or [])
         self.earlier_check = earlier_check
-
-    def acts(self, engine: Engine, turn: Turn, intent: str) -> bool:
-        # A report intent files a report only on explicit words (我要举报, 快来人: plainly
-        # asked, never by accident) or a menu choice; otherwise it advises and offers
-        # "要举报回复3". Neither needs a "did you mean" question, however unsure the
-        # model is of the report's kind (the police read the words).
-        return False
 
     # --- starting -------------------------------------------------------------------
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
@@ -170,8 +170,7 @@ class ReportForm(Form):
             form["cadre_village"] = True
         question = self.next_question(engine, turn)
         first = question if form.get("ref") else _text("started") + question
-        said = " ".join(words)
-        if reports.here_now(said) or _EXPLICIT_NOW.search(said):
+        if here_now(" ".join(words)):
             form["told_110"] = True
             first = _text("here_now") + first
         turn.say(*join_if_fits(*advice_replies, first))
@@ -393,7 +392,7 @@ class ReportForm(Form):
         form = turn.state["form"]
         if form.get("report_id"):
             reports.add_message(engine.db, form["report_id"], "in", turn.message.text)
-        if reports.here_now(turn.text) or _EXPLICIT_NOW.search(turn.text):
+        if here_now(turn.text):
             # Whatever slot is asked: they are there now. 110 first (once per form), and
             # the words go into the details, which makes the report urgent.
             # (A bare "现在" answers the time question: it is stored there, not twice.)
@@ -418,7 +417,7 @@ class ReportForm(Form):
             turn.say(_text("nothing_to_report"))
             return
         db = engine.db
-        report = reports.submit(db, report_id, engine.vault)
+        report = incidents.submit(db, engine.vault, report_id)
         station = (
             routing.station(db, report["station_code"]) if report.get("station_code") else None
         )
@@ -433,7 +432,7 @@ class ReportForm(Form):
         form = turn.state["form"]
         report = reports.get(engine.db, form["report_id"]) if form.get("report_id") else None
         if report is not None and report["status"] != "withdrawn":
-            reports.submit(engine.db, report["id"], engine.vault)
+            incidents.submit(engine.db, engine.vault, report["id"])
 
     def leave(self, engine: Engine, turn: Turn) -> None:
         form = turn.state["form"]
@@ -443,7 +442,7 @@ class ReportForm(Form):
             return
         # The police already took it up: withdrawing would bypass their workflow.
         # The form ends, the report stays, and the officer reads the wish in the log.
-        report = reports.submit(engine.db, report_id, engine.vault)
+        report = incidents.submit(engine.db, engine.vault, report_id)
         reports.add_message(engine.db, report_id, "note", "reporter cancelled (举报人要求取消)")
         turn.say(_text("cancel_too_late", ref=report["ref"]))
 

@@ -76,7 +76,7 @@ class PastedMessageSkill(Skill):
         turn.state.pop("more", None)
         # The same path as a photo's text: counted as seen, remembered for a verdict
         # notice, a registry code checked, kept for a report made next.
-        replies = answer_text(engine, turn, text)
+        replies = answer_text(engine, turn, text, judgement)
         if not replies:  # a registry code in it: the registry check answered
             return True
         turn.say(*replies)
@@ -84,8 +84,7 @@ class PastedMessageSkill(Skill):
             turn.parse = Parse(turn.text, "already_victim", 1.0)
             turn.state["more"] = "already_victim"
             turn.state["offer"] = "already_victim"
-            return True  # a victim is told what to do, not asked to rate the answer
-        if judgement.verdict == "scam":
+        elif judgement.verdict == "scam":
             turn.state["offer"] = "report_suspicious_visit"
         ask_feedback(turn, turn.state.get("last_text_check") or {})
         return True

@@ -33,9 +33,9 @@ from typing import Any
 
 import joblib
 
-from nlu import textclf
 from nlu.entities import Gazetteer, extract
 from nlu.normalise import normalise
+from nlu.textclf import MODEL_FILE, ranking
 from nlu.types import FALLBACK_INTENT, Parse
 
 CLASSIFIER = "nlu.components.tfidf_intent.TfidfIntentClassifier"
@@ -88,7 +88,7 @@ def read(path: str | Path) -> IntentModel:
         if len(classifiers) != 1 or len(fallbacks) > 1:
             raise UnsupportedGraph("expected one intent classifier and at most one fallback")
         resource = classifiers[0]["resource"]["name"]
-        blob = _member(tar, f"components/{resource}/{textclf.MODEL_FILE}")
+        blob = _member(tar, f"components/{resource}/{MODEL_FILE}")
     # Our own file, written by TfidfIntentClassifier.train into this archive.
     model = joblib.load(io.BytesIO(blob))
     fallback = fallbacks[0]["config"] if fallbacks else {}
@@ -105,7 +105,7 @@ def classify(model: IntentModel, text: str) -> tuple[str, float]:
     """(intent, confidence) for a normalised text, as Rasa's graph would give them:
     the classifier's best intent, or the fallback intent at the threshold's confidence
     when the best is below the threshold or too close to the second (FallbackClassifier)."""
-    ranked = textclf.ranking(model.model, text)
+    ranked = ranking(model.model, text)
     best, confidence = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else None
     if confidence < model.threshold or (

@@ -15,7 +15,7 @@ the C chosen on the whole training set (one hyper-parameter; nested CV of C woul
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +86,16 @@ def outcome(expected: str, predicted: str, text: str | None = None) -> str | Non
     return "confident_wrong"
 
 
+def outcomes(pairs: Sequence[tuple[str, str]], texts: Sequence[str] | None = None) -> Iterator[str]:
+    """The outcome of every wrong (expected, predicted) pair, with its text when known."""
+    said: Sequence[str | None] = texts if texts is not None else [None] * len(pairs)
+    for (e, p), t in zip(pairs, said, strict=True):
+        if (o := outcome(e, p, t)) is not None:
+            yield o
+
+
 def cost(pairs: Sequence[tuple[str, str]], texts: Sequence[str] | None = None) -> float:
-    said = texts if texts is not None else [None] * len(pairs)
-    return sum(COSTS[o] for (e, p), t in zip(pairs, said, strict=True) if (o := outcome(e, p, t)))
+    return sum(COSTS[o] for o in outcomes(pairs, texts))
 
 
 def with_fallback(
@@ -279,10 +286,7 @@ class Scores:
         return {v: (right[v], total[v]) for v in sorted(total)}
 
     def outcomes(self) -> Counter:
-        said = self.texts if self.texts is not None else [None] * len(self.pairs)
-        return Counter(
-            o for (e, p), t in zip(self.pairs, said, strict=True) if (o := outcome(e, p, t))
-        )
+        return Counter(outcomes(self.pairs, self.texts))
 
     def cost(self) -> float:
         return cost(self.pairs, self.texts)

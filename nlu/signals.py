@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from nlu.normalise import normalise
-from nlu.textclf import pinyin
+from nlu.sounds import pinyin
 
 _STOP = r"[^，。,.!?！？]"  # within one clause
 # The SMS code, as villagers name it without the word: 六位数, 那串数字, 短信里的码.

@@ -32,6 +32,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from nlu.content import has_content
 from nlu.normalise import normalise
+from nlu.sounds import pinyin
 
 DICTIONARY = Path(__file__).with_name("dictionary")
 # The fitted pipeline's file inside the Rasa model archive (the component writes it,
@@ -59,35 +60,6 @@ def _jieba() -> Any:
 def words(text: str) -> list[str]:
     """jieba tokens of an (already normalised) text, spaces dropped, lower-cased."""
     return [t.lower() for t in _jieba().lcut(text) if t.strip()]
-
-
-@cache
-def _syllables() -> dict[str, str]:
-    """Han character -> its first reading without tone (pypinyin's table), built once:
-    a lookup per character instead of pypinyin's phrase matching (0.5 ms a message)."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    tones = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
-    return {
-        chr(code): readings.split(",")[0].translate(tones) for code, readings in pinyin_dict.items()
-    }
-
-
-def pinyin(text: str) -> str:
-    """The sound of a message: Han characters as toneless pinyin, Latin letters as
-    typed, without spaces, anything else a separator. Homophone typos (腿订 for 退订,
-    医保瓶证) and pinyin-only messages (wo yao tuiding) then share n-grams with what
-    they stand for."""
-    table = _syllables()
-    out = []
-    for ch in text.lower():
-        if ch in table:
-            out.append(table[ch])
-        elif "a" <= ch <= "z":
-            out.append(ch)
-        elif not ch.isspace() and (not out or out[-1] != "|"):
-            out.append("|")
-    return "".join(out)
 
 
 def features() -> FeatureUnion:

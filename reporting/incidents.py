@@ -42,6 +42,18 @@ def _immediate(db: sqlite_utils.Database) -> Iterator[None]:
         yield
 
 
+def submit(db: sqlite_utils.Database, vault: Vault, report_id: int) -> dict[str, Any]:
+    """The form is finished (``reports.submit``), and the report is linked to others
+    sharing a number, link, team, plate, message or township."""
+    report = reports.submit(db, report_id)
+    try:
+        link_report(db, vault, report_id)
+    except Exception:
+        # The villager's report is in; a linking failure must not lose their reply.
+        log.exception("linking report %s failed", report_id)
+    return report
+
+
 def link_report(db: sqlite_utils.Database, vault: Vault, report_id: int) -> dict[str, Any] | None:
     """Record a finished report's keys and join it to its cluster; return the incident
     it is now part of (created, grown or merged here), or None."""

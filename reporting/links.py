@@ -79,9 +79,9 @@ _PLATE = re.compile(
     r"([京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼])\s?([A-Z])"
     r"\s?[·•.\-\s]?\s?([A-Z0-9]{5,6})(?![A-Z0-9])"
 )
-_QR_NOTE = "qr"  # report_messages.direction of a QR check (bot/qr/report_hook.py)
+QR_NOTE = "qr"  # report_messages.direction of a QR check (bot/qr/report_hook.py)
 # ... and of a judged message or photo text: what it names (links) is the suspects' too.
-_TEXT_NOTE = "scamcheck"
+TEXT_NOTE = "scamcheck"
 # The seen-before fingerprint of a judged message (scamcheck/seen.py), written into its
 # note by ``message_mark`` and read back by ``keys_of``: two reports about the same
 # forwarded message are linked like two reports of the same number. An id, no one's data.
@@ -216,7 +216,7 @@ def report_text(db: sqlite_utils.Database, report: dict[str, Any]) -> str:
         row[0]
         for row in db.execute(
             "SELECT text FROM report_messages WHERE report_id = ? AND direction IN (?, ?)",
-            [report["id"], _QR_NOTE, _TEXT_NOTE],
+            [report["id"], QR_NOTE, TEXT_NOTE],
         ).fetchall()
     ]
     return "\n".join(t for t in (report.get("summary"), report.get("details"), *notes) if t)

@@ -224,11 +224,9 @@ def apply_route(
     return update(db, report_id, **fields)
 
 
-def submit(db: sqlite_utils.Database, report_id: int, vault: Vault | None = None) -> dict[str, Any]:
+def submit(db: sqlite_utils.Database, report_id: int) -> dict[str, Any]:
     """The form is finished: the report enters the queue now rather than in 30 minutes.
-
-    With the vault (every caller in the bot passes it), the report is also linked to
-    others sharing a number, link, team, plate or township (reporting/incidents.py)."""
+    (``incidents.submit`` does this and links the report to others: what the bot calls.)"""
     report = get(db, report_id) or {}
     fields: dict[str, Any] = {
         "form_step": None,
@@ -236,17 +234,7 @@ def submit(db: sqlite_utils.Database, report_id: int, vault: Vault | None = None
     }
     if report.get("routing") in ("pending", "ambiguous") and not report.get("station_code"):
         fields["routing"] = "unrouted"
-    report = update(db, report_id, **fields)
-    if vault is not None:
-        # Imported here: incidents reads reports (scope, get), so it imports this module.
-        from reporting import incidents
-
-        try:
-            incidents.link_report(db, vault, report_id)
-        except Exception:
-            # The villager's report is in; a linking failure must not lose their reply.
-            log.exception("linking report %s failed", report_id)
-    return report
+    return update(db, report_id, **fields)
 
 
 def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import responses
 from bot.outreach import groups
 from registry import activities, staff
-from reporting import reports, routing
+from reporting import incidents, reports, routing
 from storage.db import connect
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, csrf_token, logged_in
@@ -133,7 +133,7 @@ def report_ids(county, degraded_app):
             summary=f"让扫码送鸡蛋 号码13977665544 第{n}个",
         )
         reports.apply_route(county, report["id"], routing.route(county, village), village)
-        reports.submit(county, report["id"], vault)
+        incidents.submit(county, vault, report["id"])
         ids.append(report["id"])
     return ids
 

@@ -1,6 +1,6 @@
 """The dependency rules README states, checked on the code: no import circle between
-modules (at import time), and no package importing one above it, counting imports
-inside functions too (a deferred import is still a dependency)."""
+modules and no package importing one above it, counting imports inside functions and
+for type checking too (a deferred import is still a dependency)."""
 
 from __future__ import annotations
 
@@ -35,18 +35,11 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(path: Path, known: set[str], *, top_level_only: bool) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    if top_level_only:
-        nodes = []
-        for node in tree.body:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue  # annotations only, never run
-            nodes += [node, *(node.body if isinstance(node, ast.If | ast.Try) else [])]
-    else:
-        nodes = list(ast.walk(tree))
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Every module of ours that ``path`` imports, anywhere in it: at the top, inside a
+    function (deferred) or for type checking only."""
     names = set()
-    for node in nodes:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -62,7 +55,7 @@ def test_no_package_imports_one_above_it():
         if package not in ALLOWED:
             assert package == "bot", f"{package}/ has no place in the layer order"
             continue
-        for target in _imports(path, set(modules), top_level_only=False):
+        for target in _imports(path, set(modules)):
             other = target.split(".")[0]
             if other != package and other not in ALLOWED[package]:
                 wrong.append(f"{name} imports {target}")
@@ -71,7 +64,7 @@ def test_no_package_imports_one_above_it():
 
 def test_no_import_circle_between_modules():
     modules = _modules()
-    graph = {m: _imports(p, set(modules), top_level_only=True) - {m} for m, p in modules.items()}
+    graph = {m: _imports(p, set(modules)) - {m} for m, p in modules.items()}
     circles, index, low, stack, on_stack = [], {}, {}, [], set()
 
     def visit(node: str) -> None:  # Tarjan's strongly connected components

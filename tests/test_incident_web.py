@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bot.outreach import groups
-from reporting import reports, routing
+from reporting import incidents, reports, routing
 from tests.police_helpers import logged_in, post_form
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
@@ -40,7 +40,7 @@ def incident(county, vault):
         reports.apply_route(county, report["id"], routing.route(county, village), village)
         created = (T0 + dt.timedelta(hours=n)).isoformat(timespec="seconds")
         reports.update(county, report["id"], created_at=created)
-        refs.append(reports.submit(county, report["id"], vault)["ref"])
+        refs.append(incidents.submit(county, vault, report["id"])["ref"])
     (row,) = county.query("SELECT * FROM incidents")
     return {**row, "refs": refs}
 

@@ -45,7 +45,7 @@ def make_report(db, vault, village, summary, at, *, contact=None, qr_note=None, 
         reports.update(db, report["id"], details=details)
     if qr_note:
         reports.add_message(db, report["id"], "qr", qr_note)
-    return reports.submit(db, report["id"], vault)
+    return incidents.submit(db, vault, report["id"])
 
 
 def all_incidents(db):

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 import responses
-from reporting import links, reports, routing
+from reporting import incidents, links, reports, routing
 from tests.conftest import SmsPhone
 
 SUSPECT = "13977665544"
@@ -32,7 +32,7 @@ def make_report(db, vault, village, summary, contact, qr_note=None):
     reports.apply_route(db, report["id"], routing.route(db, village), village)
     if qr_note:
         reports.add_message(db, report["id"], "qr", qr_note)
-    return reports.submit(db, report["id"], vault)
+    return incidents.submit(db, vault, report["id"])
 
 
 @pytest.fixture

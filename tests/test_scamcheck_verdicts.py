@@ -10,7 +10,7 @@ import pytest
 
 from bench import ocr_corpus
 from bot.channels.senders import SendResult
-from reporting import reports, routing, scam_verdicts
+from reporting import incidents, reports, routing, scam_verdicts
 from scamcheck import feedback, seen
 from tests.police_helpers import drain_outbox, load_county, logged_in, post_form
 from tests.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
@@ -89,7 +89,7 @@ def _report_with_suspect(db, vault) -> dict:
         summary=f"医保局的人让打{SUSPECT}解冻",
     )
     reports.apply_route(db, report["id"], routing.route(db, "金田镇金田村"), "金田镇金田村")
-    return reports.submit(db, report["id"], vault)
+    return incidents.submit(db, vault, report["id"])
 
 
 def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monkeypatch):  # noqa: F811

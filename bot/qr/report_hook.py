@@ -40,10 +40,10 @@ def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any])
     carried = {m[0] for m in (turn.state.get("form") or {}).get("media", [])}
     urls = set((checked or {}).get("media_urls") or ())
     if checked and not (urls and urls <= carried):
-        reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
+        reports.add_message(dialogue.db, report["id"], links.QR_NOTE, qr_note(checked))
     text_check = turn.state.pop("last_text_check", None)
     if text_check:
-        reports.add_message(dialogue.db, report["id"], "scamcheck", text_note(text_check))
+        reports.add_message(dialogue.db, report["id"], links.TEXT_NOTE, text_note(text_check))
 
 
 def text_note(check: dict[str, Any]) -> str:
@@ -66,7 +66,7 @@ def attach_qr_check(
     if kept is not None:  # provider URLs expire or need credentials: the police get our copy
         reports.keep_attachment_copy(dialogue.db, attachment_id, kept.url, kept.content_type)
     checked = {**verdict.as_attachment(), "attachment_id": attachment_id}
-    reports.add_message(dialogue.db, report["id"], "qr", qr_note(checked))
+    reports.add_message(dialogue.db, report["id"], links.QR_NOTE, qr_note(checked))
     turn.state["last_qr"] = checked
     if verdict.kind not in _SILENT:
         qr = responses.catalogue("qr")
