@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
     send = in_process_sender(app.test_client(), "prof", texts)
 
-    for i in range(30):  # warm-up
+    for i in range(300):  # warm-up (lazy imports: scikit-learn for pasted messages)
         send(10_000_000 + i)
     profiler = cProfile.Profile()
     started = time.perf_counter()

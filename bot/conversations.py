@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
 import sqlite3
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +22,8 @@ MAX_STORED = 4000
 # A claimed message with no answer after this long was dropped by a crash.
 STALE_CLAIM_S = 60
 # Who claims inbound messages: this process. The nonce tells a reused pid apart.
+log = logging.getLogger(__name__)
+
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -42,26 +46,51 @@ class Store:
         # it afterwards (a typed phone number, bot/outreach/phones.redact_in_log) must
         # mask the words carried in the state too (``recent``), never save them in clear.
         self._logged: tuple[int, str] | None = None
+        # The provider's (name, message id) this turn claimed: its replies are remembered.
+        self._claim: tuple[str, str] | None = None
 
-    def receive(self, text: str, provider: str | None, message_id: str | None) -> bool:
-        """Log the message once (False: logged already, handled again after a crash)
-        and read the state. Raises InboundNotStored when the log cannot be written."""
+    def receive(self, text: str, provider: str | None, message_id: str | None) -> list[str] | None:
+        """Claim the provider's message id, log the message and read the state: one
+        transaction. None: go ahead and answer. A list: a provider's retry of a message
+        already answered (these replies) or still being answered (empty). Raises
+        InboundNotStored when the log cannot be written."""
+        claim = (provider, message_id) if provider and message_id else None
         try:
             with self.db.atomic():
-                logged = log_inbound(
-                    self.db, self.sender_hash, self.channel, text, provider, message_id
-                )
-                if logged:
-                    row_id = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
-                    self._logged = (row_id, redact_id_numbers(text[:MAX_STORED]))
-                row = self.db.execute(
-                    "SELECT state FROM conversations WHERE sender_hash = ?", [self.sender_hash]
-                ).fetchone()
+                fresh = claim is None or claim_new(self.db, *claim, logged=True)
+                if fresh:
+                    self._log(text)
+                    self._read()
+            if not fresh:  # a provider's retry: rare, so the careful steps one by one
+                assert claim is not None
+                seen = seen_or_take_over(self.db, *claim)
+                if seen is not None:
+                    return seen
+                with self.db.atomic():  # taken over from a crash: logged unless it was
+                    if log_inbound(self.db, self.sender_hash, self.channel, text, *claim):
+                        row_id = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                        self._logged = (row_id, redact_id_numbers(text[:MAX_STORED]))
+                    self._read()
         except (sqlite3.OperationalError, TimeoutError) as exc:
             raise InboundNotStored(str(exc)) from exc
+        self._claim = claim
+        return None
+
+    def _log(self, text: str) -> None:
+        stored = redact_id_numbers(text[:MAX_STORED])
+        row_id = self.db.execute(
+            "INSERT INTO messages (sender_hash, channel, direction, text, created_at)"
+            " VALUES (?, ?, 'in', ?, ?)",
+            [self.sender_hash, self.channel, stored, now()],
+        ).lastrowid
+        self._logged = (row_id, stored)
+
+    def _read(self) -> None:
+        row = self.db.execute(
+            "SELECT state FROM conversations WHERE sender_hash = ?", [self.sender_hash]
+        ).fetchone()
         self._saved = row[0] if row else None
         self.state = json.loads(row[0]) if row and row[0] else {}
-        return logged
 
     def finish(
         self,
@@ -69,11 +98,15 @@ class Store:
         intent: str | None,
         confidence: float | None,
         state: dict[str, Any],
+        deferred: Sequence[Callable[[], None]] = (),
     ) -> None:
-        """The replies into the log and the state saved (only when it changed): one write."""
+        """The replies into the log, the state saved (only when it changed), the replies
+        remembered against the provider's id, and the turn's deferred writes (the review
+        queue): one transaction."""
         self._follow_redaction(state)
         encoded = json.dumps(state, ensure_ascii=False)
-        if not replies and encoded == (self._saved or "{}"):
+        changed = encoded != (self._saved or "{}")
+        if not replies and not changed and self._claim is None and not deferred:
             return
         at = now()
         with self.db.atomic():
@@ -93,7 +126,7 @@ class Store:
                         for r in replies
                     ],
                 )
-            if encoded != (self._saved or "{}"):
+            if changed:
                 self.db.execute(
                     "INSERT INTO conversations (sender_hash, channel, state, updated_at)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT(sender_hash) DO UPDATE SET"
@@ -101,6 +134,14 @@ class Store:
                     " updated_at = excluded.updated_at",
                     [self.sender_hash, self.channel, encoded, at],
                 )
+            if self._claim is not None:
+                remember_replies(self.db, *self._claim, replies)
+            for write in deferred:
+                try:
+                    with self.db.atomic():  # a savepoint: a failed write undoes only itself
+                        write()
+                except Exception:  # noqa: BLE001 - the villager's answer goes on regardless
+                    log.exception("a deferred write failed")
 
     def _follow_redaction(self, state: dict[str, Any]) -> None:
         """The inbound message was masked in the log since receive(): the words this
@@ -215,23 +256,38 @@ def _owner_dead(claimed_by: str | None) -> bool:
     return False
 
 
+def claim_new(db: sqlite_utils.Database, provider: str, message_id: str, logged: bool) -> bool:
+    """Claim a provider message id never seen before; False when it was seen. With
+    ``logged`` the claim says the log row is written in the same transaction (a kill -9
+    leaves both or neither)."""
+    return bool(
+        db.execute(
+            "INSERT INTO inbound_seen (provider, message_id, replies, received_at,"
+            " claimed_by, logged) VALUES (?, ?, NULL, ?, ?, ?)"
+            " ON CONFLICT (provider, message_id) DO NOTHING",
+            [provider, message_id, now(), PROCESS_ID, 1 if logged else None],
+        ).rowcount
+    )
+
+
 def claim_message(db: sqlite_utils.Database, provider: str, message_id: str) -> list[str] | None:
     """Claim a provider message id. None: first time, go ahead. A list: already seen,
     these are the replies it got (empty while the first delivery is still running)."""
-    try:
-        with db.atomic():
-            db.execute(
-                "INSERT INTO inbound_seen (provider, message_id, replies, received_at,"
-                " claimed_by) VALUES (?, ?, NULL, ?, ?)",
-                [provider, message_id, now(), PROCESS_ID],
-            )
+    if claim_new(db, provider, message_id, logged=False):
         return None
-    except sqlite3.IntegrityError:
-        row = db.execute(
-            "SELECT replies, received_at, claimed_by FROM inbound_seen"
-            " WHERE provider = ? AND message_id = ?",
-            [provider, message_id],
-        ).fetchone()
+    return seen_or_take_over(db, provider, message_id)
+
+
+def seen_or_take_over(
+    db: sqlite_utils.Database, provider: str, message_id: str
+) -> list[str] | None:
+    """An id seen before: its replies, or [] while its first delivery runs; None when
+    that delivery died (a stale claim, or its process gone) and this one takes over."""
+    row = db.execute(
+        "SELECT replies, received_at, claimed_by FROM inbound_seen"
+        " WHERE provider = ? AND message_id = ?",
+        [provider, message_id],
+    ).fetchone()
     if row and row[0]:
         return json.loads(row[0])
     # Claimed but never answered. Still running, or the process died mid-way: a claim
@@ -255,8 +311,8 @@ def claim_message(db: sqlite_utils.Database, provider: str, message_id: str) -> 
 def remember_replies(
     db: sqlite_utils.Database, provider: str, message_id: str, replies: list[str]
 ) -> None:
-    with db.atomic():
-        db.execute(
-            "UPDATE inbound_seen SET replies = ? WHERE provider = ? AND message_id = ?",
-            [json.dumps(replies, ensure_ascii=False), provider, message_id],
-        )
+    # One statement: a transaction of its own alone, or part of the caller's (finish).
+    db.execute(
+        "UPDATE inbound_seen SET replies = ? WHERE provider = ? AND message_id = ?",
+        [json.dumps(replies, ensure_ascii=False), provider, message_id],
+    )

@@ -24,7 +24,9 @@ transaction (``conversations.Store``).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import logging
 import re
 import unicodedata
@@ -119,6 +121,9 @@ class Turn:
     provider: str | None = None  # who delivered it (twilio, wechat, aliyun...)
     # Set while a form lets a question through: the answer must not open another form.
     answer_only: bool = False
+    # Writes that need not commit before the answer (the review queue): run inside the
+    # turn's last transaction, so a message costs one write at the end, not one more.
+    deferred: list[Callable[[], None]] = field(default_factory=list)
 
     def say(self, *texts: str) -> None:
         self.replies.extend(t for t in texts if t)
@@ -291,7 +296,9 @@ class Engine:
         # Logged (committed, with the state read in the same step) before anything can
         # fail: nothing a villager sent is lost. Raises InboundNotStored when the database
         # stays locked: the channel then says the message was NOT received.
-        store.receive(message.text, provider, message.message_id)
+        seen = store.receive(message.text, provider, message.message_id)
+        if seen is not None:  # the provider's retry: the replies it got, or none yet
+            return seen
         text = clean(message.text)
         turn = Turn(message, store.sender_hash, text, store.state, provider=provider)
         if self._admitted(turn):
@@ -299,10 +306,11 @@ class Engine:
         self._remember(turn)
         intent = turn.parse.intent if turn.parse else None
         conf = turn.parse.confidence if turn.parse else None
-        # The replies' log rows and the new state: one write at the end. (A skill's own
-        # side effects, such as a report, commit where they happen: the model's parse and
-        # a photo's download must not run inside a transaction holding the write lock.)
-        store.finish(turn.replies, intent, conf, turn.state)
+        # The replies' log rows, the new state, the replies remembered for the provider's
+        # retries and the deferred writes: one transaction at the end. (A skill's own side
+        # effects, such as a report, commit where they happen: the model's parse and a
+        # photo's download must not run inside a transaction holding the write lock.)
+        store.finish(turn.replies, intent, conf, turn.state, turn.deferred)
         return turn.replies
 
     def _admitted(self, turn: Turn) -> bool:
@@ -470,11 +478,11 @@ class Engine:
     def for_review(self, turn: Turn, reason: str) -> None:
         """Hand a turn to the ``unsure_hooks`` (the supervisors' review, review/): the
         engine's own unsure turns, and a skill's (a verdict the villager said 没用)."""
+        seen = copy.copy(turn)  # as it is now: the parse may change before the turn ends
         for hook in self.unsure_hooks:
-            try:
-                hook(turn, reason)
-            except Exception:  # a recorder must never cost the villager the answer
-                log.exception("unsure hook failed")
+            # Run at the turn's end (Store.finish), where a failure is logged and undone
+            # alone: a recorder must never cost the villager the answer.
+            turn.deferred.append(functools.partial(hook, seen, reason))
 
     def confirm(self, turn: Turn, intent: str) -> None:
         """A side effect from a low-confidence parse: ask first ("回1确认")."""

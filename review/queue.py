@@ -48,19 +48,22 @@ def record(
         shown = redact(text[:MAX_TEXT]).strip()
         if not shown:
             return None
-        with db.atomic():
-            table = db["review_items"].insert(
-                {
-                    "text": shown,
-                    "text_key": text_key(shown),
-                    "guess_intent": parse.intent if parse else None,
-                    "guess_confidence": round(parse.confidence, 4) if parse else None,
-                    "reason": reason,
-                    "channel": channel,
-                    "created_at": now(),
-                }
-            )
-        return table.last_pk
+        # Plain SQL, not sqlite-utils' insert (which looks the table up each time): this
+        # runs inside the answer's own transaction (bot/engine.py Turn.deferred); alone, the
+        # one statement is a transaction of its own (storage/db.Database.execute).
+        return db.execute(
+            "INSERT INTO review_items (text, text_key, guess_intent, guess_confidence,"
+            " reason, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                shown,
+                text_key(shown),
+                parse.intent if parse else None,
+                round(parse.confidence, 4) if parse else None,
+                reason,
+                channel,
+                now(),
+            ],
+        ).lastrowid
     except Exception:  # noqa: BLE001 - the villager's answer goes on regardless
         log.exception("could not keep a message for review")
         return None

@@ -38,21 +38,12 @@ def deliver(message: InboundMessage, provider: str | None = None) -> list[str]:
     """Run one inbound message through the dialogue, at most once per provider id.
 
     A retry of a message already answered gets the same replies again (the provider
-    did not see the first answer); a failure inside the dialogue gets an apology,
+    did not see the first answer); the claim of the id, the log and the answer are the
+    engine's (bot/conversations.Store). A failure inside the dialogue gets an apology,
     never a 500, and the message itself was already logged.
     """
-    db = get_db()
-    if provider and message.message_id:
-        try:
-            seen = conversations.claim_message(db, provider, message.message_id)
-        except (sqlite3.OperationalError, TimeoutError):
-            log.error("a %s message could not be claimed (database locked)", provider)
-            return [responses.text("not_received")]
-        if seen is not None:
-            log.info("duplicate %s message %s ignored", provider, message.message_id)
-            return seen
     try:
-        replies = current_dialogue().handle(message, provider)
+        return current_dialogue().handle(message, provider)
     except InboundNotStored:
         # The database stayed locked past every bounded wait: say so, never "received".
         log.error("a %s message could not be stored (database locked)", message.channel)
@@ -61,5 +52,8 @@ def deliver(message: InboundMessage, provider: str | None = None) -> list[str]:
         log.exception("dialogue failed on a %s message", message.channel)
         replies = [responses.text("system_busy")]
     if provider and message.message_id:
-        conversations.remember_replies(db, provider, message.message_id, replies)
+        try:
+            conversations.remember_replies(get_db(), provider, message.message_id, replies)
+        except (sqlite3.OperationalError, TimeoutError):
+            log.error("the apology for a %s message could not be remembered", provider)
     return replies

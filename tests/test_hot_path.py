@@ -1,0 +1,86 @@
+"""The database work of one answered SMS: the claim of the provider's id, the log and the
+state read in one transaction; the replies, the new state, the replies remembered and
+the review row in one more. Counted with SQLite's statement trace, so a change that adds
+a write per message fails here, not only as a slower figure in `make bench`."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SmsPhone
+
+
+@pytest.fixture
+def traced(degraded_app):
+    """(phone, statements): every SQL statement the request thread's connection runs."""
+    client = degraded_app.test_client()
+    phone = SmsPhone(client, "+8613800001111")
+    phone.send("你好")  # opens this thread's connection (kept idle between requests)
+    db = degraded_app.extensions["hotline_db_idle"].db
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    yield phone, statements
+    db.conn.set_trace_callback(None)
+
+
+def _writes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith("BEGIN")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "医保电子凭证要钱吗",  # a question answered from the catalogue
+        "菜单",  # the menu
+        "俺家的羊跑丢了咋整",  # not understood: the review row rides in the last write
+    ],
+)
+def test_an_answered_sms_costs_two_transactions(traced, text):
+    phone, statements = traced
+    replies = phone.send(text)
+    assert replies and all(replies)
+    assert len(_writes(statements)) == 2, statements
+    # sqlite-utils' table lookups (sqlite_master) are not on the hot path.
+    assert not [s for s in statements if "sqlite_master" in s], statements
+    assert len(statements) <= 16, statements
+
+
+def test_the_unsure_message_is_still_kept_for_review(traced, degraded_app):
+    phone, statements = traced
+    phone.send("俺家的羊跑丢了咋整")
+    assert any("INSERT INTO review_items" in s for s in statements)
+    from storage.db import connect
+
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    assert db.execute("SELECT count(*) FROM review_items").fetchone()[0] >= 1
+
+
+def test_a_retry_of_an_answered_message_gets_the_same_replies_and_logs_nothing(traced):
+    phone, statements = traced
+    first = phone.post("医保电子凭证要钱吗", sid="SMretry000001")
+    statements.clear()
+    again = phone.post("医保电子凭证要钱吗", sid="SMretry000001")
+    assert again.status_code == 200 and again.data == first.data
+    # The claim's attempt only: no log row, no state, no replies written again.
+    assert len(_writes(statements)) == 1, statements
+    assert not [s for s in statements if "INSERT INTO messages" in s or "UPDATE" in s]
+
+
+def test_a_failed_review_write_costs_neither_the_answer_nor_the_state(
+    traced, degraded_app, monkeypatch
+):
+    """A deferred write runs in a savepoint: its failure is undone alone."""
+    phone, _ = traced
+
+    def broken(_turn, _reason):
+        raise RuntimeError("review table gone")
+
+    monkeypatch.setitem(degraded_app.extensions, "hotline_unsure_hooks", [broken])
+    replies = phone.send("俺家的羊跑丢了咋整")
+    assert any("110" in r for r in replies)  # the safety line
+    from storage.db import connect
+
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    out = db.execute(
+        "SELECT count(*) FROM messages WHERE direction = 'out' AND text LIKE '%110%'"
+    ).fetchone()[0]
+    assert out >= 1
