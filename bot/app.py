@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 
-from bot.config import load_config
 from nlu import Parser, load_parser
+from settings import load_config
 from storage.db import close_db, connect
 from storage.privacy import load_vault
 

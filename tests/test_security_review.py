@@ -244,7 +244,7 @@ def test_console_webhook_needs_json_and_the_token(degraded_app):
 def test_console_token_is_generated_once_into_var_and_private(tmp_path):
     import stat
 
-    from bot.config import load_config
+    from settings import load_config
 
     first = load_config({"HOTLINE_VAR": str(tmp_path)})["SMS_CONSOLE_TOKEN"]
     assert load_config({"HOTLINE_VAR": str(tmp_path)})["SMS_CONSOLE_TOKEN"] == first

@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+import settings
 from bot.channels import wechat_api
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
@@ -433,8 +433,8 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
         # SMS and WeChat (importing outbox registered the WeChat sender).
         sender_factory=lambda: outbox.senders_from_config(config),
         rate=rate_from_config(config),
-        purge_days=int(config.get("HOTLINE_PURGE_DAYS") or 180),
-        review_days=int(config.get("HOTLINE_REVIEW_DAYS") or 30),
+        purge_days=settings.integer("HOTLINE_PURGE_DAYS", config),
+        review_days=settings.integer("HOTLINE_REVIEW_DAYS", config),
         uploads_dir=(
             str(Path(config["HOTLINE_VAR"]) / "uploads") if config.get("HOTLINE_VAR") else None
         ),
@@ -445,8 +445,9 @@ def rate_from_config(config: dict[str, Any]) -> float:
     """HOTLINE_SMS_RATE messages per second; unset: the SMS provider's own limit."""
     from bot.channels import sms_provider
 
-    value = config.get("HOTLINE_SMS_RATE") or os.environ.get("HOTLINE_SMS_RATE")
-    return sms_provider.rate({**config, "HOTLINE_SMS_RATE": value})
+    return sms_provider.rate(
+        {**config, "HOTLINE_SMS_RATE": settings.value("HOTLINE_SMS_RATE", config)}
+    )
 
 
 def start_with_app(app: Any) -> BaseScheduler:
