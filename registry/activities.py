@@ -6,7 +6,7 @@ villages, the dates, and the authorisation code printed on the team's letter. A 
 or cadre gives what they can see (the code, a work ID, the organisation's name) and the
 village and day; ``check`` answers one of four things: authorised here that day,
 authorised but not for this village or day, no record (suspicious), or a code reported
-forged. Every change goes to the audit log (reporting/audit.py).
+forged. Every change goes to the audit log (accounts/audit.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting import audit, routing
+from accounts import audit
+from reporting import routing
 from storage.clock import now_iso
 from storage.csvfile import readable_rows
 from storage.privacy import Vault

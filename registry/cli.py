@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 import sqlite_utils
 
+from accounts import officers
 from registry import activities, staff
-from reporting import officers, routing
+from reporting import routing
 from reporting.cli import open_db, open_vault
 
 

@@ -9,8 +9,8 @@ import click
 import sqlite_utils
 
 import settings
+from accounts import officers as officer_store
 from reporting import cadres as cadre_store
-from reporting import officers as officer_store
 from reporting import purge as purging
 from reporting import routing
 from storage.db import connect

@@ -18,8 +18,8 @@ from typing import Any
 from flask import g, request, url_for
 from werkzeug.routing import BuildError
 
+from accounts.officers import POLICE_ROLES, ROLES
 from reporting import routing
-from reporting.officers import POLICE_ROLES, ROLES
 from storage.db import get_db
 
 

@@ -1,7 +1,7 @@
 """Police and bureau verdicts on what villagers asked about, and telling those who asked.
 
 An officer marks a suspect's number, a link, a message villagers sent in, or a team's
-code **confirmed** fraud or **cleared** (audited, reporting/audit.py). Everyone who asked
+code **confirmed** fraud or **cleared** (audited, accounts/audit.py). Everyone who asked
 about it in the last 30 days is told once: their ask is queued here, then
 ``enqueue_notices`` turns the queued asks into one outbox row per person
 (messaging/outbox.py, kind ``scam_verdict``), which the drain sends outside quiet hours
@@ -22,8 +22,8 @@ from typing import Any
 import sqlite_utils
 
 import responses
+from accounts import audit
 from messaging import outbox
-from reporting import audit
 from reporting.links import mask_number, stored_key, url_key
 from storage.clock import now_iso
 from storage.privacy import Vault

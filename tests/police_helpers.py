@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reporting import officers, routing
+from accounts import officers
+from reporting import routing
 from storage.db import connect
 
 SAMPLE = Path(__file__).resolve().parent.parent / "reporting" / "data" / "jurisdictions-sample.csv"

@@ -18,9 +18,10 @@ ALLOWED: dict[str, set[str]] = {
     "throttle": set(),
     "weburl": set(),
     "messaging": {"storage"},
-    "reporting": {"responses", "storage", "messaging", "throttle", "weburl"},
-    "registry": {"reporting", "responses", "storage"},
-    "review": {"nlu", "storage", "reporting"},
+    "accounts": {"storage", "throttle", "weburl"},
+    "reporting": {"responses", "storage", "messaging", "accounts", "throttle", "weburl"},
+    "registry": {"accounts", "reporting", "responses", "storage"},
+    "review": {"nlu", "storage", "accounts", "reporting"},
     "scamcheck": {"registry", "weburl", "responses", "storage"},
 }
 for _package, _below in ALLOWED.items():

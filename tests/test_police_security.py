@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from reporting import officers, purge, reports, routing
+from accounts import officers
+from reporting import purge, reports, routing
 from storage.db import connect
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, csrf_token, logged_in, post_form
