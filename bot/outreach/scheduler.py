@@ -34,7 +34,6 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 import settings
-from bot.channels import wechat_api
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE = 8 * 24 * 3600  # longer than a week: the latest missed weekly slot still runs
 DRAIN_TICK_SECONDS = 60
-WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PURGE_JOB_ID = "reports-purge"
@@ -184,26 +182,6 @@ def drain_tick() -> None:
         _drain(rt, db)
         if rt.uploads_dir:  # photos only checked, never reported: gone within minutes
             remove_orphans(db, rt.uploads_dir)
-    finally:
-        db.conn.close()
-
-
-def wechat_retry_tick() -> None:
-    """Every minute: resend late WeChat answers that failed for a passing reason."""
-    rt = runtime()
-    sender = outbox.as_senders(rt.sender_factory()).get("wechat")
-    if sender is None:
-        return
-    db = connect(rt.db_path, migrate_schema=False)
-    try:
-        stats = wechat_api.retry_pending(db, rt.vault, sender)
-        if stats.sent or stats.failed or stats.undeliverable:
-            log.info(
-                "late WeChat answers: %d sent, %d to retry, %d undeliverable",
-                stats.sent,
-                stats.failed,
-                stats.undeliverable,
-            )
     finally:
         db.conn.close()
 
@@ -383,14 +361,6 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         "interval",
         seconds=DRAIN_TICK_SECONDS,
         id="outbox-drain",
-        jobstore="memory",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        wechat_retry_tick,
-        "interval",
-        seconds=WECHAT_RETRY_SECONDS,
-        id="wechat-retry",
         jobstore="memory",
         replace_existing=True,
     )
