@@ -41,7 +41,7 @@ def add(
     """A police account at a station (its county follows from the station)."""
     if role not in POLICE_ROLES:
         raise OfficerError(f"role must be one of {', '.join(POLICE_ROLES)}")
-    # The stations table is the jurisdiction table's (reporting/routing.py imports it).
+    # The stations table is the jurisdiction table's (reporting/jurisdiction.py imports it).
     station = db.execute("SELECT county FROM stations WHERE code = ?", [station_code]).fetchone()
     if station is None:
         raise OfficerError(f"no station {station_code!r}: import the jurisdiction table first")

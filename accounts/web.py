@@ -220,7 +220,7 @@ class Guard:
 
 def login_page(
     base: str, heading: str, home: Callable[[], str], detail: str = ""
-) -> tuple[Any, int] | Any:
+) -> Response | tuple[str, int]:
     """An area's sign-in page (GET) and form (POST): one template, the area's frame."""
     error = None
     if request.method == "POST":

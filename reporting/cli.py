@@ -11,8 +11,8 @@ import sqlite_utils
 import settings
 from accounts import officers as officer_store
 from reporting import cadres as cadre_store
+from reporting import jurisdiction
 from reporting import purge as purging
-from reporting import routing
 from storage.db import connect
 from storage.privacy import Vault, load_vault
 
@@ -38,8 +38,8 @@ def import_jurisdictions(csv_file: Path) -> None:
     station_name; see docs/jurisdictions.md). Re-importing updates rows in place."""
     db = open_db()
     try:
-        result = routing.import_csv(db, csv_file)
-    except (routing.JurisdictionError, UnicodeDecodeError) as exc:
+        result = jurisdiction.import_csv(db, csv_file)
+    except (jurisdiction.JurisdictionError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{csv_file}: {exc}") from exc
     duplicates = db.execute(
         "SELECT village_norm, count(DISTINCT township) n FROM jurisdictions"

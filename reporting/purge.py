@@ -75,7 +75,7 @@ def purge_closed(
             db.execute("DELETE FROM attachments WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM report_notes WHERE report_id = ?", [report_id])
             # Keys drawn from what the reporter wrote go with it; township and team name
-            # stay, like the village, for the statistics (reporting/links.py).
+            # stay, like the village, for the statistics (reporting/link_keys.py).
             db.execute(
                 "DELETE FROM report_links WHERE report_id = ?"
                 " AND kind IN ('phone', 'url', 'plate')",

@@ -8,7 +8,7 @@ about it in the last 30 days is told once: their ask is queued here, then
 (21:00-08:00 Beijing) through the channel they asked on. Later lookups answer with the
 verdict.
 
-Keys are the report keys of reporting/links.py (a keyed hash of the number or the
+Keys are the report keys of reporting/link_keys.py (a keyed hash of the number or the
 link's host), so a verdict given from a report page matches what villagers ask about.
 """
 
@@ -24,7 +24,7 @@ import sqlite_utils
 import responses
 from accounts import audit
 from messaging import outbox
-from reporting.links import mask_number, stored_key, url_key
+from reporting.link_keys import mask_number, stored_key, url_key
 from storage.clock import now_iso
 from storage.privacy import Vault
 

@@ -31,7 +31,7 @@ from werkzeug.routing import BuildError
 from accounts import audit, officers
 from accounts.web import client_ip, login_page, safe_next, secure_headers, sign_out
 from messaging import outbox
-from reporting import incidents, officer_pages, reports, routing, scam_verdicts
+from reporting import incidents, jurisdiction, officer_pages, reports, scam_verdicts
 from reporting.access import police_required as login_required
 from reporting.access import scoped_incident, scoped_report
 from storage import uploads
@@ -162,7 +162,9 @@ def detail(report_id: int, revealed: str | None = None, error: str | None = None
     report = scoped_report(report_id)
     audit.record(db, g.officer, "view", report_id, ip=_ip())
     merged = reports.get(db, report["merged_into"]) if report.get("merged_into") else None
-    station = routing.station(db, report["station_code"]) if report.get("station_code") else None
+    station = (
+        jurisdiction.station(db, report["station_code"]) if report.get("station_code") else None
+    )
     assigned = officers.get(db, report["assigned_to"]) if report.get("assigned_to") else None
     return render_template(
         "police/detail.html",
@@ -178,7 +180,7 @@ def detail(report_id: int, revealed: str | None = None, error: str | None = None
         colleagues=officers.colleagues(db, g.officer),
         next_statuses=sorted(reports.TRANSITIONS.get(report["status"], ())),
         county_stations=(
-            routing.stations_in_county(db, g.officer["county"])
+            jurisdiction.stations_in_county(db, g.officer["county"])
             if g.officer["role"] == "supervisor"
             else []
         ),
@@ -306,7 +308,7 @@ def reroute(report_id: int):
     if g.officer["role"] != "supervisor":
         abort(403)
     code = request.form.get("station_code", "")
-    station = routing.station(db, code)
+    station = jurisdiction.station(db, code)
     if station is None or station["county"] != g.officer["county"]:
         return detail(report_id, error="请选择本县的派出所。")
     reports.update(

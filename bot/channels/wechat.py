@@ -297,7 +297,7 @@ class _Job:
 
 def answer_within_deadline(message: InboundMessage) -> list[str] | None:
     """The dialogue's replies if ready within WECHAT_REPLY_WAIT seconds, else None (the
-    worker will send them through the customer-service API)."""
+    worker queues them in the outbox: ``send_late``)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     wait = float(app.config.get("WECHAT_REPLY_WAIT") or 4)
     job = _Job()

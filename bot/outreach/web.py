@@ -23,7 +23,7 @@ import responses
 from accounts import audit
 from accounts.web import secure_headers
 from bot.outreach import alerts, campaigns, groups, outbox
-from reporting import incidents, routing
+from reporting import incidents, jurisdiction
 from reporting.access import police_required as login_required
 from reporting.access import scoped_incident, scoped_report
 from storage.db import get_db
@@ -118,7 +118,7 @@ def _require_supervisor() -> None:
 
 def _own_township(township: str) -> None:
     """A station officer reaches only the townships of their station (403 otherwise)."""
-    if not _is_supervisor() and township not in routing.station_townships(
+    if not _is_supervisor() and township not in jurisdiction.station_townships(
         get_db(), g.officer["station_code"]
     ):
         abort(403)
@@ -178,7 +178,7 @@ def index() -> str:
     mine = [r for r in groups.list_groups(db) if r["county"] == _county()]
     townships = {r["township"] for r in mine}
     if not _is_supervisor():
-        townships &= routing.station_townships(db, g.officer["station_code"])
+        townships &= jurisdiction.station_townships(db, g.officer["station_code"])
     return _render(
         "outreach/index.html",
         groups=mine,
@@ -322,7 +322,9 @@ INCIDENT = "<int(max=9223372036854775807):incident_id>"
 def _incident_targets(incident: dict[str, Any]) -> tuple[list[str], list[str]]:
     """("county/township" this officer may alert, townships outside their reach)."""
     db = get_db()
-    reach = None if _is_supervisor() else routing.station_townships(db, g.officer["station_code"])
+    reach = (
+        None if _is_supervisor() else jurisdiction.station_townships(db, g.officer["station_code"])
+    )
     mine, others = [], []
     for county, township in incidents.townships(db, incident):
         if county == _county() and (reach is None or township in reach):
