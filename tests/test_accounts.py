@@ -79,3 +79,17 @@ def test_no_area_keeps_its_own_session_or_login_code():
             if path.suffix == ".html" and 'type="password"' in text:
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_no_area_imports_the_police_pages_for_its_login():
+    """Outreach, review and the bureau enter through accounts/ (and reporting/access.py
+    for the police roles), never through the police queue's module."""
+    importers = [
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "registry", "review", "scamcheck", "accounts")
+        for path in (ROOT / folder).rglob("*.py")
+        if re.search(r"from reporting\.web import|from reporting import [^\n]*\bweb\b",
+                     path.read_text(encoding="utf-8"))
+        and path.name != "app.py"  # the app shell registers the blueprint
+    ]  # fmt: skip
+    assert importers == []
