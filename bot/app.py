@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 
-from bot.config import load_config
 from nlu import Parser, load_parser
+from settings import load_config
 from storage.db import close_db, connect
 from storage.privacy import load_vault
 
@@ -82,8 +82,11 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     app.register_blueprint(gateway_webhooks.bp)  # POST /sms/console (local, console only)
     # The police pages tell reporters and villagers through outbox rows
     # (messaging/outbox.py), never by calling into bot/.
+    from accounts import web as accounts_web
     from reporting import web as police_web
 
+    # The officers' sign-in frame: base and login templates, the stylesheet.
+    app.register_blueprint(accounts_web.bp)
     app.register_blueprint(police_web.bp)
     from bot.outreach import web as outreach_web
 

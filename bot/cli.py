@@ -131,7 +131,7 @@ def nlu_evaluate(cv: bool, folds: int) -> None:
 @cli.command()
 def settings() -> None:
     """Print every configuration variable, its default and meaning (Markdown)."""
-    from bot.config import settings_table
+    from settings import settings_table
 
     click.echo(settings_table())
 
@@ -146,8 +146,8 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from bot.app import create_app
     from bot.channels import source_ip
-    from bot.config import load_config
     from nlu.parser import BackgroundParser
+    from settings import load_config
 
     config = load_config()
     try:  # behind a reverse proxy: waitress puts the client in REMOTE_ADDR

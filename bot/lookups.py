@@ -1,7 +1,7 @@
 """Known-bad lookups: "这个号码是不是骗子 139...", a forwarded link, or just a number.
 
 The answer says how many reports mention the number or link and in how many villages
-(``reporting.links.lookup``: counts only, never who reported or what they wrote), and
+(``reporting.link_keys.lookup``: counts only, never who reported or what they wrote), and
 always what to do. A number FACTS.md vouches for (110, 96110, 12393, 12381) is named as
 official, with the warning that caller ids can be forged.
 """
@@ -12,14 +12,14 @@ import responses
 from bot.engine import Engine, Skill, Turn, join_if_fits
 from bot.photo_text import remember_ask, verdict_reply
 from nlu import Parse
-from reporting import links
+from reporting import link_keys
 from reporting import scam_verdicts as verdicts
 from scamcheck import signals as scam_signals
 
 
 def is_bare_lookup(text: str) -> bool:
     """A message that is nothing but a phone number or a link (outside any form)."""
-    return links.is_lookup_only(text)
+    return link_keys.is_lookup_only(text)
 
 
 def _month(value: str | None) -> str:
@@ -29,7 +29,7 @@ def _month(value: str | None) -> str:
     return f"{year}年{int(month)}月"
 
 
-def answer(found: links.Count) -> str:
+def answer(found: link_keys.Count) -> str:
     texts = responses.catalogue("lookups")
     if found.official:
         return texts["official"][found.official].strip()
@@ -59,7 +59,7 @@ class LookupSkill(Skill):
         return True
 
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
-        found = links.lookup(engine.db, engine.vault, turn.text)
+        found = link_keys.lookup(engine.db, engine.vault, turn.text)
         if not found:
             turn.say(responses.catalogue("lookups")["ask"].strip())
             return

@@ -21,7 +21,7 @@ import responses
 from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
 from nlu.parser import Entity
-from reporting import cadres, incidents, reports, routing
+from reporting import cadres, incidents, jurisdiction, reports
 
 FORM = "report_form"
 REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
@@ -234,7 +234,7 @@ class ReportForm(Form):
             reports.update(db, report["id"], **fields)
         if by_name.get("village"):
             self._route_village(engine, turn, report["id"], by_name["village"][0])
-        elif text and routing.find_villages(db, text)[1] in ("exact", "contains"):
+        elif text and jurisdiction.find_villages(db, text)[1] in ("exact", "contains"):
             # A village of our table named in what they said, which the model did not
             # tag (jieba cuts unknown names badly): no need to ask for it.
             self._route_village(engine, turn, report["id"], text)
@@ -243,17 +243,19 @@ class ReportForm(Form):
 
     def _cadre_route(self, engine: Engine, report_id: int, cadre: dict[str, Any]) -> None:
         db = engine.db
-        row = routing.exact(db, cadre["county"], cadre["township"], cadre["village"])
+        row = jurisdiction.exact(db, cadre["county"], cadre["township"], cadre["village"])
         route = (
-            routing.Route("routed", row, note="cadre's registered village", county=row["county"])
+            jurisdiction.Route(
+                "routed", row, note="cadre's registered village", county=row["county"]
+            )
             if row
-            else routing.Route("unrouted", note="cadre's village no longer in table")
+            else jurisdiction.Route("unrouted", note="cadre's village no longer in table")
         )
         reports.apply_route(db, report_id, route, village_text=cadre["village"])
 
     def _route_village(self, engine: Engine, turn: Turn, report_id: int, text: str) -> str:
         """Route by the village as written: "routed", "ambiguous" or "unrouted"."""
-        route = routing.route(engine.db, text)
+        route = jurisdiction.route(engine.db, text)
         reports.apply_route(engine.db, report_id, route, village_text=text)
         if route.status == "ambiguous":
             turn.state["form"]["candidates"] = [
@@ -316,7 +318,7 @@ class ReportForm(Form):
                 return False
             if len(text) <= 10 and _PLACE.search(text):
                 return True
-            return routing.find_villages(engine.db, text)[1] in ("exact", "contains")
+            return jurisdiction.find_villages(engine.db, text)[1] in ("exact", "contains")
         if slot == "time":
             return bool(_TIME.search(text)) and not is_question(text)
         return not is_question(text) and text not in responses.MENU_CHOICES
@@ -357,7 +359,7 @@ class ReportForm(Form):
         form = turn.state["form"]
         if slot == "township" and form.get("report_id"):
             reports.apply_route(
-                engine.db, form["report_id"], routing.unresolved(form["candidates"])
+                engine.db, form["report_id"], jurisdiction.unresolved(form["candidates"])
             )
         form.pop("candidates", None)
 
@@ -366,18 +368,20 @@ class ReportForm(Form):
     ) -> bool:
         """Settle which township; False when the answer named none of them."""
         candidates = form["candidates"]
-        picked = routing.choose_township(candidates, text) if text else None
+        picked = jurisdiction.choose_township(candidates, text) if text else None
         if picked is None and text:
             return False
         form.pop("candidates", None)
         if picked:
-            row = routing.exact(engine.db, picked["county"], picked["township"], picked["village"])
+            row = jurisdiction.exact(
+                engine.db, picked["county"], picked["township"], picked["village"]
+            )
             if row:
                 reports.apply_route(
-                    engine.db, report_id, routing.Route("routed", row, county=row["county"])
+                    engine.db, report_id, jurisdiction.Route("routed", row, county=row["county"])
                 )
                 return True
-        reports.apply_route(engine.db, report_id, routing.unresolved(candidates))
+        reports.apply_route(engine.db, report_id, jurisdiction.unresolved(candidates))
         return True
 
     # --- around the slots -------------------------------------------------------------
@@ -419,7 +423,7 @@ class ReportForm(Form):
         db = engine.db
         report = incidents.submit(db, engine.vault, report_id)
         station = (
-            routing.station(db, report["station_code"]) if report.get("station_code") else None
+            jurisdiction.station(db, report["station_code"]) if report.get("station_code") else None
         )
         if turn.message.channel == "web":
             turn.say(_text("done_web", ref=report["ref"]))

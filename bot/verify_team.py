@@ -23,7 +23,7 @@ import responses
 from bot.engine import Engine, Form, Turn, join_if_fits
 from nlu.parser import Entity
 from registry import activities
-from reporting import cadres, routing
+from reporting import cadres, jurisdiction
 
 FORM = "verify_team"
 REPORT_REPLY = "1"
@@ -96,7 +96,7 @@ def _short(value: str, limit: int = 20) -> str:
 def _find_village(dialogue: Engine, text: str) -> str | None:
     """The village named in ``text``, spelled as the jurisdiction table does (with its
     township when that settles which one), or None."""
-    rows, how = routing.find_villages(dialogue.db, text)
+    rows, how = jurisdiction.find_villages(dialogue.db, text)
     if not rows or how not in ("exact", "contains", "near"):
         return None
     if len(rows) == 1:

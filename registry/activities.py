@@ -6,7 +6,7 @@ villages, the dates, and the authorisation code printed on the team's letter. A 
 or cadre gives what they can see (the code, a work ID, the organisation's name) and the
 village and day; ``check`` answers one of four things: authorised here that day,
 authorised but not for this village or day, no record (suspicious), or a code reported
-forged. Every change goes to the audit log (reporting/audit.py).
+forged. Every change goes to the audit log (accounts/audit.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting import audit, routing
+from accounts import audit
+from reporting import jurisdiction
 from storage.clock import now_iso
 from storage.csvfile import readable_rows
 from storage.privacy import Vault
@@ -187,13 +188,13 @@ def _resolve_places(
     known_towns = {r["township_norm"]: r["township"] for r in rows}
     towns = []
     for town in townships:
-        norm = routing.normalise_township(town)
+        norm = jurisdiction.normalise_township(town)
         if norm not in known_towns:
             raise ActivityError(f"township {town!r} is not in {county}")
         towns.append(known_towns[norm])
     places: list[dict[str, str]] = []
     for name in villages:
-        found, how = routing.find_villages(db, name)
+        found, how = jurisdiction.find_villages(db, name)
         found = [r for r in found if r["county"] == county]
         if towns and len(found) > 1:
             found = [r for r in found if r["township"] in towns] or found
@@ -523,9 +524,9 @@ class Verdict:
 
 def _village_keys(db: sqlite_utils.Database, village: str) -> tuple[set[tuple[str, str]], str]:
     """(township, village) pairs the villager's place can mean, and its bare name."""
-    rows, how = routing.find_villages(db, village)
+    rows, how = jurisdiction.find_villages(db, village)
     pairs = {(r["township"], r["village"]) for r in rows} if how != "near-ambiguous" else set()
-    return pairs, routing.normalise(village)
+    return pairs, jurisdiction.normalise(village)
 
 
 def covers(db: sqlite_utils.Database, activity: dict[str, Any], village: str) -> bool:
@@ -536,7 +537,7 @@ def covers(db: sqlite_utils.Database, activity: dict[str, Any], village: str) ->
         for place in places:
             if pairs and (place["township"], place["village"]) in pairs:
                 return True
-            if not pairs and routing.normalise(place["village"]) == norm:
+            if not pairs and jurisdiction.normalise(place["village"]) == norm:
                 return True
         return False
     return any(town in activity["townships"] for town, _village in pairs)

@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 import sqlite_utils
 
+from accounts import officers
 from registry import activities, staff
-from reporting import officers, routing
+from reporting import jurisdiction
 from reporting.cli import open_db, open_vault
 
 
@@ -20,7 +21,7 @@ def _actor() -> activities.Actor:
 
 
 def _county(db: sqlite_utils.Database, county: str | None) -> str:
-    county = county or routing.default_county(db)
+    county = county or jurisdiction.default_county(db)
     if not county:
         raise click.ClickException("several counties are loaded: give --county")
     return county

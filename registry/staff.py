@@ -1,6 +1,6 @@
 """County medical-insurance bureau accounts: officers' accounts with the role "bureau".
 
-They share the police login machinery (reporting/officers.py: hashed passwords, lockout,
+They share every area's sign-in (accounts/officers.py: hashed passwords, lockout,
 session versions) but belong to a county, not to a police station, and see no reports.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting import officers
+from accounts import officers
 
 
 def add(db: sqlite_utils.Database, username: str, password: str, county: str) -> dict[str, Any]:

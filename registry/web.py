@@ -1,7 +1,7 @@
 """The bureau's pages under /bureau: register, edit, import and revoke authorised
 activities, and mark codes seen on forged letters.
 
-Accounts and sessions are the police ones (reporting/officers.py): a ``bureau`` account
+Accounts, sign-in and sessions are every area's (accounts/): a ``bureau`` account
 edits the registry of its county; police officers may look at it (read-only) and a
 county supervisor may also mark a code forged. Every change is audited. Forms carry
 the app's CSRF token.
@@ -9,14 +9,12 @@ the app's CSRF token.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
+from accounts.web import Guard, login_page, secure_headers, sign_out
 from registry import activities
-from reporting.web import secure_headers, sign_in, sign_out, signed_in_officer
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -53,38 +51,17 @@ def _actor() -> activities.Actor:
     return activities.Actor(officer=g.officer, ip=request.remote_addr)
 
 
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """The police session check (same cookie, same session version), any role."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        officer = signed_in_officer()
-        if officer is None:
-            return redirect(url_for("bureau.login"))
-        g.officer = officer
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def bureau_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not _can_edit():
-            abort(403)  # police read the registry; only the bureau changes it
-        return view(*args, **kwargs)
-
-    return login_required(wrapped)
+# Any account may read the register; only the bureau changes it (police read it).
+BUREAU = Guard("bureau.login", keep_next=False)
+login_required = BUREAU.required
+bureau_only = BUREAU.role_required("bureau")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
-    if request.method == "POST":
-        officer, error = sign_in(detail="bureau")
-        if officer:
-            return redirect(url_for("bureau.index"))
-    return render_template("bureau/login.html", error=error), 401 if error else 200
+    return login_page(
+        "bureau/base.html", "医保局工作人员登录", lambda: url_for("bureau.index"), "bureau"
+    )
 
 
 @bp.post("/logout")

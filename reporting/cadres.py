@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting import routing
+from reporting import jurisdiction
 from storage.clock import now_iso
 from storage.privacy import Vault
 
@@ -23,11 +23,11 @@ def add(
 ) -> dict[str, Any]:
     """Register (or move) a cadre. The village must be in the jurisdiction table, and
     name one village: a name found in two townships needs ``township``."""
-    rows, _how = routing.find_villages(db, f"{township or ''}{village}")
+    rows, _how = jurisdiction.find_villages(db, f"{township or ''}{village}")
     rows = [
         r
         for r in rows
-        if not township or routing.normalise_township(township) == r["township_norm"]
+        if not township or jurisdiction.normalise_township(township) == r["township_norm"]
     ]
     if not rows:
         raise CadreError(f"village {village!r} is not in the jurisdiction table")

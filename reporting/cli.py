@@ -3,36 +3,27 @@ the police side's command line. Registered on the main ``hotline`` group in bot/
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 import sqlite_utils
-from dotenv import load_dotenv
 
+import settings
+from accounts import officers as officer_store
 from reporting import cadres as cadre_store
-from reporting import officers as officer_store
+from reporting import jurisdiction
 from reporting import purge as purging
-from reporting import routing
 from storage.db import connect
 from storage.privacy import Vault, load_vault
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _var() -> Path:
-    # The same settings the app reads (bot/config.py): HOTLINE_VAR, HOTLINE_DB, .env.
-    load_dotenv(ROOT / ".env")
-    var = Path(os.environ.get("HOTLINE_VAR") or "var")
-    return var if var.is_absolute() else ROOT / var
-
 
 def open_db() -> sqlite_utils.Database:
-    return connect(os.environ.get("HOTLINE_DB") or _var() / "hotline.db")
+    # The same settings the app reads (settings/): HOTLINE_VAR, HOTLINE_DB, .env.
+    return connect(settings.db_path())
 
 
 def open_vault() -> Vault:
-    return load_vault(_var() / "keys.json")
+    return load_vault(settings.var_dir() / "keys.json")
 
 
 @click.group()
@@ -47,8 +38,8 @@ def import_jurisdictions(csv_file: Path) -> None:
     station_name; see docs/jurisdictions.md). Re-importing updates rows in place."""
     db = open_db()
     try:
-        result = routing.import_csv(db, csv_file)
-    except (routing.JurisdictionError, UnicodeDecodeError) as exc:
+        result = jurisdiction.import_csv(db, csv_file)
+    except (jurisdiction.JurisdictionError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{csv_file}: {exc}") from exc
     duplicates = db.execute(
         "SELECT village_norm, count(DISTINCT township) n FROM jurisdictions"
@@ -148,7 +139,7 @@ def purge_reports(days: int | None) -> None:
     """Erase the personal fields of closed reports now (`hotline serve` and
     `hotline scheduler` also do it daily at 03:00); the statistics stay."""
     days = days if days is not None else purging.purge_days()
-    count = purging.purge_closed(open_db(), days, uploads=_var() / "uploads")
+    count = purging.purge_closed(open_db(), days, uploads=settings.var_dir() / "uploads")
     click.echo(f"purged {count} reports closed more than {days} days ago")
 
 

@@ -1,6 +1,6 @@
 """Incidents: linked reports from several villages, for the police to see as one.
 
-Two reports are linked when they share a key (``reporting/links.py``: a suspect's
+Two reports are linked when they share a key (``reporting/link_keys.py``: a suspect's
 number, a link, a team's name, a plate, the township) and came in within 72 hours of
 each other. Linked reports form clusters (connected components: A-B and B-C put A, B and
 C together even when A and C are four days apart). A cluster of three or more reports
@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
-from reporting import links, reports
+from reporting import link_keys, reports
 from storage.clock import now_iso as now
 from storage.privacy import Vault
 
@@ -60,9 +60,9 @@ def link_report(db: sqlite_utils.Database, vault: Vault, report_id: int) -> dict
     report = reports.get(db, report_id)
     if report is None or report["status"] == "withdrawn":
         return None
-    keys = links.keys_of(db, vault, report)
+    keys = link_keys.keys_of(db, vault, report)
     with _immediate(db):
-        links.store(db, vault, report, keys)
+        link_keys.store(db, vault, report, keys)
         incident_id = _attach(db, report_id)
     return get(db, incident_id) if incident_id else None
 
@@ -83,7 +83,7 @@ def _attach(db: sqlite_utils.Database, report_id: int) -> int | None:
     """Union the report with its neighbours' clusters; form, grow or merge incidents.
     Runs inside the caller's transaction (plain execute, no sqlite-utils helpers: they
     commit on their own)."""
-    members = links.neighbours(db, report_id) | {report_id}
+    members = link_keys.neighbours(db, report_id) | {report_id}
     current = _cluster_of(db, members)
     was_member = current[report_id] is not None
     if len(members) == 1 and not was_member:
@@ -266,7 +266,7 @@ def timeline(
 
 
 def shared_keys(db: sqlite_utils.Database, incident: dict[str, Any]) -> list[dict[str, Any]]:
-    return links.shared_keys(db, report_ids(db, incident))
+    return link_keys.shared_keys(db, report_ids(db, incident))
 
 
 def townships(db: sqlite_utils.Database, incident: dict[str, Any]) -> list[tuple[str, str]]:

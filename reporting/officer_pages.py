@@ -18,8 +18,8 @@ from typing import Any
 from flask import g, request, url_for
 from werkzeug.routing import BuildError
 
-from reporting import routing
-from reporting.officers import POLICE_ROLES, ROLES
+from accounts.officers import POLICE_ROLES, ROLES
+from reporting import jurisdiction
 from storage.db import get_db
 
 
@@ -32,10 +32,10 @@ class Area:
     pages: tuple[str, ...] = ()
 
 
-# In the order shown. The roles mirror the checks of the views: reporting/web.py
-# login_required (police roles), review/web.py supervisor_required, registry/web.py
-# login_required (any account) and bureau_only; tests/test_police_nav*.py opens every
-# area as every role to keep the two in step.
+# In the order shown. The roles mirror the guards of the views (accounts/web.py Guard):
+# reporting/access.py police_required (police roles) and supervisor_required,
+# registry/web.py login_required (any account) and bureau_only; tests/test_police_nav*.py
+# opens every area as every role to keep the two in step.
 AREAS: tuple[Area, ...] = (
     Area("police.queue", "待处理举报", POLICE_ROLES, ("police.detail",)),
     Area("police.incident_list", "跨村事件", POLICE_ROLES, ("police.incident_detail",)),
@@ -174,7 +174,7 @@ def scope_text(scope_type: str | None, scope_value: str | None) -> str:
     return f"{SCOPE_TYPES.get(scope_type or '', '范围')} {value}".strip()
 
 
-# Routing notes are stored as reporting/routing.py and bot/report_form.py write them.
+# Routing notes are stored as reporting/jurisdiction.py and bot/report_form.py write them.
 _ROUTING_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^no village given$"), "举报人没说村名"),
     (re.compile(r"^unknown village$"), "地点表里没有这个村"),
@@ -211,7 +211,7 @@ def station_name(code: str | None) -> str:
         return ""
     names = g.setdefault("station_names", {})
     if code not in names:
-        station = routing.station(get_db(), code)
+        station = jurisdiction.station(get_db(), code)
         name = station["name"] if station else code
         # "桂平市公安局金田派出所": the county's bureau is the same on every row.
         names[code] = name.split("公安局")[-1] or name

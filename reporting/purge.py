@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 
 import sqlite_utils
 
+import settings
 from reporting.reports import CLOSED
 from storage import uploads as upload_files
 from storage.clock import now_iso as now
 from storage.db import checkpoint
 
 log = logging.getLogger(__name__)
-DEFAULT_PURGE_DAYS = 180
 PERSONAL_FIELDS = (
     "contact_hash",
     "contact_enc",
@@ -35,8 +34,8 @@ PERSONAL_FIELDS = (
 
 
 def purge_days(config: dict | None = None) -> int:
-    value = (config or {}).get("HOTLINE_PURGE_DAYS") or os.environ.get("HOTLINE_PURGE_DAYS")
-    return int(value) if value else DEFAULT_PURGE_DAYS
+    """``HOTLINE_PURGE_DAYS`` (settings/): the app's config, else the environment."""
+    return settings.integer("HOTLINE_PURGE_DAYS", config)
 
 
 def purge_closed(
@@ -76,7 +75,7 @@ def purge_closed(
             db.execute("DELETE FROM attachments WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM report_notes WHERE report_id = ?", [report_id])
             # Keys drawn from what the reporter wrote go with it; township and team name
-            # stay, like the village, for the statistics (reporting/links.py).
+            # stay, like the village, for the statistics (reporting/link_keys.py).
             db.execute(
                 "DELETE FROM report_links WHERE report_id = ?"
                 " AND kind IN ('phone', 'url', 'plate')",

@@ -16,7 +16,7 @@ import sqlite_utils
 
 import responses
 from messaging import outbox
-from reporting.routing import Route, catch_all_county, default_county
+from reporting.jurisdiction import Route, catch_all_county, default_county
 from storage.clock import now_iso as now
 from storage.privacy import Vault, redact_id_numbers
 
@@ -361,7 +361,7 @@ def with_catch_all(
     db: sqlite_utils.Database, officer: dict[str, Any], configured: str | None = None
 ) -> dict[str, Any]:
     """The officer, marked ``catch_all`` when their county's queue holds reports with no
-    county (``routing.catch_all_county``: HOTLINE_DEFAULT_COUNTY, or the only county)."""
+    county (``jurisdiction.catch_all_county``: HOTLINE_DEFAULT_COUNTY, or the only county)."""
     county = catch_all_county(db, configured)
     return {**officer, "catch_all": bool(county) and officer["county"] == county}
 

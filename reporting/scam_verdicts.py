@@ -1,14 +1,14 @@
 """Police and bureau verdicts on what villagers asked about, and telling those who asked.
 
 An officer marks a suspect's number, a link, a message villagers sent in, or a team's
-code **confirmed** fraud or **cleared** (audited, reporting/audit.py). Everyone who asked
+code **confirmed** fraud or **cleared** (audited, accounts/audit.py). Everyone who asked
 about it in the last 30 days is told once: their ask is queued here, then
 ``enqueue_notices`` turns the queued asks into one outbox row per person
 (messaging/outbox.py, kind ``scam_verdict``), which the drain sends outside quiet hours
 (21:00-08:00 Beijing) through the channel they asked on. Later lookups answer with the
 verdict.
 
-Keys are the report keys of reporting/links.py (a keyed hash of the number or the
+Keys are the report keys of reporting/link_keys.py (a keyed hash of the number or the
 link's host), so a verdict given from a report page matches what villagers ask about.
 """
 
@@ -22,9 +22,9 @@ from typing import Any
 import sqlite_utils
 
 import responses
+from accounts import audit
 from messaging import outbox
-from reporting import audit
-from reporting.links import mask_number, stored_key, url_key
+from reporting.link_keys import mask_number, stored_key, url_key
 from storage.clock import now_iso
 from storage.privacy import Vault
 

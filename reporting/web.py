@@ -1,8 +1,9 @@
 """The police triage queue under /police: login, queue, report detail, actions, export.
 
-Every page needs a logged-in officer; every query goes through ``reports.scope`` so an
-officer sees only their station (a supervisor: their county), and a report outside it
-is a 404, not a 403 (which would confirm it exists). Views and changes are audited.
+Every page needs a signed-in officer (reporting/access.py, the accounts' one sign-in);
+every query goes through ``reports.scope`` so an officer sees only their station (a
+supervisor: their county), and a report outside it is a 404, not a 403 (which would
+confirm it exists). Views and changes are audited.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import (
@@ -25,17 +24,19 @@ from flask import (
     render_template,
     request,
     send_file,
-    session,
     url_for,
 )
 from werkzeug.routing import BuildError
 
+from accounts import audit, officers
+from accounts.web import client_ip, login_page, safe_next, secure_headers, sign_out
 from messaging import outbox
-from reporting import audit, incidents, officer_pages, officers, reports, routing, scam_verdicts
+from reporting import incidents, jurisdiction, officer_pages, reports, scam_verdicts
+from reporting.access import police_required as login_required
+from reporting.access import scoped_incident, scoped_report
 from storage import uploads
 from storage.db import get_db
 from storage.privacy import get_vault
-from throttle import RateLimiter
 from weburl import same_site_path
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ bp = Blueprint(
     __name__,
     url_prefix="/police",
     template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
 )
 
 STATUS_LABELS = {
@@ -73,20 +72,11 @@ ROUTING_LABELS = {
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BEIJING = dt.timezone(dt.timedelta(hours=8))
-# A police session ends after this long even if the browser stays open (shared PCs).
-SESSION_LIFETIME = dt.timedelta(hours=12)
 # Report ids are SQLite integers: a larger number in the URL is a 404, not an overflow.
 REPORT = "<int(max=9223372036854775807):report_id>"
 
 
 bp.record_once(officer_pages.register)  # the navigation and labels of all officers' pages
-
-
-@bp.record_once
-def _session_lifetime(state: Any) -> None:
-    # Flask's default is 31 days; an explicit setting in the app config wins.
-    if state.app.config.get("PERMANENT_SESSION_LIFETIME") == dt.timedelta(days=31):
-        state.app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
 
 
 @bp.app_template_filter("bj")
@@ -118,145 +108,17 @@ def labels() -> dict[str, Any]:
     }
 
 
-# Officers' pages load nothing from elsewhere, cannot be framed, and are not kept by
-# the browser or a proxy (a shared station computer).
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-def secure_headers(response: Response) -> Response:
-    """After-request hook of every officers' blueprint (police, outreach, bureau)."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
-    return response
-
-
 bp.after_request(secure_headers)
-
-
-def _ip() -> str | None:
-    return request.remote_addr
-
-
-def signed_in_officer() -> dict[str, Any] | None:
-    """The account of this session (police or bureau), or None (session cleared)."""
-    officer_id = session.get("police_officer")
-    officer = officers.get(get_db(), officer_id) if officer_id else None
-    # A cookie from before a logout (or a new password, a deactivation) carries an
-    # old version: it no longer opens anything.
-    if officer is not None and session.get("police_session") != officer["session_version"]:
-        officer = None
-    if officer is None:
-        session.pop("police_officer", None)
-        session.pop("police_session", None)
-    return officer
-
-
-# Failed login attempts per client address, on top of the per-account lockout: one address
-# guessing across many accounts is slowed without locking any of them.
-LOGIN_PER_MINUTE = 10
-LOGIN_BURST = 20
-# One answer for a wrong password, an unknown name and a locked account: the lockout
-# must not tell a guesser which names exist.
-LOGIN_FAILED = "用户名或密码不对；多次失败后账号会暂时锁定，请15分钟后再试。"
-LOGIN_THROTTLED = "尝试次数过多，请稍后再试。"
-
-
-def _login_limiter() -> RateLimiter:
-    limiter = current_app.extensions.get("hotline_login_limiter")
-    if limiter is None:
-        limiter = current_app.extensions.setdefault(
-            "hotline_login_limiter",
-            RateLimiter(
-                float(current_app.config.get("HOTLINE_LOGIN_PER_MINUTE", LOGIN_PER_MINUTE)),
-                int(current_app.config.get("HOTLINE_LOGIN_BURST", LOGIN_BURST)),
-            ),
-        )
-    return limiter
-
-
-def sign_in(detail: str = "") -> tuple[dict[str, Any] | None, str | None]:
-    """Check the posted username and password (police and bureau share accounts): the
-    account, with a fresh session, or the error to show. Both outcomes are audited."""
-    db = get_db()
-    username = request.form.get("username", "")[:64]
-    limiter, address = _login_limiter(), _ip() or "unknown"
-    if limiter.exhausted(address):
-        audit.record(db, None, "login_throttled", username=username, ip=_ip())
-        return None, LOGIN_THROTTLED
-    officer, outcome = officers.authenticate(db, username, request.form.get("password", ""))
-    if officer:
-        session.clear()  # a fresh session: no fixation
-        session["police_officer"] = officer["id"]
-        session["police_session"] = officer["session_version"]
-        session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (12 h)
-        audit.record(db, officer, "login", detail=detail, ip=_ip())
-        return officer, None
-    limiter.check(address)  # failures only: an officer signing in is never slowed
-    audit.record(db, None, f"login_{outcome}", username=username, ip=_ip())
-    return None, LOGIN_FAILED
-
-
-def sign_out() -> None:
-    """End this account's sessions everywhere (audited) and clear this one."""
-    audit.record(get_db(), g.officer, "logout", ip=_ip())
-    officers.end_sessions(get_db(), g.officer["id"])
-    session.clear()
-
-
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        db = get_db()
-        officer = signed_in_officer()
-        if officer is not None and officer["role"] not in officers.POLICE_ROLES:
-            # Bureau staff share the login but see no reports: they work under /bureau.
-            if request.method != "GET" or request.path.startswith("/police/api/"):
-                abort(403)
-            return redirect("/bureau/")
-        if officer is None:
-            if request.path.startswith("/police/api/"):
-                return jsonify({"error": "login required"}), 401
-            return redirect(url_for("police.login", next=request.full_path))
-        g.officer = reports.with_catch_all(
-            db, officer, current_app.config.get("HOTLINE_DEFAULT_COUNTY")
-        )
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def _scoped_report(report_id: int) -> dict[str, Any]:
-    report = reports.get_scoped(get_db(), g.officer, report_id)
-    if report is None:
-        abort(404)
-    return report
-
-
-def _safe_next(target: str | None) -> str:
-    # Only a path on this site, judged after the normalisation a browser does to a
-    # Location ("////evil", "/\\evil", tabs and newlines all leave the site): an open
-    # redirect would help phishing officers.
-    return same_site_path(target) or url_for("police.queue")
+_ip = client_ip
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
-    if request.method == "POST":
-        officer, error = sign_in()
-        if officer:
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("police/login.html", error=error), 401 if error else 200
+    return login_page(
+        "police/base.html",
+        "民警登录",
+        lambda: safe_next(request.args.get("next"), url_for("police.queue")),
+    )
 
 
 @bp.post("/logout")
@@ -297,10 +159,12 @@ def queue():
 @login_required
 def detail(report_id: int, revealed: str | None = None, error: str | None = None):
     db = get_db()
-    report = _scoped_report(report_id)
+    report = scoped_report(report_id)
     audit.record(db, g.officer, "view", report_id, ip=_ip())
     merged = reports.get(db, report["merged_into"]) if report.get("merged_into") else None
-    station = routing.station(db, report["station_code"]) if report.get("station_code") else None
+    station = (
+        jurisdiction.station(db, report["station_code"]) if report.get("station_code") else None
+    )
     assigned = officers.get(db, report["assigned_to"]) if report.get("assigned_to") else None
     return render_template(
         "police/detail.html",
@@ -316,7 +180,7 @@ def detail(report_id: int, revealed: str | None = None, error: str | None = None
         colleagues=officers.colleagues(db, g.officer),
         next_statuses=sorted(reports.TRANSITIONS.get(report["status"], ())),
         county_stations=(
-            routing.stations_in_county(db, g.officer["county"])
+            jurisdiction.stations_in_county(db, g.officer["county"])
             if g.officer["role"] == "supervisor"
             else []
         ),
@@ -342,7 +206,7 @@ def _photo(attachment: dict[str, Any]) -> dict[str, Any]:
 @login_required
 def photo(report_id: int, attachment_id: int):
     db = get_db()
-    _scoped_report(report_id)
+    scoped_report(report_id)
     attachment = reports.attachment(db, report_id, attachment_id)
     ref = (attachment or {}).get("url") or ""
     folder = uploads.folder(current_app.config["HOTLINE_VAR"])
@@ -359,7 +223,7 @@ def photo(report_id: int, attachment_id: int):
 @bp.post(f"/reports/{REPORT}/reveal")
 @login_required
 def reveal(report_id: int):
-    report = _scoped_report(report_id)
+    report = scoped_report(report_id)
     contact = get_vault().decrypt(report["contact_enc"]) if report.get("contact_enc") else None
     audit.record(get_db(), g.officer, "reveal_contact", report_id, ip=_ip())
     return detail(report_id, revealed=contact or "（已清除）")
@@ -369,7 +233,7 @@ def reveal(report_id: int):
 @login_required
 def change_status(report_id: int):
     db = get_db()
-    report = _scoped_report(report_id)
+    report = scoped_report(report_id)
     status = request.form.get("status", "")
     if status == report["status"]:  # the form's default: the current status, unchanged
         return detail(report_id, error="请选择新的状态。")
@@ -409,7 +273,7 @@ def _notify_reporter(report: dict[str, Any]) -> None:
 @login_required
 def assign(report_id: int):
     db = get_db()
-    report = _scoped_report(report_id)
+    report = scoped_report(report_id)
     try:
         officer_id = int(request.form.get("officer_id", ""))
     except ValueError:
@@ -426,7 +290,7 @@ def assign(report_id: int):
 @login_required
 def note(report_id: int):
     db = get_db()
-    _scoped_report(report_id)
+    scoped_report(report_id)
     text = request.form.get("text", "").strip()
     if not text:
         return detail(report_id, error="备注是空的。")
@@ -440,11 +304,11 @@ def note(report_id: int):
 def reroute(report_id: int):
     """A supervisor sends a report (typically an unrouted one) to a station of the county."""
     db = get_db()
-    report = _scoped_report(report_id)
+    report = scoped_report(report_id)
     if g.officer["role"] != "supervisor":
         abort(403)
     code = request.form.get("station_code", "")
-    station = routing.station(db, code)
+    station = jurisdiction.station(db, code)
     if station is None or station["county"] != g.officer["county"]:
         return detail(report_id, error="请选择本县的派出所。")
     reports.update(
@@ -582,19 +446,11 @@ def _alert_url(incident_id: int) -> str | None:
         return None
 
 
-def _scoped_incident(incident_id: int) -> dict[str, Any]:
-    # Outside the officer's reach is the same as not there: 404.
-    incident = incidents.get_scoped(get_db(), g.officer, incident_id)
-    if incident is None:
-        abort(404)
-    return incident
-
-
 @bp.get(f"/incidents/{INCIDENT}")
 @login_required
 def incident_detail(incident_id: int):
     db = get_db()
-    incident = _scoped_incident(incident_id)
+    incident = scoped_incident(incident_id)
     if incident["id"] != incident_id:  # merged into another: show that one
         return redirect(url_for("police.incident_detail", incident_id=incident["id"]))
     audit.record(db, g.officer, "incident_view", detail=f"incident {incident_id}", ip=_ip())
@@ -615,7 +471,7 @@ def incident_detail(incident_id: int):
 @login_required
 def incident_status(incident_id: int):
     db = get_db()
-    incident = _scoped_incident(incident_id)
+    incident = scoped_incident(incident_id)
     status = request.form.get("status", "")
     if status not in incidents.STATUSES:
         abort(400)
@@ -632,7 +488,7 @@ def scam_verdict(report_id: int):
     """Mark one of the report's numbers or links confirmed fraud or cleared (audited);
     everyone who asked about it in the last 30 days is told once (outside quiet hours)."""
     db = get_db()
-    _scoped_report(report_id)
+    scoped_report(report_id)
     status = request.form.get("status", "")
     try:
         link_id = int(request.form.get("link_id", ""))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from reporting.cli import _var, open_db
+import settings
+from reporting.cli import open_db
 from review import export as exporting
 
 
@@ -21,7 +22,7 @@ def export_reviewed() -> None:
     includes them. The files come from villagers (redacted): never commit them."""
     db = open_db()
     try:
-        path, counts = exporting.export(db, _var())
+        path, counts = exporting.export(db, settings.var_dir())
     finally:
         db.conn.close()
     if not counts:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from typing import Any
 
 import sqlite_utils
 
+import settings
 from nlu.parser import FALLBACK_INTENT, Parse
 from review.redact import redact, text_key
 from storage.clock import now_iso as now
@@ -27,7 +27,6 @@ REASONS = ("fallback", "low_confidence", "not_helpful")
 NOT_A_MESSAGE = "not_a_message"
 # Answered, but this unsure: worth a look (the dialogue says "没太听明白" below 0.4).
 REVIEW_BELOW = 0.6
-DEFAULT_REVIEW_DAYS = 30
 MAX_TEXT = 500  # what the model saw at most (bot/engine.py MAX_TEXT)
 
 
@@ -138,8 +137,8 @@ def reviewed_examples(db: sqlite_utils.Database) -> dict[str, list[str]]:
 
 
 def review_days(config: dict | None = None) -> int:
-    value = (config or {}).get("HOTLINE_REVIEW_DAYS") or os.environ.get("HOTLINE_REVIEW_DAYS")
-    return int(value) if value else DEFAULT_REVIEW_DAYS
+    """``HOTLINE_REVIEW_DAYS`` (settings/): the app's config, else the environment."""
+    return settings.integer("HOTLINE_REVIEW_DAYS", config)
 
 
 def purge(db: sqlite_utils.Database, days: int, at: dt.datetime | None = None) -> int:

@@ -1,25 +1,25 @@
 """/police/review: supervisors label the messages the model was unsure about.
 
-The police login and session (reporting/web.py); supervisors only, since the texts
+The police sign-in (reporting/access.py, the accounts' guard); supervisors only, since the texts
 come from every station of the county and the labels become training data. Every
 label is audited. Forms carry the app's CSRF token (CSRFProtect in bot/app.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
+from accounts import audit
+from accounts.web import secure_headers
 from nlu.parser import INTENTS
-from reporting import audit
-from reporting.web import login_required
+from reporting.access import supervisor_required
 from review import queue
 from storage.db import get_db
 
 bp = Blueprint("review", __name__, url_prefix="/police/review", template_folder="templates")
+bp.after_request(secure_headers)  # as every officers' area: no framing, no caching
 
 # The medical-insurance admin questions of issue 12 (item 5): offered before the NLU
 # adds the intent, so a supervisor can label them now; dropped here once INTENTS has it.
@@ -54,16 +54,6 @@ REASON_LABELS = {
 def choices() -> list[str]:
     """Intents a reviewer may pick: the NLU's own list (plus the ones on their way)."""
     return [*INTENTS, *(i for i in EXTRA_INTENTS if i not in INTENTS), queue.NOT_A_MESSAGE]
-
-
-def supervisor_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.officer["role"] != "supervisor":
-            abort(403)
-        return view(*args, **kwargs)
-
-    return login_required(wrapped)
 
 
 @bp.context_processor

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+import settings
+
 # Mainland ID card numbers: 17 digits and a digit or X. Redacted wherever text is kept.
 _ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
 _SPACES = re.compile(r"[\s\-()]")
@@ -88,8 +90,8 @@ def load_vault(key_file: Path) -> Vault:
     The key file is created once (mode 0600) in var/, which git ignores: losing it
     makes stored contacts unreadable, so production must set the environment keys.
     """
-    hash_key = os.environ.get("HOTLINE_HASH_KEY")
-    fernet_key = os.environ.get("HOTLINE_ENCRYPTION_KEY")
+    hash_key = settings.value("HOTLINE_HASH_KEY")
+    fernet_key = settings.value("HOTLINE_ENCRYPTION_KEY")
     if hash_key and fernet_key:
         return Vault(hash_key.encode(), fernet_key.encode())
     if key_file.exists():

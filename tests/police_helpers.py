@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reporting import officers, routing
+from accounts import officers
+from reporting import jurisdiction
 from storage.db import connect
 
 SAMPLE = Path(__file__).resolve().parent.parent / "reporting" / "data" / "jurisdictions-sample.csv"
@@ -18,7 +19,7 @@ def load_county(app):
     """Import the sample county (桂平市) and add officers: jt (金田 station), sp (社坡
     station) and sup (county supervisor). Returns an open database."""
     db = connect(app.config["HOTLINE_DB"])
-    routing.import_csv(db, SAMPLE)
+    jurisdiction.import_csv(db, SAMPLE)
     officers.add(db, "jt", PASSWORD, "GP-JT")
     officers.add(db, "jt2", PASSWORD, "GP-JT")
     officers.add(db, "sp", PASSWORD, "GP-SP")

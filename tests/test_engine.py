@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import responses
-from reporting import officers, reports
+from accounts import officers
+from reporting import reports
 from tests.conftest import SmsPhone, make_app
 from tests.engine_helpers import FakeParser, WebChat
 from tests.police_helpers import load_county

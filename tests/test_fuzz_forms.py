@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import responses
 from bot.outreach import groups
 from registry import activities, staff
-from reporting import incidents, reports, routing
+from reporting import incidents, jurisdiction, reports
 from storage.db import connect
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, csrf_token, logged_in
@@ -132,7 +132,7 @@ def report_ids(county, degraded_app):
             intent="report_qr_code",
             summary=f"让扫码送鸡蛋 号码13977665544 第{n}个",
         )
-        reports.apply_route(county, report["id"], routing.route(county, village), village)
+        reports.apply_route(county, report["id"], jurisdiction.route(county, village), village)
         incidents.submit(county, vault, report["id"])
         ids.append(report["id"])
     return ids

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bot.outreach import groups
-from reporting import incidents, reports, routing
+from reporting import incidents, jurisdiction, reports
 from tests.police_helpers import logged_in, post_form
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
@@ -37,7 +37,7 @@ def incident(county, vault):
             intent="report_qr_code",
             summary=f"让扫码送鸡蛋 号码{SUSPECT} 举报人私话{n}",
         )
-        reports.apply_route(county, report["id"], routing.route(county, village), village)
+        reports.apply_route(county, report["id"], jurisdiction.route(county, village), village)
         created = (T0 + dt.timedelta(hours=n)).isoformat(timespec="seconds")
         reports.update(county, report["id"], created_at=created)
         refs.append(incidents.submit(county, vault, report["id"])["ref"])

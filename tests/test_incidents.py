@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from reporting import incidents, links, reports, routing
+from reporting import incidents, jurisdiction, link_keys, reports
 from tests.conftest import SmsPhone
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
@@ -37,7 +37,7 @@ def make_report(db, vault, village, summary, at, *, contact=None, qr_note=None, 
     report = reports.create(
         db, vault, channel="sms", contact=contact, intent="report_suspicious_visit", summary=summary
     )
-    route = routing.route(db, village)
+    route = jurisdiction.route(db, village)
     assert route.status == "routed", village
     reports.apply_route(db, report["id"], route, village_text=village)
     reports.update(db, report["id"], created_at=at.isoformat(timespec="seconds"))
@@ -188,7 +188,7 @@ def test_withdrawn_and_unlinked_reports_never_count(county, vault):
     )
     reports.withdraw(county, report["id"])
     assert incidents.link_report(county, vault, report["id"]) is None
-    assert links.neighbours(county, report["id"]) == set()
+    assert link_keys.neighbours(county, report["id"]) == set()
 
 
 def answer_form(app, number: str, *texts: str) -> list[str]:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 import responses
-from reporting import incidents, links, reports, routing
+from reporting import incidents, jurisdiction, link_keys, reports
 from tests.conftest import SmsPhone
 
 SUSPECT = "13977665544"
@@ -29,7 +29,7 @@ def make_report(db, vault, village, summary, contact, qr_note=None):
     report = reports.create(
         db, vault, channel="sms", contact=contact, intent="report_qr_code", summary=summary
     )
-    reports.apply_route(db, report["id"], routing.route(db, village), village)
+    reports.apply_route(db, report["id"], jurisdiction.route(db, village), village)
     if qr_note:
         reports.add_message(db, report["id"], "qr", qr_note)
     return incidents.submit(db, vault, report["id"])
@@ -104,7 +104,7 @@ def test_official_numbers_from_facts(villager, county):
     (reply,) = villager.send("0775-96110")
     assert reply.startswith("96110是全国反诈预警劝阻专线")
     # A bare "110" is not a lookup (too short to be anything but the police's number).
-    assert not links.is_lookup_only("110")
+    assert not link_keys.is_lookup_only("110")
 
 
 def test_asking_without_a_number(villager, county):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from accounts import audit, officers
 from bot.channels import senders
-from reporting import audit, officers, purge, reports
+from reporting import purge, reports
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, csrf_token, drain_outbox, logged_in, login, post_form
 

@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from reporting import officers, purge, reports, routing
+from accounts import officers
+from reporting import jurisdiction, purge, reports
 from storage.db import connect
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, csrf_token, logged_in, post_form
@@ -25,7 +26,7 @@ BIGGEST = 2**63 - 1
 def two_counties(degraded_app, county, tmp_path):
     csv = tmp_path / "pingnan.csv"
     csv.write_text(SECOND_COUNTY, encoding="utf-8")
-    routing.import_csv(county, csv)
+    jurisdiction.import_csv(county, csv)
     officers.add(county, "pnsup", PASSWORD, "PN-DA", role="supervisor")
     return county
 
@@ -106,7 +107,7 @@ def test_single_county_keeps_its_unplaced_reports(degraded_app, county):
     report = sms_report(degraded_app, county, "+8613900001112", "有人借手机", "跳过", "跳过")
     county.execute("UPDATE reports SET county = NULL, submitted_at = created_at")
     county.conn.commit()
-    assert routing.catch_all_county(county) == "桂平市"
+    assert jurisdiction.catch_all_county(county) == "桂平市"
     assert listed(logged_in(degraded_app, "sup")) == [report["ref"]]
 
 

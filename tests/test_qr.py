@@ -18,11 +18,11 @@ from defusedxml import ElementTree
 from PIL import Image
 
 import responses
-from bot.config import SETTINGS
 from bot.messages import Media
 from bot.qr import check, check_bytes
 from bot.qr.download import DownloadError, fetch_image, host_allowed, parse_hosts
 from bot.qr.verdict import judge
+from settings import SETTINGS
 from tests.conftest import SmsPhone
 
 CONFIG = {

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from accounts import officers
 from bot.cli import cli
 from registry import activities, staff
-from reporting import officers
 from tests.police_helpers import load_county
 
 SAMPLE = Path(__file__).resolve().parent.parent / "registry" / "data" / "activities-sample.csv"

@@ -9,7 +9,8 @@ import re
 import pytest
 
 import responses
-from reporting import cadres, officers, reports
+from accounts import officers
+from reporting import cadres, reports
 from tests.conftest import SmsPhone
 
 REF = re.compile(r"R[ACDEFHJKMNPQRTUVWXY3479]{4,6}")

@@ -10,7 +10,7 @@ import pytest
 
 from bench import ocr_corpus
 from bot.channels.senders import SendResult
-from reporting import incidents, reports, routing, scam_verdicts
+from reporting import incidents, jurisdiction, reports, scam_verdicts
 from scamcheck import feedback, seen
 from tests.police_helpers import drain_outbox, load_county, logged_in, post_form
 from tests.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
@@ -88,7 +88,7 @@ def _report_with_suspect(db, vault) -> dict:
         intent="report_suspicious_visit",
         summary=f"医保局的人让打{SUSPECT}解冻",
     )
-    reports.apply_route(db, report["id"], routing.route(db, "金田镇金田村"), "金田镇金田村")
+    reports.apply_route(db, report["id"], jurisdiction.route(db, "金田镇金田村"), "金田镇金田村")
     return incidents.submit(db, vault, report["id"])
 
 

@@ -123,7 +123,7 @@ def test_lockout_answers_a_real_and_an_unknown_name_alike(degraded_app, county, 
 
 
 def test_one_address_guessing_many_accounts_is_throttled(degraded_app, county):
-    from reporting.web import LOGIN_BURST, LOGIN_THROTTLED
+    from accounts.web import LOGIN_BURST, LOGIN_THROTTLED
 
     for n in range(LOGIN_BURST):
         _attempt(degraded_app, "/police/login", f"guess{n}", "wrong", "10.9.9.9")
@@ -244,7 +244,7 @@ def test_console_webhook_needs_json_and_the_token(degraded_app):
 def test_console_token_is_generated_once_into_var_and_private(tmp_path):
     import stat
 
-    from bot.config import load_config
+    from settings import load_config
 
     first = load_config({"HOTLINE_VAR": str(tmp_path)})["SMS_CONSOLE_TOKEN"]
     assert load_config({"HOTLINE_VAR": str(tmp_path)})["SMS_CONSOLE_TOKEN"] == first

@@ -16,8 +16,8 @@ from bot.channels.gateway_senders import strip_signature
 from bot.channels.senders import ConsoleSender, TwilioSender
 from bot.channels.sms_provider import SendResult, SmsProvider, make_provider, provider_name
 from bot.channels.tencent_sms import TencentSms
-from bot.config import load_config
 from bot.outreach import scheduler, texts, tips
+from settings import load_config
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN, make_app
 from tests.sms_helpers import (
     ALIYUN_CONFIG,

@@ -4,7 +4,9 @@ POST /wechat (messages and events), in plain mode and in safe mode (encrypt_type
 WeChat waits 5 seconds for the passive reply, then retries (three tries in all). So the
 dialogue runs in a worker thread; when it is not done within ``WECHAT_REPLY_WAIT``
 seconds the request answers ``success`` (WeChat then shows nothing and stops retrying)
-and the worker sends the answer through the customer-service API when it is ready.
+and the worker puts the answer in the one outbox when it is ready (kind ``late_answer``,
+urgent): the drain sends it through the customer-service API within the 48-hour window,
+by SMS to the number the follower gave when WeChat refuses, and records every attempt.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from flask import Blueprint, Response, abort, current_app, request
 import responses
 from bot import conversations, subscriptions
 from bot.channels import deliver, wechat_store
-from bot.channels.wechat_api import WeChatSender, join_replies, settle_pending
+from bot.channels.wechat_api import join_replies
 from bot.channels.wechat_crypto import CryptoError, WeChatCrypto, check_signature
 from bot.messages import InboundMessage
 from bot.qr import wechat_media
+from messaging import outbox
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -294,7 +297,7 @@ class _Job:
 
 def answer_within_deadline(message: InboundMessage) -> list[str] | None:
     """The dialogue's replies if ready within WECHAT_REPLY_WAIT seconds, else None (the
-    worker will send them through the customer-service API)."""
+    worker queues them in the outbox: ``send_late``)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     wait = float(app.config.get("WECHAT_REPLY_WAIT") or 4)
     job = _Job()
@@ -314,18 +317,24 @@ def answer_within_deadline(message: InboundMessage) -> list[str] | None:
 
 
 def send_late(message: InboundMessage, replies: list[str]) -> None:
-    """Deliver an answer that missed the passive reply (inside an app context)."""
+    """Queue an answer that missed the passive reply (inside an app context): one outbox
+    row, once per WeChat message however often WeChat pushes it, sent by the drain."""
     if not replies:
         return
     db, vault = get_db(), get_vault()
-    key = message.message_id or ""
-    # Claimed by this worker from the start: the retry job never sends it alongside.
-    claim = secrets.token_hex(16)
-    pending_id = wechat_store.add_pending(db, key, vault.hash(message.sender), replies, claim)
-    # A retry that arrives now must not get the answer a second time, passively.
-    conversations.remember_replies(db, PROVIDER, key, [])
-    result = WeChatSender(current_app.config, vault).send(message.sender, join_replies(replies))
-    status = settle_pending(db, pending_id, claim, 1, result)
-    if not result.ok:
-        # 'failed' rows are resent by wechat_api.retry_pending (the scheduler).
-        log.warning("late WeChat answer not delivered (%s): %s", status, result.error_code)
+    key = message.message_id or secrets.token_hex(8)
+    with db.atomic():
+        outbox.enqueue(
+            db,
+            vault,
+            kind="late_answer",
+            channel=PROVIDER,
+            contact=message.sender,
+            text=join_replies(replies),
+            idem_key=f"late:{PROVIDER}:{key}",
+            urgent=True,  # they are waiting for it, at night too
+            source=PROVIDER,
+        )
+        # A retry that arrives now must not get the answer a second time, passively.
+        conversations.remember_replies(db, PROVIDER, key, [])
+    outbox.wake()

@@ -17,20 +17,19 @@ returns ``SendResult``; on failure ``error_code`` is one of
 record the message not deliverable), or ``network_error`` / ``wechat_<errcode>``
 (``permanent=False``: may be retried later).
 
-Late answers (``wechat_pending``) that failed for a passing reason are resent by
-``retry_pending`` (the scheduler runs it every minute); ``fetch_media`` downloads a
-photo a follower sent by its MediaId (when its PicUrl fails).
+Late answers are rows of the one outbox (kind ``late_answer``): the drain sends them
+with this sender, retries passing failures and falls back to SMS on a permanent one
+(bot/outreach/outbox.py). ``fetch_media`` downloads a photo a follower sent by its
+MediaId (when its PicUrl fails).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -54,13 +53,6 @@ REFRESH_MARGIN = 300  # seconds before expiry a token is replaced
 
 # Outcomes where another WeChat attempt is pointless: the caller falls back to SMS.
 PERMANENT_ERRORS = {"outside_48h_window", "quota_exhausted", "unfollowed", "not_configured"}
-# Late answers: attempts in all (the first one included), and the wait before attempt
-# n+1: base * 2**(n-1) seconds, at most the cap (60 s, 2, 4, 8 min: done in 15 minutes,
-# while the answer still matters and the 48-hour window is surely open).
-RETRY_MAX_ATTEMPTS = 5
-RETRY_BACKOFF_BASE = 60.0
-RETRY_BACKOFF_MAX = 3600.0
-RETRY_BATCH = 50
 # Passive text replies are cut by WeChat at 2048 bytes.
 MAX_REPLY_BYTES = 2000
 
@@ -257,78 +249,6 @@ class WeChatSender:
         if exc.errcode == UNFOLLOWED:
             return SendResult(False, None, "unfollowed", permanent=True)
         return SendResult(False, None, f"wechat_{exc.errcode}")
-
-
-# -- late answers ------------------------------------------------------------------------
-
-
-def retry_backoff(attempts: int) -> float:
-    """Seconds to wait after the ``attempts``-th failed attempt."""
-    return min(RETRY_BACKOFF_MAX, RETRY_BACKOFF_BASE * 2 ** max(0, attempts - 1))
-
-
-def settle_pending(
-    db: sqlite_utils.Database,
-    pending_id: int,
-    claim_token: str,
-    attempts: int,
-    result: SendResult,
-    at: float | None = None,
-) -> str:
-    """Record the outcome of a claimed late answer's attempt number ``attempts``;
-    returns the row's new status."""
-    if result.ok:
-        status, retry_at = "sent", None
-    elif result.permanent:
-        # WeChat will not take it (window over, quota used, unfollowed): for good.
-        status, retry_at = "undeliverable", None
-    else:
-        status = "failed"
-        retry_at = (time.time() if at is None else at) + retry_backoff(attempts)
-    wechat_store.finish_pending(
-        db, pending_id, claim_token, status, None if result.ok else result.error_code, retry_at
-    )
-    return status
-
-
-@dataclass
-class RetryStats:
-    sent: int = 0
-    failed: int = 0
-    undeliverable: int = 0
-
-
-def retry_pending(
-    db: sqlite_utils.Database,
-    vault: Vault,
-    sender: Any,
-    *,
-    max_attempts: int = RETRY_MAX_ATTEMPTS,
-    at: float | None = None,
-    limit: int = RETRY_BATCH,
-) -> RetryStats:
-    """Resend the late answers that are due: pending or failed, fewer than
-    ``max_attempts`` attempts. ``sender`` is the WeChat sender (``send(openid, text)``)."""
-    at = time.time() if at is None else at
-    token = secrets.token_hex(16)
-    stats = RetryStats()
-    rows = wechat_store.claim_pending(db, token, max_attempts, at, limit)
-    try:
-        for row in rows:
-            openid = wechat_store.openid_for(db, vault, row["openid_hash"])
-            if openid is None:
-                result = SendResult(False, None, "unknown_follower", permanent=True)
-            else:
-                text = join_replies(json.loads(row["replies"]))
-                result = sender.send(openid, text)
-            status = settle_pending(db, row["id"], token, row["attempts"] + 1, result, at)
-            setattr(stats, status, getattr(stats, status) + 1)
-            if not result.ok:
-                log.info("late WeChat answer %s: %s (%s)", row["id"], status, result.error_code)
-    finally:
-        # An error mid-run: rows not yet tried go back (never sent, so safe to retry).
-        wechat_store.release_pending(db, token)
-    return stats
 
 
 # -- photos by MediaId -------------------------------------------------------------------

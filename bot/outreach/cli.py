@@ -22,7 +22,7 @@ from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
 
 class Env:
     def __init__(self) -> None:
-        from bot.config import load_config
+        from settings import load_config
         from storage.db import connect
         from storage.privacy import load_vault
 

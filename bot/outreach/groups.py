@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.outreach.quiet_hours import iso, utcnow
-from reporting import routing
+from reporting import jurisdiction
 from storage.csvfile import readable_rows
 from storage.privacy import Vault, normalise_contact
 
@@ -94,11 +94,13 @@ def find_villages(db: sqlite_utils.Database, text: str) -> list[dict[str, Any]]:
     groups = list(db.query("SELECT * FROM village_groups"))
     exact = [g for g in groups if g["village"] in text]
     if not exact:
-        norm = routing.normalise(text)
-        exact = [g for g in groups if len(norm) >= 2 and routing.normalise(g["village"]) == norm]
+        norm = jurisdiction.normalise(text)
+        exact = [
+            g for g in groups if len(norm) >= 2 and jurisdiction.normalise(g["village"]) == norm
+        ]
     if len(exact) > 1:
         # "东坝镇石桥村" picks the 石桥村 of 东坝镇 when two townships have one.
-        narrowed = [g for g in exact if routing.normalise_township(g["township"]) in text]
+        narrowed = [g for g in exact if jurisdiction.normalise_township(g["township"]) in text]
         if narrowed:
             exact = narrowed
     return exact

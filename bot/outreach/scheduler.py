@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.channels import wechat_api
+import settings
 from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE = 8 * 24 * 3600  # longer than a week: the latest missed weekly slot still runs
 DRAIN_TICK_SECONDS = 60
-WECHAT_RETRY_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PURGE_JOB_ID = "reports-purge"
@@ -184,26 +182,6 @@ def drain_tick() -> None:
         _drain(rt, db)
         if rt.uploads_dir:  # photos only checked, never reported: gone within minutes
             remove_orphans(db, rt.uploads_dir)
-    finally:
-        db.conn.close()
-
-
-def wechat_retry_tick() -> None:
-    """Every minute: resend late WeChat answers that failed for a passing reason."""
-    rt = runtime()
-    sender = outbox.as_senders(rt.sender_factory()).get("wechat")
-    if sender is None:
-        return
-    db = connect(rt.db_path, migrate_schema=False)
-    try:
-        stats = wechat_api.retry_pending(db, rt.vault, sender)
-        if stats.sent or stats.failed or stats.undeliverable:
-            log.info(
-                "late WeChat answers: %d sent, %d to retry, %d undeliverable",
-                stats.sent,
-                stats.failed,
-                stats.undeliverable,
-            )
     finally:
         db.conn.close()
 
@@ -386,14 +364,6 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         jobstore="memory",
         replace_existing=True,
     )
-    scheduler.add_job(
-        wechat_retry_tick,
-        "interval",
-        seconds=WECHAT_RETRY_SECONDS,
-        id="wechat-retry",
-        jobstore="memory",
-        replace_existing=True,
-    )
     scheduler.add_listener(
         lambda event: log.error("scheduled job %s failed", event.job_id, exc_info=event.exception),
         EVENT_JOB_ERROR,
@@ -433,8 +403,8 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
         # SMS and WeChat (importing outbox registered the WeChat sender).
         sender_factory=lambda: outbox.senders_from_config(config),
         rate=rate_from_config(config),
-        purge_days=int(config.get("HOTLINE_PURGE_DAYS") or 180),
-        review_days=int(config.get("HOTLINE_REVIEW_DAYS") or 30),
+        purge_days=settings.integer("HOTLINE_PURGE_DAYS", config),
+        review_days=settings.integer("HOTLINE_REVIEW_DAYS", config),
         uploads_dir=(
             str(Path(config["HOTLINE_VAR"]) / "uploads") if config.get("HOTLINE_VAR") else None
         ),
@@ -445,8 +415,9 @@ def rate_from_config(config: dict[str, Any]) -> float:
     """HOTLINE_SMS_RATE messages per second; unset: the SMS provider's own limit."""
     from bot.channels import sms_provider
 
-    value = config.get("HOTLINE_SMS_RATE") or os.environ.get("HOTLINE_SMS_RATE")
-    return sms_provider.rate({**config, "HOTLINE_SMS_RATE": value})
+    return sms_provider.rate(
+        {**config, "HOTLINE_SMS_RATE": settings.value("HOTLINE_SMS_RATE", config)}
+    )
 
 
 def start_with_app(app: Any) -> BaseScheduler:

@@ -2,7 +2,8 @@
 CSV, see sent / delivered / failed per campaign, push a tip to a group now, and send
 an urgent alert after a confirmation page.
 
-Reuses the police login (reporting.web.login_required) and the app's CSRF protection.
+Enters through the police sign-in (reporting/access.py, the accounts' guard), with the
+app's CSRF protection; a report or incident outside the officer's reach is a 404.
 An officer works within their own county. Roles: a county supervisor may enroll from a
 CSV, alert the whole county and push tips anywhere in the county; a station officer
 alerts and pushes tips only to the townships their station covers. Alerts sent, tip
@@ -19,9 +20,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 import responses
+from accounts import audit
+from accounts.web import secure_headers
 from bot.outreach import alerts, campaigns, groups, outbox
-from reporting import audit, incidents, reports, routing
-from reporting.web import login_required, secure_headers
+from reporting import incidents, jurisdiction
+from reporting.access import police_required as login_required
+from reporting.access import scoped_incident, scoped_report
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -114,7 +118,7 @@ def _require_supervisor() -> None:
 
 def _own_township(township: str) -> None:
     """A station officer reaches only the townships of their station (403 otherwise)."""
-    if not _is_supervisor() and township not in routing.station_townships(
+    if not _is_supervisor() and township not in jurisdiction.station_townships(
         get_db(), g.officer["station_code"]
     ):
         abort(403)
@@ -174,7 +178,7 @@ def index() -> str:
     mine = [r for r in groups.list_groups(db) if r["county"] == _county()]
     townships = {r["township"] for r in mine}
     if not _is_supervisor():
-        townships &= routing.station_townships(db, g.officer["station_code"])
+        townships &= jurisdiction.station_townships(db, g.officer["station_code"])
     return _render(
         "outreach/index.html",
         groups=mine,
@@ -280,10 +284,8 @@ def alert_send():
     scope_type, scope_value, text, urgent = _alert_form()
     report_id = request.form.get("report_id", type=int)
     # Only a report this officer may open can be named (404 like the report pages).
-    if report_id is not None and (
-        report_id > 2**63 - 1 or reports.get_scoped(get_db(), g.officer, report_id) is None
-    ):
-        abort(404)
+    if report_id is not None:
+        scoped_report(report_id)
     try:
         alert_id, planned = alerts.send(
             get_db(),
@@ -317,17 +319,12 @@ def alert_send():
 INCIDENT = "<int(max=9223372036854775807):incident_id>"
 
 
-def _scoped_incident(incident_id: int) -> dict[str, Any]:
-    incident = incidents.get_scoped(get_db(), g.officer, incident_id)
-    if incident is None or incident["id"] != incident_id:
-        abort(404)
-    return incident
-
-
 def _incident_targets(incident: dict[str, Any]) -> tuple[list[str], list[str]]:
     """("county/township" this officer may alert, townships outside their reach)."""
     db = get_db()
-    reach = None if _is_supervisor() else routing.station_townships(db, g.officer["station_code"])
+    reach = (
+        None if _is_supervisor() else jurisdiction.station_townships(db, g.officer["station_code"])
+    )
     mine, others = [], []
     for county, township in incidents.townships(db, incident):
         if county == _county() and (reach is None or township in reach):
@@ -366,7 +363,7 @@ def _incident_previews(
 @bp.get(f"/alerts/from-incident/{INCIDENT}")
 @login_required
 def incident_alert(incident_id: int) -> str:
-    incident = _scoped_incident(incident_id)
+    incident = scoped_incident(incident_id, follow_merged=False)
     targets, others = _incident_targets(incident)
     return _render(
         "outreach/incident_alert.html",
@@ -381,7 +378,7 @@ def incident_alert(incident_id: int) -> str:
 @bp.post(f"/alerts/from-incident/{INCIDENT}/preview")
 @login_required
 def incident_alert_preview(incident_id: int) -> Any:
-    incident = _scoped_incident(incident_id)
+    incident = scoped_incident(incident_id, follow_merged=False)
     targets, others = _incident_targets(incident)
     text = request.form.get("text", "")[:1000]
     values = {"incident": incident, "targets": [t.split("/")[-1] for t in targets]}
@@ -409,7 +406,7 @@ def incident_alert_preview(incident_id: int) -> Any:
 @login_required
 def incident_alert_send(incident_id: int) -> Any:
     db = get_db()
-    incident = _scoped_incident(incident_id)
+    incident = scoped_incident(incident_id, follow_merged=False)
     targets, _others = _incident_targets(incident)
     text = request.form.get("text", "")[:1000]
     back = redirect(url_for("police.incident_detail", incident_id=incident_id))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import responses
 from bot.messages import Media
 from bot.qr import check_and_keep
-from reporting import links, reports
+from reporting import link_keys, reports
 
 if TYPE_CHECKING:
     from bot.engine import Engine as Dialogue
@@ -40,10 +40,10 @@ def attach_earlier_check(dialogue: Dialogue, turn: Turn, report: dict[str, Any])
     carried = {m[0] for m in (turn.state.get("form") or {}).get("media", [])}
     urls = set((checked or {}).get("media_urls") or ())
     if checked and not (urls and urls <= carried):
-        reports.add_message(dialogue.db, report["id"], links.QR_NOTE, qr_note(checked))
+        reports.add_message(dialogue.db, report["id"], link_keys.QR_NOTE, qr_note(checked))
     text_check = turn.state.pop("last_text_check", None)
     if text_check:
-        reports.add_message(dialogue.db, report["id"], links.TEXT_NOTE, text_note(text_check))
+        reports.add_message(dialogue.db, report["id"], link_keys.TEXT_NOTE, text_note(text_check))
 
 
 def text_note(check: dict[str, Any]) -> str:
@@ -55,7 +55,7 @@ def text_note(check: dict[str, Any]) -> str:
     if named:
         note += "；涉及：" + "、".join(named)
     if check.get("message_id") is not None:
-        note += "；" + links.message_mark(int(check["message_id"]))
+        note += "；" + link_keys.message_mark(int(check["message_id"]))
     return (note + "\n" + (check.get("text") or ""))[:1500]
 
 
@@ -66,7 +66,7 @@ def attach_qr_check(
     if kept is not None:  # provider URLs expire or need credentials: the police get our copy
         reports.keep_attachment_copy(dialogue.db, attachment_id, kept.url, kept.content_type)
     checked = {**verdict.as_attachment(), "attachment_id": attachment_id}
-    reports.add_message(dialogue.db, report["id"], links.QR_NOTE, qr_note(checked))
+    reports.add_message(dialogue.db, report["id"], link_keys.QR_NOTE, qr_note(checked))
     turn.state["last_qr"] = checked
     if verdict.kind not in _SILENT:
         qr = responses.catalogue("qr")

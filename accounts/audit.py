@@ -1,4 +1,5 @@
-"""Who looked at what and who changed what: every view of a report and every change."""
+"""Who looked at what and who changed what: every sign-in, every view of a report and
+every change, by any officers' area (police, outreach, review, bureau)."""
 
 from __future__ import annotations
 

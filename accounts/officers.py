@@ -1,6 +1,8 @@
-"""Police officers: hashed passwords, lockout after repeated failures, two roles.
+"""Officers' accounts (police, county supervisors, bureau staff): hashed passwords,
+lockout after repeated failures, session versions, roles.
 
-An officer sees their station's reports; a county supervisor sees the whole county.
+An officer sees their station's reports; a county supervisor sees the whole county;
+bureau staff belong to a county and see no reports (they work on the registry).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from reporting import routing
 from storage.clock import now_iso as now
 
 MAX_FAILURES = 5
@@ -40,10 +41,11 @@ def add(
     """A police account at a station (its county follows from the station)."""
     if role not in POLICE_ROLES:
         raise OfficerError(f"role must be one of {', '.join(POLICE_ROLES)}")
-    station = routing.station(db, station_code)
+    # The stations table is the jurisdiction table's (reporting/jurisdiction.py imports it).
+    station = db.execute("SELECT county FROM stations WHERE code = ?", [station_code]).fetchone()
     if station is None:
         raise OfficerError(f"no station {station_code!r}: import the jurisdiction table first")
-    return add_account(db, username, password, role, station["county"], station_code)
+    return add_account(db, username, password, role, station[0], station_code)
 
 
 def add_account(

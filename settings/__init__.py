@@ -1,10 +1,16 @@
 """Configuration from the environment (and a local ``.env``), with embedded defaults
-that run the hotline on one machine: SQLite in var/, console SMS, local model."""
+that run the hotline on one machine: SQLite in var/, console SMS, local model.
+
+The one place every domain reads a setting: the app's ``load_config`` (``app.config``),
+and ``value`` / ``var_dir`` / ``db_path`` for code that runs outside the app (the CLI,
+the scheduler's jobs). It is the bottom layer: it imports nothing of ours, so any
+package may read it without importing ``bot/``."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,16 +144,50 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
 }
 
 
+def _load_env() -> None:
+    # A .env never overrides the real environment (python-dotenv's default).
+    load_dotenv(ROOT / ".env")
+
+
+def value(name: str, config: Mapping[str, Any] | None = None) -> Any:
+    """One setting: from ``config`` (the app's, when given and set there), else the
+    environment or ``.env``, else its default."""
+    if name not in SETTINGS:
+        raise KeyError(f"unknown setting {name!r} (add it to settings.SETTINGS)")
+    if config and config.get(name) not in (None, ""):
+        return config[name]
+    _load_env()
+    return os.environ.get(name) or SETTINGS[name][0]
+
+
+def integer(name: str, config: Mapping[str, Any] | None = None) -> int:
+    """A whole-number setting; a value that is not one is a clear error, not a 500 later."""
+    raw = value(name, config)
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def var_dir(config: Mapping[str, Any] | None = None) -> Path:
+    """``HOTLINE_VAR`` as an absolute path (relative: to the repository root)."""
+    var = Path(value("HOTLINE_VAR", config))
+    return var if var.is_absolute() else ROOT / var
+
+
+def db_path(config: Mapping[str, Any] | None = None) -> str:
+    """``HOTLINE_DB``, default ``$HOTLINE_VAR/hotline.db``."""
+    return str(value("HOTLINE_DB", config) or var_dir(config) / "hotline.db")
+
+
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Settings as a dict for ``app.config``; ``overrides`` win over the environment."""
-    load_dotenv(ROOT / ".env")
+    _load_env()
     overrides = overrides or {}
     config: dict[str, Any] = {}
     for name, (default, _doc) in SETTINGS.items():
         config[name] = overrides.get(name, os.environ.get(name, default))
-    var = Path(config["HOTLINE_VAR"])
-    if not var.is_absolute():
-        var = ROOT / var
+    var = var_dir(config)
     config["HOTLINE_VAR"] = var
     config["HOTLINE_DB"] = str(config["HOTLINE_DB"] or var / "hotline.db")
     model_dir = Path(config["HOTLINE_MODEL_DIR"])
