@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 import responses
-from bot import conversations, subscriptions
+from bot import control_words, conversations, subscriptions
 from bot.messages import InboundMessage
 from bot.ratelimit import RateLimiter
 from nlu import Parse, Parser
@@ -62,13 +62,7 @@ SIDE_EFFECT_INTENTS = frozenset({"subscribe", "unsubscribe"})
 RECENT_WINDOW = dt.timedelta(minutes=15)
 RECENT_KEEP = 4
 # One place for the words that leave any form, and how long a form waits for an answer.
-LEAVE_WORDS = frozenset({"取消", "取消举报", "不报了", "不查了", "算了", "cancel", "退出"})
-SKIP_WORDS = frozenset({"跳过", "跳", "不知道", "不清楚", "没有", "无", "skip", "不填"})
 FORM_TTL = dt.timedelta(hours=2)
-YES_WORDS = frozenset(
-    {"1", "是", "是的", "对", "对的", "好", "好的", "确认", "嗯", "要", "y", "yes"}
-)
-NO_WORDS = frozenset({"2", "不", "不是", "否", "不要", "不用", "n", "no", "算了"})
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -493,14 +487,13 @@ class Engine:
         pending = turn.state.pop("confirm", None)
         if not pending:
             return False
-        word = turn.text.casefold().strip("。.!！ ")
-        if word in YES_WORDS:
+        if control_words.is_yes(turn.text):
             intent = pending["intent"]
             turn.text = pending.get("text") or turn.text
             turn.parse = Parse(turn.text, intent, 1.0)
             self.run(intent, turn)
             return True
-        if word in NO_WORDS:
+        if control_words.is_no(turn.text):
             turn.say(responses.text("confirm_dropped"))
             return True
         return False  # something else: read it as a new message
@@ -521,8 +514,7 @@ class Engine:
             self.respond_fresh(turn)
             return
         form.received(self, turn)
-        word = turn.text.casefold().strip("。.!！ ")
-        if word in LEAVE_WORDS:
+        if control_words.is_leave(turn.text):
             form.leave(self, turn)
             turn.state.pop("form", None)
             return
@@ -531,7 +523,7 @@ class Engine:
         slot = state.get("slot")
         if slot is None:
             return
-        skip = word in SKIP_WORDS
+        skip = control_words.is_skip(turn.text)
         if (
             not skip
             and not form.looks_like_answer(self, turn, slot)

@@ -20,7 +20,6 @@ from bot.engine import Engine, Form, Turn
 from bot.outreach import groups, phones, texts
 
 FORM = "subscribe"
-SKIP_WORDS = frozenset({"跳过", "不填", "不知道", "skip"})
 MAX_TRIES = 2
 # A reply that reads like a place name (石桥村, 王家庄, 清水社区), not a new question.
 _PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}(村|屯|庄|寨|社区|组|镇|乡|街道)$")

@@ -1,0 +1,43 @@
+"""The words that steer a conversation, as villagers type them (bot/control_words.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.control_words import is_leave, is_no, is_skip, is_yes
+
+
+@pytest.mark.parametrize(
+    "text", ["好的", "好的呀", "嗯那好的呀", "中", "要得", "行", "可以。", "嗯嗯", "1", "对头"]
+)
+def test_yes(text):
+    assert is_yes(text) and not is_no(text)
+
+
+@pytest.mark.parametrize("text", ["不要", "不用了", "不了", "2", "算了吧", "没有", "不是的"])
+def test_no(text):
+    assert is_no(text) and not is_yes(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["不报了", "不报了不报了", "算了算了", "俺不想举报了", "取消！", "不查了"]
+)
+def test_leave(text):
+    assert is_leave(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["不知道啊", "俺也记不清了", "没有了", "没了没了", "就这些了。", "忘了", "不晓得",
+     "俺不知道是哪个村的", "记不清几点了", "没拍到", "跳过"],
+)  # fmt: skip
+def test_skip(text):
+    assert is_skip(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["没有给验证码", "不知道他们是不是骗子", "金田村", "现在", "他们开白色面包车", "不报警会怎样"],
+)
+def test_a_word_inside_a_sentence_steers_nothing(text):
+    assert not (is_skip(text) or is_leave(text) or is_yes(text) or is_no(text))
