@@ -81,3 +81,52 @@ def is_skip(text: str) -> bool:
         return True
     about = _ABOUT.search(word)
     return bool(about and about.start() and core(word[: about.start()]) in SKIP)
+
+
+_WHAT_NOW = re.compile(
+    r"^(那|那我|那俺|现在|然后|接下来|下一步)?(该)?(咋办|怎么办|咋整|怎么整|咋弄|怎么弄|干啥|做啥|"
+    r"还要做啥|还要干啥|然后呢|下一步呢|还有呢|报警吗|要报警吗|咋个办|点算)"
+    r"(呢|啊|嘞|哦|呀|吧|了)?[?？。!！]*$"
+)
+
+
+def asks_what_now(text: str) -> bool:
+    """A short "what do I do now?" (咋办, 然后呢, 下一步呢, 现在咋办 报警吗)."""
+    parts = [p for p in re.split(r"[\s，,。]+", text.strip()) if p]
+    return bool(parts) and len(text) <= 16 and all(_WHAT_NOW.match(p) for p in parts)
+
+
+# "I did not" after first aid: 没转, 没给他, 还没呢, 俺没上当, 没有没有.
+_DENIAL = re.compile(
+    r"^(?:还|幸好|好在|当时)?(?:没|没有|冇|莫|未|没敢|不曾)(?:有)?"
+    r"(?:给|转|扫|借|拍|刷|输|告诉|说|发|填|点|按|付|交|上当|照做|理|信|答应|同意)?(?:过)?"
+    r"(?:他|他们|她|人家|给他|给他们)?(?:钱|验证码|码|手机|脸|身份证|数字)?(?:呢)?$"
+)
+
+
+def denies_harm(text: str) -> bool:
+    """A short reply saying the harm did not happen (after the hotline's first aid)."""
+    return len(text) <= 16 and bool(_DENIAL.match(core(text)))
+
+
+# "Is it real / a scam?" asked bare, about what was just described.
+_IS_IT_REAL = re.compile(
+    r"^(?:这|那|这个|那个|他|他们|这些人|这事)?(?:是不是|是|算不算|算|会不会是)?"
+    r"(?:骗子|骗人|骗局|诈骗|真的|假的|真的假的?|真是假|可信|靠谱|能信|正规)(?:吗|不|么|没)?$"
+)
+
+
+def asks_if_real(text: str) -> bool:
+    """A short "is it real?", "是不是骗子", "靠谱吗" with nothing else to judge."""
+    return len(text) <= 14 and bool(_IS_IT_REAL.match(core(text)))
+
+
+# "I can't do it myself / can you do it for me" (after how to open the e-voucher).
+_CANNOT = re.compile(
+    r"(?:不会|弄不来|搞不来|整不来|不懂|看不懂|学不会|没有?智能机|老人机|没微信|不识字)"
+    r"|(?:帮|替|给)(?:我|俺)(?:弄|办|开|搞|整|操作)"
+)
+
+
+def cannot_do_it(text: str) -> bool:
+    return len(text) <= 24 and bool(_CANNOT.search(core(text)))

@@ -15,11 +15,12 @@ The order of checks (docs/conversation.md) is the policy:
 5. a form in progress                      -> the form takes the message (a confident
                                               question is answered, the slot re-asked)
 6. a bare menu digit, or 0 for "more"       -> that menu entry
+6b. a short reply about the last answer     -> read against it (没转 after first aid)
 7. the skills' recognisers, in list order  -> photos, pasted SMS, cadre forwards, codes...
 8. otherwise NLU                           -> the intent's skill; when unsure, ``unsure``
 
-State is loaded once and written once per message, with the message log, in one
-transaction (``conversations.Store``).
+State is read with the claim and the log in one transaction and written with the
+replies in one more (``conversations.Store``; docs/conversation.md says why two).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ MIN_CONFIDENCE = 0.4
 # only advise and offer 回3.
 SURE_CONFIDENCE = 0.75
 SIDE_EFFECT_INTENTS = frozenset({"subscribe", "unsubscribe"})
+# Answers after which a short reply is read against them (_about_the_last_answer).
+HARM_TOPICS = frozenset({"already_victim", "report_qr_code", "report_phone_borrowing"})
+WARNING_TOPICS = HARM_TOPICS | {"report_suspicious_visit", "privacy_advice"}
 # Words and photos from this far back are carried into a report started now.
 RECENT_WINDOW = dt.timedelta(minutes=15)
 RECENT_KEEP = 4
@@ -69,19 +73,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # "And now what?" right after advice that has further steps (回复0看下一步): the next
 # steps, not the same advice again or "I can't help with that".
-_WHAT_NOW = re.compile(
-    r"^(那|那我|那俺|现在|然后|接下来|下一步)?(该)?(咋办|怎么办|咋整|怎么整|咋弄|怎么弄|干啥|做啥|"
-    r"还要做啥|还要干啥|然后呢|下一步呢|还有呢|报警吗|要报警吗|咋个办|点算)"
-    r"(呢|啊|嘞|哦|呀|吧|了)?[?？。!！]*$"
-)
-
-
-def asks_what_now(text: str) -> bool:
-    """A short "what do I do now?" (咋办, 然后呢, 下一步呢, 现在咋办 报警吗)."""
-    parts = [p for p in re.split(r"[\s，,。]+", text.strip()) if p]
-    return bool(parts) and len(text) <= 16 and all(_WHAT_NOW.match(p) for p in parts)
-
-
 def clean(text: str) -> str:
     """NFKC (full-width digits and letters become ASCII), no control characters."""
     return _CONTROL.sub("", unicodedata.normalize("NFKC", text)).strip()
@@ -364,9 +355,11 @@ class Engine:
         """A message read outside any form (also: a form that ended, read anew)."""
         text = turn.text
         if not turn.message.media and (
-            text == "0" or (turn.state.get("more") and asks_what_now(text))
+            text == "0" or (turn.state.get("more") and control_words.asks_what_now(text))
         ):
             self.more(turn)
+            return
+        if not turn.message.media and self._about_the_last_answer(turn):
             return
         if text in responses.MENU_CHOICES and not turn.message.media:
             turn.parse = Parse(text, responses.MENU_CHOICES[text], 1.0)
@@ -421,8 +414,29 @@ class Engine:
         turn.parse = Parse(turn.text, intent, 1.0, entities or [])
         self.run("start_report", turn, report_intent=intent, summary=summary)
 
+    def _about_the_last_answer(self, turn: Turn) -> bool:
+        """A short reply that only makes sense after the last answer: "没转" after the
+        first aid, a bare "是不是骗子" after a warning, "我不会弄" after how to open the
+        e-voucher. Read against that answer, not by the model (which sees two words)."""
+        topic, text = turn.state.get("topic"), turn.text
+        if topic is None:
+            return False
+        key = None
+        if topic in HARM_TOPICS and control_words.denies_harm(text):
+            key = "follow_up.not_harmed"
+        elif topic in WARNING_TOPICS and control_words.asks_if_real(text):
+            key = "follow_up.is_a_scam"
+        elif topic == "activate_voucher" and control_words.cannot_do_it(text):
+            key = "follow_up.cannot_do_it"
+        if key is None:
+            return False  # the topic stays: a later short reply may still be about it
+        turn.parse = Parse(text, "follow_up", 1.0)
+        turn.say(responses.text(key))
+        return True
+
     def plain_answer(self, turn: Turn, intent: str) -> None:
         text, more = responses.answer(intent)
+        turn.state["topic"] = intent
         if more:
             turn.state["more"] = intent
         else:
@@ -446,7 +460,7 @@ class Engine:
         form = turn.form
         skill = self._forms.get(form["step"]) if form else None
         text, _more = responses.answer("already_victim")
-        turn.state["more"] = "already_victim"
+        turn.state["more"] = turn.state["topic"] = "already_victim"
         if skill is not None:
             skill.received(self, turn)
             skill.victim(self, turn)
@@ -461,6 +475,7 @@ class Engine:
         """THE one place the engine says it did not understand: the safety line first,
         then "say it again" and the menu. ``unsure_hooks`` record the turn (review/)."""
         self.for_review(turn, reason)
+        turn.state.pop("topic", None)
         turn.say(
             *join_if_fits(
                 responses.text("safety_line"),

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.control_words import is_leave, is_no, is_skip, is_yes
+from bot.control_words import (
+    asks_if_real,
+    cannot_do_it,
+    denies_harm,
+    is_leave,
+    is_no,
+    is_skip,
+    is_yes,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,3 +49,34 @@ def test_skip(text):
 )
 def test_a_word_inside_a_sentence_steers_nothing(text):
     assert not (is_skip(text) or is_leave(text) or is_yes(text) or is_no(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["没转", "俺没交", "还没扫呢", "没有没有", "幸好没给他验证码", "我没上当"]
+)
+def test_denies_harm(text):
+    assert denies_harm(text)
+
+
+@pytest.mark.parametrize("text", ["没转完", "钱没了", "没给验证码就把手机借他了", "他没走"])
+def test_not_a_denial(text):
+    assert not denies_harm(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["是不是骗子", "那是骗子吗", "他们是骗子吧", "这是真的假的", "靠谱吗"]
+)
+def test_asks_if_real(text):
+    assert asks_if_real(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["他说他是医保局的 是真的吗 工作证号ZH01", "查13912345678是不是骗子"]
+)
+def test_a_question_with_something_to_judge_is_not_bare(text):
+    assert not asks_if_real(text)
+
+
+@pytest.mark.parametrize("text", ["我不会弄", "俺不会弄 你能帮俺弄吗", "我是老人机", "帮我开一下"])
+def test_cannot_do_it(text):
+    assert cannot_do_it(text)
