@@ -71,8 +71,15 @@ def is_no(text: str) -> bool:
     return core(text) in NO
 
 
+_PARTS = re.compile(r"[\s,，.。!！;；、~～]+")
+
+
 def is_leave(text: str) -> bool:
-    return core(text) in LEAVE
+    """A leave word, alone or with other refusals: 「算了 不举报了」, 「不用了，不报了」."""
+    if core(text) in LEAVE:
+        return True
+    parts = [core(p) for p in _PARTS.split(text) if p.strip()]
+    return len(parts) > 1 and any(p in LEAVE for p in parts) and all(p in LEAVE | NO for p in parts)
 
 
 def is_skip(text: str) -> bool:

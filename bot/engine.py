@@ -426,6 +426,8 @@ class Engine:
             key = "follow_up.not_harmed"
         elif topic in WARNING_TOPICS and control_words.asks_if_real(text):
             key = "follow_up.is_a_scam"
+        elif topic == "scam_text" and control_words.asks_if_real(text):
+            key = "follow_up.text_is_scam"
         elif topic == "activate_voucher" and control_words.cannot_do_it(text):
             key = "follow_up.cannot_do_it"
         if key is None:

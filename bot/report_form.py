@@ -33,6 +33,9 @@ _HERE_NOW = re.compile(rf"{_COME_NOW}|快来")
 _ASKING = re.compile(
     r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
 )
+# A polite request that we report it for them ("能帮我报警吗", "替俺举报一下"): a question
+# in form only.
+_ASK_US = re.compile(r"(帮|替|给)(我|俺|我们|俺们|我家|咱)[^，。,.!?！？]{0,2}(举报|报警|报案)")
 _QUESTION = re.compile(
     r"[吗嘛么呢?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
 )
@@ -55,7 +58,8 @@ def _text(key: str, **values: Any) -> str:
 
 # "我不想举报", "不用报警了", "别举报", "没必要报案吧": the word, said not to happen.
 _REFUSED = re.compile(
-    r"(不|别|没|甭|莫|冇|唔|不用|不想|不要|没必要|用不着)[^，。,.!?！？]{0,3}(举报|报案|报警)"
+    # (not the 不 of 能不能/要不要: "能不能帮我报警" asks for it)
+    r"((?<![能要该用可需是])不|别|没|甭|莫|冇|唔|没必要|用不着)[^，。,.!?！？]{0,3}(举报|报案|报警)"
 )
 
 
@@ -65,8 +69,12 @@ def here_now(text: str) -> bool:
 
 
 def explicit_report(text: str) -> bool:
-    """True for "我要举报" / "快来人", False for "要不要报警啊" or "我不想举报"."""
-    return bool(_EXPLICIT.search(text)) and not _ASKING.search(text) and not _REFUSED.search(text)
+    """True for "我要举报" / "快来人" / "能帮我报警吗", False for "要不要报警啊" or
+    "我不想举报"."""
+    if _REFUSED.search(text):
+        return False
+    asked = _EXPLICIT.search(text) and not _ASKING.search(text)
+    return bool(asked or _ASK_US.search(text))
 
 
 def _worth_keeping(text: str) -> bool:
@@ -101,6 +109,27 @@ class ReportForm(Form):
         self.earlier_check = earlier_check
 
     # --- starting -------------------------------------------------------------------
+    def recognise(self, engine: Engine, turn: Turn) -> bool:
+        """ "能帮我报警吗": a plain ask that we report it, whatever the model would make of
+        the rest (外地 read as 异地就医). The report is about the last warning, if any."""
+        if turn.message.media:
+            return False
+        if turn.state.get("offer") and self._names_a_village(engine, turn.text):
+            # Just told "要举报回复3", they answer with where: offer it for that village
+            # (the name is carried into the report if they say 3).
+            turn.say(_text("place_offer", village=turn.text))
+            return True
+        if not _ASK_US.search(turn.text) or _REFUSED.search(turn.text):
+            return False
+        topic = turn.state.get("topic")
+        intent = topic if topic in (*REPORT_INTENTS, "already_victim") else None
+        engine.start_report(turn, intent or "report_suspicious_visit")
+        return True
+
+    @staticmethod
+    def _names_a_village(engine: Engine, text: str) -> bool:
+        return len(text) <= 12 and jurisdiction.find_villages(engine.db, text)[1] == "exact"
+
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
         run_with = turn.state.get("run_with") or {}
         if intent == "check_report_status":
