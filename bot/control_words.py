@@ -128,6 +128,19 @@ def asks_if_real(text: str) -> bool:
     return len(text) <= 14 and bool(_IS_IT_REAL.match(core(text)))
 
 
+# "Should I go / do what they say?" about what was just described: 这个要去吗, 要给他吗.
+_COMPLY = re.compile(
+    r"^(?:那|这个|那个|这|那我|俺)?(?:(?:要|能|该|得|可以|用不用|要不要|该不该|能不能)"
+    r"(?:去|给|带|配合|扫|签|拍|刷|答应|照做|登记|参加)(?:他|他们|她)?(?:吗|么|不)?"
+    r"|(去|给|扫|签|配合)不\1)$"
+)
+
+
+def asks_to_comply(text: str) -> bool:
+    """A short "should I go / give it / do it?" with nothing else to judge."""
+    return len(text) <= 12 and bool(_COMPLY.match(core(text)))
+
+
 # "I can't do it myself / can you do it for me" (after how to open the e-voucher).
 _CANNOT = re.compile(
     r"(?:不会|弄不来|搞不来|整不来|不懂|看不懂|学不会|没有?智能机|老人机|没微信|不识字)"

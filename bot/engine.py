@@ -61,7 +61,8 @@ SURE_CONFIDENCE = 0.75
 SIDE_EFFECT_INTENTS = frozenset({"subscribe", "unsubscribe"})
 # Answers after which a short reply is read against them (_about_the_last_answer).
 HARM_TOPICS = frozenset({"already_victim", "report_qr_code", "report_phone_borrowing"})
-WARNING_TOPICS = HARM_TOPICS | {"report_suspicious_visit", "privacy_advice"}
+# (verify_team: only its general warning sets the topic; a registry answer does not.)
+WARNING_TOPICS = HARM_TOPICS | {"report_suspicious_visit", "privacy_advice", "verify_team"}
 # Words and photos from this far back are carried into a report started now.
 RECENT_WINDOW = dt.timedelta(minutes=15)
 RECENT_KEEP = 4
@@ -106,6 +107,8 @@ class Turn:
     provider: str | None = None  # who delivered it (twilio, wechat, aliyun...)
     # Set while a form lets a question through: the answer must not open another form.
     answer_only: bool = False
+    # What the answer before this message was about (Engine._about_the_last_answer).
+    last_topic: str | None = None
     # Writes that need not commit before the answer (the review queue): run inside the
     # turn's last transaction, so a message costs one write at the end, not one more.
     deferred: list[Callable[[], None]] = field(default_factory=list)
@@ -326,6 +329,8 @@ class Engine:
 
     # --- the order of checks -------------------------------------------------------
     def respond(self, turn: Turn) -> None:
+        # What the last answer was about lives one turn: this turn's answer sets its own.
+        turn.last_topic = turn.state.pop("topic", None)
         text = turn.text
         if not has_words(text) and not turn.message.media:
             key = "empty_message" if not text else "unreadable_message"
@@ -418,20 +423,24 @@ class Engine:
         """A short reply that only makes sense after the last answer: "没转" after the
         first aid, a bare "是不是骗子" after a warning, "我不会弄" after how to open the
         e-voucher. Read against that answer, not by the model (which sees two words)."""
-        topic, text = turn.state.get("topic"), turn.text
+        topic, text = turn.last_topic, turn.text
         if topic is None:
             return False
         key = None
         if topic in HARM_TOPICS and control_words.denies_harm(text):
             key = "follow_up.not_harmed"
-        elif topic in WARNING_TOPICS and control_words.asks_if_real(text):
-            key = "follow_up.is_a_scam"
+        elif topic in WARNING_TOPICS and (
+            control_words.asks_if_real(text) or control_words.asks_to_comply(text)
+        ):
+            # A team may be registered (registry/): check first, not "a scam" outright.
+            key = "follow_up.check_first" if topic == "verify_team" else "follow_up.is_a_scam"
         elif topic == "scam_text" and control_words.asks_if_real(text):
             key = "follow_up.text_is_scam"
         elif topic == "activate_voucher" and control_words.cannot_do_it(text):
             key = "follow_up.cannot_do_it"
         if key is None:
-            return False  # the topic stays: a later short reply may still be about it
+            return False
+        turn.state["topic"] = topic  # a second short reply may still be about it
         turn.parse = Parse(text, "follow_up", 1.0)
         turn.say(responses.text(key))
         return True
@@ -477,7 +486,6 @@ class Engine:
         """THE one place the engine says it did not understand: the safety line first,
         then "say it again" and the menu. ``unsure_hooks`` record the turn (review/)."""
         self.for_review(turn, reason)
-        turn.state.pop("topic", None)
         turn.say(
             *join_if_fits(
                 responses.text("safety_line"),
@@ -578,6 +586,12 @@ class Engine:
                 return True
             turn.parse = Parse(turn.text, intent, 1.0)
         else:
+            before = len(turn.replies)
+            if self._about_the_last_answer(turn):  # "这个要去吗" right after the warning
+                answer = turn.replies[before:]
+                del turn.replies[before:]
+                turn.say(*join_if_fits(*answer, form.current_question(self, turn)))
+                return True
             turn.parse = self.parser.parse(turn.text[:MAX_TEXT])
         intent, confidence = turn.parse.intent, turn.parse.confidence
         asking = form.is_question(turn)

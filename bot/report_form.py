@@ -121,7 +121,7 @@ class ReportForm(Form):
             return True
         if not _ASK_US.search(turn.text) or _REFUSED.search(turn.text):
             return False
-        topic = turn.state.get("topic")
+        topic = turn.last_topic
         intent = topic if topic in (*REPORT_INTENTS, "already_victim") else None
         engine.start_report(turn, intent or "report_suspicious_visit")
         return True

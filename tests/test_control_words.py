@@ -6,6 +6,7 @@ import pytest
 
 from bot.control_words import (
     asks_if_real,
+    asks_to_comply,
     cannot_do_it,
     denies_harm,
     is_leave,
@@ -80,3 +81,15 @@ def test_a_question_with_something_to_judge_is_not_bare(text):
 @pytest.mark.parametrize("text", ["我不会弄", "俺不会弄 你能帮俺弄吗", "我是老人机", "帮我开一下"])
 def test_cannot_do_it(text):
     assert cannot_do_it(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["这个要去吗", "要给他吗", "能扫吗", "要不要去", "那我去不去", "给不给"]
+)
+def test_asks_to_comply(text):
+    assert asks_to_comply(text)
+
+
+@pytest.mark.parametrize("text", ["我要去镇上", "要去医保局办卡吗 在哪", "去"])
+def test_not_asking_to_comply(text):
+    assert not asks_to_comply(text)
