@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -32,7 +33,7 @@ from werkzeug.routing import BuildError
 
 from messaging import outbox
 from reporting import audit, incidents, officer_pages, officers, reports, routing, scam_verdicts
-from storage import uploads
+from storage import buckets, uploads
 from storage.db import get_db
 from storage.privacy import get_vault
 from throttle import RateLimiter
@@ -179,6 +180,11 @@ def _login_limiter() -> RateLimiter:
             RateLimiter(
                 float(current_app.config.get("HOTLINE_LOGIN_PER_MINUTE", LOGIN_PER_MINUTE)),
                 int(current_app.config.get("HOTLINE_LOGIN_BURST", LOGIN_BURST)),
+                # Shared by the worker processes: a guesser gains nothing by landing on
+                # another one.
+                store=buckets.store_for(current_app),
+                name="logins",
+                clock=time.time,
             ),
         )
     return limiter
