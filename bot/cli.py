@@ -177,6 +177,15 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
         # Serving starts at once; answers use the keyword fallback until the model is in.
         return create_app(parser=BackgroundParser(config["HOTLINE_MODEL_DIR"]))
 
+    def setup() -> None:
+        # Once, before the workers: each worker's app factory then finds the schema
+        # migrated and the key file written (two racing would crash on each other).
+        from storage.db import connect
+        from storage.privacy import load_vault
+
+        connect(config["HOTLINE_DB"]).conn.close()
+        load_vault(config["HOTLINE_VAR"] / "keys.json")
+
     def start_scheduler(app):
         from bot.outreach.scheduler import start_with_app
 
@@ -212,6 +221,7 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
             workers=count,
             preload=preload,
             build_app=build_app,
+            setup=setup,
             start_scheduler=start_scheduler,
             warm_up=warm_up,
             server_options=proxy_options,

@@ -36,6 +36,7 @@ fork, so the claims of a killed worker are taken over by the others at once.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -259,20 +260,27 @@ def serve(
     workers: int,
     preload: bool,
     build_app: Callable[[bool], Any],
+    setup: Callable[[], None],
     start_scheduler: Callable[[Any], Any],
     warm_up: Callable[[], Any],
     server_options: dict[str, Any],
     announce: Callable[[Any], None],
 ) -> int:
-    """Bind, build the app (``build_app(preload)``: with the model loaded when
-    ``preload``), fork ``workers`` workers and supervise them; returns the exit code."""
+    """Bind, run the one-time ``setup`` (migrations, generated keys: done once, here, not
+    raced by the workers), build the app (``build_app(preload)``: with the model loaded
+    when ``preload``), fork ``workers`` workers and supervise them; the exit code."""
     from waitress import create_server
 
     one_thread_per_library()
     sock = listen(host, port)
+    setup()
     app = build_app(preload) if preload else None
     if preload:
         announce(app)
+        # What is loaded now stays shared with the workers: the cyclic collector must not
+        # write to those objects' pages in each worker (copy-on-write would copy them).
+        gc.collect()
+        gc.freeze()
         alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
         if alive:  # a thread copied into a fork is copied without its locks' owner
             log.warning("threads running at fork: %s", ", ".join(alive))
