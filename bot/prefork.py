@@ -57,6 +57,7 @@ STOP_WAIT_S = 10.0  # waitress gives requests in flight 5 s; then SIGKILL
 # worker that cannot start does not fork in a tight loop.
 CRASH_LOOP_S = 2.0
 SCHEDULER_WORKER = 0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def default_workers() -> int:
@@ -122,6 +123,7 @@ class Supervisor:
     stopping: bool = False
 
     def spawn(self, index: int) -> Worker:
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
@@ -133,6 +135,7 @@ class Supervisor:
                 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, set())
+                die_with_parent(supervisor)
                 self.run_worker(index)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 0
@@ -215,6 +218,22 @@ class Supervisor:
             os.waitpid(worker.pid, 0)
         self.children.clear()
         return 0
+
+
+def die_with_parent(supervisor: int) -> None:
+    """A worker dies with its supervisor (Linux PR_SET_PDEATHSIG): a supervisor killed
+    with -9 must not leave workers answering on the port with nobody to replace or stop
+    them. SIGKILL, as the supervisor got: what was in flight is taken over by the next
+    start (its claims' owner is dead, storage/owners.py)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the supervisor's stop still ends them
+        return
+    if os.getppid() != supervisor:  # it died before the call
+        os._exit(1)
 
 
 def _exit_worker(_signum: int, _frame: Any) -> None:
