@@ -1,8 +1,9 @@
 """`make bench`: raw NLU, end-to-end load through `hotline serve`, and the 100k push, side
 by side in one run; the figures go into docs/benchmarks.md.
 
-    .venv/bin/python bench/run.py            # full run (about 6 minutes), rewrites the doc
+    .venv/bin/python bench/run.py            # full run (about 9 minutes), rewrites the doc
     .venv/bin/python bench/run.py --quick    # shorter windows, 10k push; prints only
+    .venv/bin/python bench/run.py --workers-only  # serve --workers 1 vs 2 (3 min); prints
 
 Only the block between the ``bench:begin`` / ``bench:end`` markers of docs/benchmarks.md is
 rewritten; the analysis around it is written by hand. The pipeline comparison retrains
