@@ -173,7 +173,11 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
         from nlu.parser import BackgroundParser, load_parser
 
         if preloaded:  # loaded now, before any fork (no loading thread may be running)
-            return create_app(parser=load_parser(config["HOTLINE_MODEL_DIR"]))
+            app = create_app(parser=load_parser(config["HOTLINE_MODEL_DIR"]))
+            # One parse: what loads lazily (jieba's dictionary) is loaded here, once, and
+            # shared with the workers, not loaded by each on its first message.
+            app.extensions["hotline_parser"].parse("你好")
+            return app
         # Serving starts at once; answers use the keyword fallback until the model is in.
         return create_app(parser=BackgroundParser(config["HOTLINE_MODEL_DIR"]))
 
