@@ -10,10 +10,11 @@ requests in flight (waitress gives them 5 s) and exits; then the supervisor exit
 Fork after load, not load per worker (``--preload``, the default; measured in
 docs/benchmarks.md, "Workers"): the model's and the libraries' pages are shared
 copy-on-write, so a worker adds its private pages only (two workers and the supervisor:
-786 MB PSS, against 1,025 MB when each worker loads its own); every worker has the model
-sooner (19.5 s against 23 s: two loads competed for the cores), and a replaced worker
-answers with the model at once. The price: nothing answers until that one load is done
-(connections wait in the listening socket's backlog, they are not refused), where
+648 MB PSS, against 1,021 MB when each worker loads its own); every worker has the model
+sooner (22.8 s against 26.6 s on a loaded machine: two loads competed for the cores),
+and a replaced worker answers with the model at once. The price: nothing answers until
+that one load is done (connections wait in the listening socket's backlog, they are not
+refused), where
 ``--no-preload`` workers answer from the keyword fallback meanwhile. ``gc.freeze()``
 before the fork keeps the cyclic collector from writing to (and so copying) the shared
 objects' pages. The model is loaded synchronously before any
