@@ -14,14 +14,12 @@ copy-on-write, so a worker adds its private pages only (two workers and the supe
 sooner (22.8 s against 26.6 s on a loaded machine: two loads competed for the cores),
 and a replaced worker answers with the model at once. The price: nothing answers until
 that one load is done (connections wait in the listening socket's backlog, they are not
-refused), where
-``--no-preload`` workers answer from the keyword fallback meanwhile. ``gc.freeze()``
-before the fork keeps the cyclic collector from writing to (and so copying) the shared
-objects' pages. The model is loaded synchronously before any
-fork: no loading thread may be running when a process forks (its locks would be copied
-held). ``--no-preload`` keeps the old behaviour per worker (each loads its model in the
-background and answers from the keywords meanwhile), for the measurement and for a model
-that cannot be forked safely.
+refused). ``gc.freeze()`` before the fork keeps the cyclic collector from writing to (and
+so copying) the shared objects' pages. The model is loaded synchronously before any fork:
+no loading thread may be running when a process forks (its locks would be copied held).
+``--no-preload`` keeps the old behaviour per worker (each loads its model in the
+background and answers from the keyword fallback meanwhile), for the measurement and for
+a model that cannot be forked safely.
 
 What must not be copied into the workers is made after the fork: database connections
 (none is open at fork: the app factory closes its own), the OCR engine's threads
