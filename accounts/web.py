@@ -13,6 +13,7 @@ sign-in opens every area the role may use.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -33,6 +34,7 @@ from flask import (
 )
 
 from accounts import audit, officers
+from storage import buckets
 from storage.db import get_db
 from throttle import RateLimiter
 from weburl import same_site_path
@@ -119,6 +121,11 @@ def _login_limiter() -> RateLimiter:
             RateLimiter(
                 float(current_app.config.get("HOTLINE_LOGIN_PER_MINUTE", LOGIN_PER_MINUTE)),
                 int(current_app.config.get("HOTLINE_LOGIN_BURST", LOGIN_BURST)),
+                # Shared by the worker processes: a guesser gains nothing by landing on
+                # another one.
+                store=buckets.store_for(current_app),
+                name="logins",
+                clock=time.time,
             ),
         )
     return limiter

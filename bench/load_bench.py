@@ -18,6 +18,7 @@ that is what tests/test_bench_smoke.py does, in seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -65,6 +66,43 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` so far, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its children (the workers of ``serve --workers``)."""
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        pass
+    return pids
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident (RSS) and proportional (PSS: shared pages split between the processes
+    sharing them) memory of ``pid`` and its children, in MB (/proc/<pid>/smaps_rollup)."""
+    rss = pss = 0.0
+    for p in tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for line in lines:
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1]) / 1024
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1]) / 1024
+    return {"rss": rss, "pss": pss, "processes": len(tree(pid))}
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its live children."""
+    total = 0.0
+    for p in tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # just exited
+            total += cpu_seconds(p)
+    return total
 
 
 def hotline_command() -> list[str]:
@@ -181,7 +219,11 @@ def run(
     model_dir: Path = MODELS,
     threads: int | None = None,
     startup_timeout: float = 300.0,
+    workers: int | None = None,
+    preload: bool = True,
 ) -> dict[str, Any]:
+    """``workers``: ``serve --workers`` (None: serve's default, the number of cores);
+    ``preload`` False: ``--no-preload``."""
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="hotline-load-") as tmp:
@@ -197,11 +239,17 @@ def run(
         command = [*hotline_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
         if threads:
             command += ["--threads", str(threads)]
+        if workers:
+            command += ["--workers", str(workers)]
+        if not preload:
+            command += ["--no-preload"]
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115 - closed below
         t0 = time.perf_counter()
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            result = _measure(server, port, t0, texts, seconds, senders, startup_timeout)
+            result = _measure(
+                server, port, t0, texts, seconds, senders, startup_timeout, workers or 1
+            )
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -224,8 +272,10 @@ def _measure(
     seconds: float,
     senders: tuple[int, ...],
     startup_timeout: float,
+    workers: int = 1,
 ) -> dict[str, Any]:
     probe = Client(port, RequestValidator(TOKEN))
+    loaded: set[int] = set()  # workers whose model is in (a fresh connection each probe)
     first_answer = model_loaded = None
     health: dict[str, Any] | None = None
     n = 0
@@ -244,23 +294,26 @@ def _measure(
         if first_answer is not None:
             health = healthz(port)
             if health and not health.get("loading"):
-                model_loaded = time.perf_counter() - t0
-                break
+                loaded.add(health.get("worker", 0))
+                if len(loaded) >= workers:
+                    model_loaded = time.perf_counter() - t0
+                    break
         time.sleep(0.05)
     probe.close()
     if model_loaded is None:
         raise RuntimeError(f"hotline serve not ready after {startup_timeout:.0f} s")
     # Warm-up outside the measured window: TensorFlow builds its functions on first use.
-    warm = Client(port, RequestValidator(TOKEN))
-    for i, text in enumerate(texts[:30]):
+    # A fresh connection each: with several workers, each gets some of them.
+    for i, text in enumerate(texts[: 30 * workers]):
+        warm = Client(port, RequestValidator(TOKEN))
         warm.post(f"+8613500{i:06d}", f"SMwarm{i}", text)
-    warm.close()
-    rss_loaded = rss_mb(server.pid)
+        warm.close()
+    rss_loaded = memory_mb(server.pid)
     levels = []
     for level, count in enumerate(senders):
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before = tree_cpu_seconds(server.pid)
         result = drive(port, count, seconds, texts, level)
-        server_cpu = cpu_seconds(server.pid) - cpu_before
+        server_cpu = tree_cpu_seconds(server.pid) - cpu_before
         result["server_cpu_s"] = server_cpu
         result["server_cpu_ms_per_request"] = 1000 * server_cpu / max(result["requests"], 1)
         levels.append(result)
@@ -269,8 +322,10 @@ def _measure(
         "status": (health or {}).get("status"),
         "first_answer_s": first_answer,
         "model_loaded_s": model_loaded,
-        "rss_loaded_mb": rss_loaded,
-        "rss_end_mb": rss_mb(server.pid),
+        "rss_loaded_mb": rss_loaded["rss"],
+        "pss_loaded_mb": rss_loaded["pss"],
+        "processes": rss_loaded["processes"],
+        "rss_end_mb": memory_mb(server.pid)["rss"],
         "levels": levels,
     }
 
@@ -298,7 +353,9 @@ def markdown(result: dict[str, Any], raw_per_s: float | None = None) -> str:
         f"{result['first_answer_s']:.1f} s |",
         f"| process start → model loaded (/healthz not `starting`) | "
         f"{result['model_loaded_s']:.1f} s |",
-        f"| resident memory, model loaded | {result['rss_loaded_mb']:.0f} MB |",
+        f"| resident memory, model loaded ({result['processes']} processes, RSS summed) | "
+        f"{result['rss_loaded_mb']:.0f} MB |",
+        f"| the same, PSS (shared pages counted once) | {result['pss_loaded_mb']:.0f} MB |",
         f"| resident memory after the load runs | {result['rss_end_mb']:.0f} MB |",
     ]
     samples = [s for lv in result["levels"] for s in lv["error_samples"]]
@@ -312,10 +369,19 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--seconds", type=float, default=20.0, help="per concurrency level")
     args.add_argument("--senders", type=int, nargs="+", default=[1, 10, 50])
     args.add_argument("--threads", type=int, help="waitress threads (default: serve's)")
+    args.add_argument("--workers", type=int, help="serve --workers (default: serve's)")
+    args.add_argument("--no-preload", action="store_true", help="serve --no-preload")
     args.add_argument("--model-dir", type=Path, default=MODELS)
     args.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     opts = args.parse_args(argv)
-    result = run(opts.seconds, tuple(opts.senders), opts.model_dir, opts.threads)
+    result = run(
+        opts.seconds,
+        tuple(opts.senders),
+        opts.model_dir,
+        opts.threads,
+        workers=opts.workers,
+        preload=not opts.no_preload,
+    )
     if opts.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
     else:

@@ -138,6 +138,44 @@ def run(seconds: float = 15.0, models: Path = MODELS) -> dict[str, Any]:
     }
 
 
+def _parallel_one(seconds: float, models: Path, ready: Any, results: Any) -> None:
+    """One of ``parallel``'s processes: load, wait for the others, parse for ``seconds``."""
+    os.environ["OMP_NUM_THREADS"] = "1"  # as a server worker runs (bot/prefork.py)
+    texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
+    with contextlib.redirect_stdout(sys.stderr):
+        parser = ArchiveParser(find_model(models))
+    parser.set_places([f"测试{i}村" for i in range(300)], [f"测试{i}镇" for i in range(30)])
+    for text in texts[:20]:
+        parser.parse(text)
+    ready.wait()
+    results.put(_timed(parser.parse, texts, seconds))
+
+
+def parallel(processes: int, seconds: float = 10.0, models: Path = MODELS) -> dict[str, Any]:
+    """The product parser in ``processes`` processes at once, each parsing one message at
+    a time: the raw ceiling for ``hotline serve --workers <processes>``."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(processes)
+    results = context.Queue()
+    procs = [
+        context.Process(target=_parallel_one, args=(seconds, models, ready, results))
+        for _ in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    per = [results.get(timeout=seconds + 300) for _ in procs]
+    for proc in procs:
+        proc.join()
+    return {
+        "processes": processes,
+        "seconds": seconds,
+        "per_s": sum(r["per_s"] for r in per),
+        "per_process": [r["per_s"] for r in per],
+        "p50": max(r["p50"] for r in per),
+        "p99": max(r["p99"] for r in per),
+    }
+
+
 def markdown(result: dict[str, Any]) -> str:
     a, r = result["archive"], result["rasa"]
 

@@ -1,8 +1,9 @@
 """`make bench`: raw NLU, end-to-end load through `hotline serve`, and the 100k push, side
 by side in one run; the figures go into docs/benchmarks.md.
 
-    .venv/bin/python bench/run.py            # full run (about 6 minutes), rewrites the doc
+    .venv/bin/python bench/run.py            # full run (about 9 minutes), rewrites the doc
     .venv/bin/python bench/run.py --quick    # shorter windows, 10k push; prints only
+    .venv/bin/python bench/run.py --workers-only  # serve --workers 1 vs 2 (3 min); prints
 
 Only the block between the ``bench:begin`` / ``bench:end`` markers of docs/benchmarks.md is
 rewritten; the analysis around it is written by hand. The pipeline comparison retrains
@@ -39,6 +40,11 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 MIN_RATIO = 0.7
 MAX_P99_MS_AT_10 = 250.0
 MAX_NON_NLU_CPU_MS = 1.75
+# Issue 17, `hotline serve --workers N`.
+MIN_E2E_PER_RAW = 0.9  # end to end / raw NLU with the same number of processes
+MIN_SCALING = 1.7  # 2 workers / 1 worker
+MAX_P99_MS_2W = 100.0  # at 10 senders, 2 workers
+WORKER_SENDERS = (1, 10)
 
 
 def loadavg() -> str:
@@ -110,6 +116,105 @@ def verdict(nlu: dict[str, Any], load: dict[str, Any]) -> list[str]:
     return lines
 
 
+def run_workers(seconds: float, nlu_seconds: float, threads: int | None) -> dict[str, Any]:
+    """Issue 17's figures: raw NLU in 1 and 2 processes; `serve --workers 1` and `2` at 1
+    and 10 senders; start-up and memory of 2 workers with the model loaded before the
+    fork and loaded by each worker."""
+    raw = {n: nlu_bench.parallel(n, nlu_seconds) for n in (1, 2)}
+    e2e = {n: load_bench.run(seconds, WORKER_SENDERS, threads=threads, workers=n) for n in (1, 2)}
+    per_worker = load_bench.run(seconds, (), threads=threads, workers=2, preload=False)
+    return {"raw": raw, "e2e": e2e, "no_preload": per_worker, "seconds": seconds}
+
+
+def _level(result: dict[str, Any], senders: int) -> dict[str, Any]:
+    return next(lv for lv in result["levels"] if lv["senders"] == senders)
+
+
+def workers_markdown(w: dict[str, Any]) -> str:
+    raw, e2e = w["raw"], w["e2e"]
+    lines = [
+        "| processes | raw NLU parses/s (per process) | e2e req/s, 1 sender | e2e req/s, "
+        "10 senders | e2e / raw (best) | p50 / p99 at 10 senders | errors | server CPU / "
+        "request (10 senders) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in (1, 2):
+        one, ten = _level(e2e[n], 1), _level(e2e[n], 10)
+        best = max(one["rps"], ten["rps"])
+        per = " + ".join(f"{x:.0f}" for x in raw[n]["per_process"])
+        lines.append(
+            f"| {n} | {raw[n]['per_s']:.1f} ({per}) | {one['rps']:.1f} | {ten['rps']:.1f} | "
+            f"{best / raw[n]['per_s']:.2f} | {ten['p50']:.0f} / {ten['p99']:.0f} ms | "
+            f"{one['errors'] + ten['errors']} | {ten['server_cpu_ms_per_request']:.1f} ms |"
+        )
+    best = {n: max(lv["rps"] for lv in e2e[n]["levels"]) for n in (1, 2)}
+    lines += [
+        "",
+        f"Scaling: raw NLU 2 / 1 processes = {raw[2]['per_s'] / raw[1]['per_s']:.2f}; "
+        f"end to end 2 / 1 workers = {best[2] / best[1]:.2f} (best level each).",
+        "",
+        "| start-up and memory, 2 workers | model loaded before the fork (default) | "
+        "each worker loads its own (`--no-preload`) |",
+        "|---|---|---|",
+    ]
+    pre, own = e2e[2], w["no_preload"]
+    lines += [
+        f"| process start → first answered webhook | {pre['first_answer_s']:.1f} s | "
+        f"{own['first_answer_s']:.1f} s (keyword fallback) |",
+        f"| process start → model in, every worker | {pre['model_loaded_s']:.1f} s | "
+        f"{own['model_loaded_s']:.1f} s |",
+        f"| RSS summed over {pre['processes']} processes | {pre['rss_loaded_mb']:.0f} MB | "
+        f"{own['rss_loaded_mb']:.0f} MB |",
+        f"| PSS summed (shared pages counted once) | {pre['pss_loaded_mb']:.0f} MB | "
+        f"{own['pss_loaded_mb']:.0f} MB |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def workers_verdict(w: dict[str, Any]) -> list[str]:
+    raw, e2e = w["raw"], w["e2e"]
+    best = {n: max(lv["rps"] for lv in e2e[n]["levels"]) for n in (1, 2)}
+    lines = []
+    for n in (1, 2):
+        ratio = best[n] / raw[n]["per_s"]
+        lines.append(
+            f"| {n} worker(s): e2e ≥ {MIN_E2E_PER_RAW} × raw NLU in {n} process(es) | "
+            f"{best[n]:.1f} / {raw[n]['per_s']:.1f} = {ratio:.2f} | "
+            f"{'yes' if ratio >= MIN_E2E_PER_RAW else '**no**'} |"
+        )
+    scaling = best[2] / best[1]
+    p99 = _level(e2e[2], 10)["p99"]
+    errors = sum(lv["errors"] for n in (1, 2) for lv in e2e[n]["levels"])
+    lines += [
+        f"| 2 workers ≥ {MIN_SCALING} × 1 worker | {best[2]:.1f} / {best[1]:.1f} = "
+        f"{scaling:.2f} | {'yes' if scaling >= MIN_SCALING else '**no**'} |",
+        f"| p99 at 10 senders ≤ {MAX_P99_MS_2W:.0f} ms, 2 workers | {p99:.0f} ms | "
+        f"{'yes' if p99 <= MAX_P99_MS_2W else '**no**'} |",
+        f"| zero errors (workers runs) | {errors} | {'yes' if errors == 0 else '**no**'} |",
+    ]
+    return lines
+
+
+def workers_report(w: dict[str, Any], before: str, after: str) -> str:
+    return "\n".join(
+        [
+            "### Workers: `hotline serve --workers N` (issue 17)",
+            "",
+            f"Commands: raw NLU `nlu_bench.parallel(N, {w['raw'][1]['seconds']:g})` (N "
+            "processes parsing at once); end to end "
+            f"`.venv/bin/python bench/load_bench.py --seconds {w['seconds']:g} --senders 1 10"
+            " --workers N`. Load average before: "
+            f"{before}, after: {after}.",
+            "",
+            "| target | measured | met? |",
+            "|---|---|---|",
+            *workers_verdict(w),
+            "",
+            workers_markdown(w),
+        ]
+    )
+
+
 def report(
     info: dict[str, str],
     before: str,
@@ -119,6 +224,7 @@ def report(
     load: dict[str, Any],
     outbox_md: str,
     ocr_md: str = "",
+    workers_md: str = "",
 ) -> str:
     lines = [
         BEGIN,
@@ -143,6 +249,7 @@ def report(
         f"Command: `{commands['load']}`. Ratios are to the product parser's figure above.",
         "",
         load_bench.markdown(load, nlu["archive"]["parse"]["per_s"]),
+        workers_md,
         outbox_md.replace("## Outbox (bench/outbox_bench.py)", "### Outbox: the 100k push")
         .replace("\n\n", f"\n\nCommand: `{commands['outbox']}`\n\n", 1)
         .rstrip(),
@@ -175,7 +282,15 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--nlu-seconds", type=float, default=15.0)
     args.add_argument("--load-seconds", type=float, default=20.0)
     args.add_argument("--threads", type=int, help="waitress threads (default: serve's)")
+    args.add_argument(
+        "--workers-only", action="store_true", help="only the workers section; prints only"
+    )
     opts = args.parse_args(argv)
+    if opts.workers_only:
+        before = loadavg()
+        w = run_workers(5.0 if opts.quick else 10.0, 5.0 if opts.quick else 10.0, opts.threads)
+        print(workers_report(w, before, loadavg()))
+        return
     nlu_s = 3.0 if opts.quick else opts.nlu_seconds
     load_s = 5.0 if opts.quick else opts.load_seconds
     outbox_args = ["--quick"] if opts.quick else []
@@ -183,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = {
         "run": "make bench" if not argv else "bench/run.py " + " ".join(argv),
         "nlu": f".venv/bin/python bench/nlu_bench.py --seconds {nlu_s:g}",
-        "load": f".venv/bin/python bench/load_bench.py --seconds {load_s:g}{threads}",
+        "load": f".venv/bin/python bench/load_bench.py --seconds {load_s:g}{threads} --workers 1",
         "outbox": ".venv/bin/python bench/outbox_bench.py " + " ".join(outbox_args),
     }
     info = machine()
@@ -191,7 +306,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"[bench] raw NLU, {nlu_s:g} s each way ...", file=sys.stderr, flush=True)
     nlu = nlu_bench.run(nlu_s)
     print("[bench] hotline serve under load ...", file=sys.stderr, flush=True)
-    load = load_bench.run(load_s, threads=opts.threads)
+    # One worker: the figures stay comparable with the runs before issue 17; the
+    # workers section below puts 1 and 2 side by side.
+    load = load_bench.run(load_s, threads=opts.threads, workers=1)
+    print("[bench] hotline serve --workers 1 and 2 ...", file=sys.stderr, flush=True)
+    workers_before = loadavg()
+    w = run_workers(5.0 if opts.quick else 10.0, 5.0 if opts.quick else 10.0, opts.threads)
+    workers_md = workers_report(w, workers_before, loadavg())
     print("[bench] outbox ...", file=sys.stderr, flush=True)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -208,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         check=False,
     )
     ocr_md = ocr_run.stdout.strip() or f"OCR bench failed: {ocr_run.stderr.strip()[-500:]}"
-    block = report(info, before, loadavg(), commands, nlu, load, out.getvalue(), ocr_md)
+    block = report(info, before, loadavg(), commands, nlu, load, out.getvalue(), ocr_md, workers_md)
     print(block)
     if not (opts.quick or opts.no_write):
         write_doc(block)

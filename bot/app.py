@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask, jsonify
@@ -103,8 +104,16 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
         degraded = parser.name != "rasa"
         loading = bool(getattr(parser, "loading", False))
         status = "starting" if loading else "degraded" if degraded else "ok"
+        # The worker process that answered (hotline serve --workers): which one is
+        # up, and a health check that lands on each can tell them apart.
         return jsonify(
-            {"status": status, "nlu": parser.name, "degraded": degraded, "loading": loading}
+            {
+                "status": status,
+                "nlu": parser.name,
+                "degraded": degraded,
+                "loading": loading,
+                "worker": os.getpid(),
+            }
         )
 
     @app.errorhandler(413)

@@ -139,14 +139,26 @@ def settings() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the hotline with a production WSGI server (waitress)."""
-    from waitress import serve as waitress_serve
-
-    from bot.app import create_app
+@click.option(
+    "--threads", default=8, show_default=True, type=int, help="waitress threads per worker"
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="worker processes sharing the port  [default: the number of cores]",
+)
+@click.option(
+    "--preload/--no-preload",
+    default=True,
+    show_default=True,
+    help="load the NLU model once before forking the workers (shared memory); "
+    "--no-preload: each worker loads its own, answering from keywords meanwhile",
+)
+def serve(host: str, port: int, threads: int, workers: int | None, preload: bool) -> None:
+    """Serve the hotline with a production WSGI server (waitress), in worker processes
+    (bot/prefork.py)."""
+    from bot import prefork
     from bot.channels import source_ip
-    from nlu.parser import BackgroundParser
     from settings import load_config
 
     config = load_config()
@@ -154,27 +166,74 @@ def serve(host: str, port: int, threads: int) -> None:
         proxy_options = source_ip.server_options(config)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    # Serving starts at once; answers use the keyword fallback until the model is in.
-    app = create_app(parser=BackgroundParser(config["HOTLINE_MODEL_DIR"]))
-    from bot.outreach.scheduler import start_with_app
+    count = workers or prefork.default_workers()
 
-    start_with_app(app)  # tip schedules and the outbox drain run inside the server
-    from scamcheck import ocr
+    def build_app(preloaded: bool):
+        from bot.app import create_app
+        from nlu.parser import BackgroundParser, load_parser
 
-    ocr.warm_up()  # the photo reader loads in the background, not on the first photo
-    click.echo(f"hotline on http://{host}:{port}/  (NLU model loading; /healthz tells when in)")
-    if app.config.get("SMS_PROVIDER") == "console":
-        click.echo(
-            "console SMS: POST /sms/console with X-Console-Token: "
-            + app.config["SMS_CONSOLE_TOKEN"]
+        if preloaded:  # loaded now, before any fork (no loading thread may be running)
+            app = create_app(parser=load_parser(config["HOTLINE_MODEL_DIR"]))
+            # One parse: what loads lazily (jieba's dictionary) is loaded here, once, and
+            # shared with the workers, not loaded by each on its first message.
+            app.extensions["hotline_parser"].parse("你好")
+            return app
+        # Serving starts at once; answers use the keyword fallback until the model is in.
+        return create_app(parser=BackgroundParser(config["HOTLINE_MODEL_DIR"]))
+
+    def setup() -> None:
+        # Once, before the workers: each worker's app factory then finds the schema
+        # migrated and the key file written (two racing would crash on each other).
+        from storage.db import connect
+        from storage.privacy import load_vault
+
+        connect(config["HOTLINE_DB"]).conn.close()
+        load_vault(config["HOTLINE_VAR"] / "keys.json")
+
+    def start_scheduler(app):
+        from bot.outreach.scheduler import start_with_app
+
+        # Tip schedules and the outbox drain: in one process only (worker 0).
+        return start_with_app(app)
+
+    def warm_up():
+        from scamcheck import ocr
+
+        ocr.warm_up()  # the photo reader loads in the background, not on the first photo
+
+    def announce(app) -> None:
+        nlu = app.extensions["hotline_parser"].name
+        loading = " (NLU model loading; /healthz tells when in)" if not preload else ""
+        click.echo(f"hotline on http://{host}:{port}/  {count} worker(s), NLU {nlu}{loading}")
+        if app.config.get("SMS_PROVIDER") == "console":
+            click.echo(
+                "console SMS: POST /sms/console with X-Console-Token: "
+                + app.config["SMS_CONSOLE_TOKEN"]
+            )
+        if proxy_options:
+            peer = proxy_options["trusted_proxy"]
+            click.echo(
+                f"client addresses from X-Forwarded-For ({proxy_options['trusted_proxy_count']}"
+                f" proxies) on connections from {'any address' if peer == '*' else peer}"
+            )
+
+    try:
+        code = prefork.serve(
+            host=host,
+            port=port,
+            threads=threads,
+            workers=count,
+            preload=preload,
+            build_app=build_app,
+            setup=setup,
+            start_scheduler=start_scheduler,
+            warm_up=warm_up,
+            server_options=proxy_options,
+            announce=announce,
         )
-    if proxy_options:
-        peer = proxy_options["trusted_proxy"]
-        click.echo(
-            f"client addresses from X-Forwarded-For ({proxy_options['trusted_proxy_count']}"
-            f" proxies) on connections from {'any address' if peer == '*' else peer}"
-        )
-    waitress_serve(app, host=host, port=port, threads=threads, **proxy_options)
+    except OSError as exc:  # the port is taken, the address is not ours
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    raise SystemExit(code)
 
 
 @cli.command()

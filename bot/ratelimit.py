@@ -6,11 +6,12 @@ message is still logged by the dialogue before this is asked (nothing received i
 lost); over the limit it is simply not parsed or answered, and the sender is told to
 slow down once per window rather than once per message (which would itself be a flood).
 
-The buckets live in this process's memory: with one server process (``hotline serve``
-runs one waitress process with threads) that is the whole picture; several processes
-would each allow the rate. Memory is bounded: the least recently seen senders are
-evicted past ``max_senders`` (an evicted sender starts again with a full bucket, which
-is what an idle sender would have anyway).
+The server's buckets are rows in the database (storage/buckets.py), so that the
+worker processes of ``hotline serve --workers N`` share one bucket per sender instead of
+each allowing the rate, and a restart does not refill a flooder's bucket. The table is
+bounded: idle buckets (full again) are deleted, and past ``max_senders`` the least
+recently seen go first (an evicted sender starts again with a full bucket, which is
+what an idle sender would have anyway).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from storage.buckets import store_for
 from throttle import NOTICE_WINDOW_S, Decision, RateLimiter
 
 __all__ = ["NOTICE_WINDOW_S", "Decision", "RateLimiter", "for_app"]
@@ -32,6 +34,6 @@ def for_app(app: Any) -> RateLimiter:
         with _app_lock:
             limiter = app.extensions.get("hotline_ratelimit")
             if limiter is None:
-                limiter = RateLimiter.from_config(app.config)
+                limiter = RateLimiter.from_config(app.config, store=store_for(app))
                 app.extensions["hotline_ratelimit"] = limiter
     return limiter

@@ -12,10 +12,12 @@ two writes kept the first: a message marked logged that never was).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,11 +34,67 @@ WRITE_LOCK_WAIT_S = 3.0
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# Polling step for the lock file of another process (flock has no timeout).
+FILE_LOCK_POLL_S = 0.0005
 
 
 def _write_lock(path: str) -> threading.RLock:
     with _WRITE_LOCKS_GUARD:
         return _WRITE_LOCKS.setdefault(path, threading.RLock())
+
+
+class _FileLock:
+    """The write lock across processes (the workers of ``hotline serve --workers``): an
+    exclusive ``flock`` on ``<database>.writelock``, taken by the one thread of this
+    process that holds the in-process lock. Without it, writers of different processes
+    meet in SQLite's busy handler, which sleeps in steps of up to 100 ms (p99 in seconds
+    at 10 senders, docs/benchmarks.md); a freed flock is seen within half a millisecond.
+    One descriptor per file per process, reopened after a fork (a descriptor shared with
+    the parent would share its lock)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.depth = 0  # nested holders of this thread (guarded by the in-process lock)
+
+    def acquire(self, deadline: float) -> bool:
+        self.depth += 1
+        if self.depth > 1:
+            return True
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self.depth -= 1
+                    return False
+                time.sleep(FILE_LOCK_POLL_S)
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+_FILE_LOCKS: dict[str, _FileLock] = {}
+
+
+def _file_lock(path: str) -> _FileLock:
+    with _WRITE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path, _FileLock(path + ".writelock"))
+
+
+def _after_fork() -> None:
+    for lock in _FILE_LOCKS.values():
+        if lock.fd is not None:
+            os.close(lock.fd)
+    _FILE_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class Database(sqlite_utils.Database):
@@ -53,6 +111,7 @@ class Database(sqlite_utils.Database):
     docs/benchmarks.md). Other processes (the CLI) still meet the busy timeout."""
 
     write_lock: threading.RLock | None = None
+    write_file: str | None = None  # the database file, for the cross-process lock
 
     def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
         # A lone write outside a transaction: sqlite-utils commits it at once; it queues
@@ -69,10 +128,19 @@ class Database(sqlite_utils.Database):
         if not self.conn.in_transaction:
             # Bounded: a writer stuck behind a long lock gives up (TimeoutError) rather
             # than hold a request thread past what a provider waits (WeChat: 5 s).
+            deadline = time.monotonic() + WRITE_LOCK_WAIT_S
             if not self.write_lock.acquire(timeout=WRITE_LOCK_WAIT_S):
                 raise TimeoutError("database write lock not free")
             try:
-                yield from self._atomic()
+                # Looked up at each use, not kept: after a fork the child gets a new one.
+                file_lock = _file_lock(self.write_file) if self.write_file else None
+                if file_lock is not None and not file_lock.acquire(deadline):
+                    raise TimeoutError("database write lock of another process not free")
+                try:
+                    yield from self._atomic()
+                finally:
+                    if file_lock is not None:
+                        file_lock.release()
             finally:
                 self.write_lock.release()
             return
@@ -124,6 +192,8 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     conn.execute("PRAGMA secure_delete = ON")
     db = Database(conn)
     db.write_lock = _write_lock(str(path.resolve()) if str(path) != ":memory:" else str(id(db)))
+    if str(path) != ":memory:":
+        db.write_file = str(path.resolve())
     if str(path) != ":memory:":
         db.enable_wal()
         # WAL + NORMAL: no fsync per commit (an SMS makes about seven), only at checkpoints.

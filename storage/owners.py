@@ -13,7 +13,21 @@ import os
 import socket
 import uuid
 
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+def _new_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+PROCESS_ID = _new_id()
+
+
+def renew() -> str:
+    """A new id for this process, after a fork (``hotline serve --workers``): a forked
+    worker must not claim rows under its supervisor's id, or its claims would outlive
+    it (the supervisor still runs)."""
+    global PROCESS_ID
+    PROCESS_ID = _new_id()
+    return PROCESS_ID
 
 
 def owner_dead(owner: str | None) -> bool:

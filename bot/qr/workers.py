@@ -5,18 +5,22 @@ So photos are decoded by at most ``QR_WORKERS`` threads (2), with at most
 ``QR_QUEUE`` more waiting (4): the server's other threads stay free for texts, and a
 photo beyond that is answered "busy, try later" at once instead of queueing for
 minutes. Before that, photos are rate-limited per sender and over all senders
-(``throttle.RateLimiter``), so one sender cannot fill the pool.
+(``throttle.RateLimiter``, buckets in the database shared by the worker processes:
+storage/buckets.py), so one sender cannot fill the pool. The pool itself is per
+process: each worker protects its own CPU.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
-from throttle import RateLimiter
+from storage.buckets import store_for
+from throttle import BucketStore, RateLimiter
 
 T = TypeVar("T")
 
@@ -37,7 +41,7 @@ class Busy(Exception):
 
 
 class PhotoPool:
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], store: BucketStore | None = None) -> None:
         workers = int(config.get("QR_WORKERS") or WORKERS)
         queue = int(config.get("QR_QUEUE") or QUEUE)
         self.wait_s = float(config.get("QR_WAIT_S") or WAIT_S)
@@ -46,10 +50,12 @@ class PhotoPool:
         self.per_sender = RateLimiter(
             float(config.get("QR_PHOTOS_PER_MINUTE") or PER_SENDER_PER_MINUTE),
             int(config.get("QR_PHOTOS_BURST") or PER_SENDER_BURST),
+            **_shared(store, "photos_sender"),
         )
         self.overall = RateLimiter(
             float(config.get("QR_PHOTOS_OVERALL_PER_MINUTE") or OVERALL_PER_MINUTE),
             int(config.get("QR_PHOTOS_OVERALL_BURST") or OVERALL_BURST),
+            **_shared(store, "photos_all"),
         )
 
     def admit(self, sender: str | None) -> None:
@@ -76,6 +82,11 @@ class PhotoPool:
             raise Busy("timeout") from None
 
 
+def _shared(store: BucketStore | None, name: str) -> dict[str, Any]:
+    # A shared store is read by every worker process: wall-clock time, one name each.
+    return {} if store is None else {"store": store, "name": name, "clock": time.time}
+
+
 _lock = threading.Lock()
 
 
@@ -86,5 +97,5 @@ def pool_for(app: Any) -> PhotoPool:
         with _lock:
             pool = app.extensions.get("hotline_photo_pool")
             if pool is None:
-                pool = app.extensions["hotline_photo_pool"] = PhotoPool(app.config)
+                pool = app.extensions["hotline_photo_pool"] = PhotoPool(app.config, store_for(app))
     return pool

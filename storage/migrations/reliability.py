@@ -16,4 +16,28 @@ def _claim_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE inbound_seen ADD COLUMN logged INTEGER")
 
 
-MIGRATIONS = [("reliability_001_claim_owner", _claim_owner)]
+def _flood_buckets(db: sqlite_utils.Database) -> None:
+    # storage/buckets.py: one token bucket per (limiter, digested key), shared by every
+    # worker process. DOUBLE PRECISION, not REAL: PostgreSQL's REAL is 4 bytes, too
+    # coarse for epoch seconds. Plain SQL that runs on SQLite and PostgreSQL alike.
+    db.execute(
+        "CREATE TABLE flood_buckets ("
+        " limiter TEXT NOT NULL,"
+        " bucket_key TEXT NOT NULL,"
+        " tokens DOUBLE PRECISION NOT NULL,"
+        " updated DOUBLE PRECISION NOT NULL,"
+        " noticed_at DOUBLE PRECISION,"
+        " rate DOUBLE PRECISION NOT NULL,"
+        " burst DOUBLE PRECISION NOT NULL,"
+        " notice_window DOUBLE PRECISION NOT NULL,"
+        " allowed INTEGER NOT NULL,"
+        " notified INTEGER NOT NULL,"
+        " PRIMARY KEY (limiter, bucket_key))"
+    )
+    db.execute("CREATE INDEX flood_buckets_updated ON flood_buckets (limiter, updated)")
+
+
+MIGRATIONS = [
+    ("reliability_001_claim_owner", _claim_owner),
+    ("reliability_002_flood_buckets", _flood_buckets),
+]

@@ -1,0 +1,79 @@
+"""Pieces of the pre-fork supervisor (bot/prefork.py) that the end-to-end test of
+tests/test_serve_workers.py cannot see from outside: a worker's own owner id, and a
+wake in a worker other than the scheduler's reaching the supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from bot import conversations, prefork
+from bot.outreach import outbox as drain
+from messaging import outbox
+from storage import owners
+
+
+def _in_child(body) -> int:
+    """Run ``body()`` in a forked child; its exit code (1 on any exception)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if body() else 3
+        finally:
+            os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_a_forked_worker_claims_under_its_own_id():
+    parent = owners.PROCESS_ID
+
+    def body() -> bool:
+        prefork.renew_owner_id()
+        mine = owners.PROCESS_ID
+        return (
+            mine != parent
+            and mine.split(":")[1] == str(os.getpid())
+            and mine == conversations.PROCESS_ID
+            and mine == drain.PROCESS_ID
+            # The supervisor is alive: its id is not "dead" to the worker, the worker's
+            # own is not either.
+            and not owners.owner_dead(parent)
+            and not owners.owner_dead(mine)
+        )
+
+    assert _in_child(body) == 0
+    assert parent == owners.PROCESS_ID  # the parent's is untouched
+
+
+def test_a_wake_in_worker_1_signals_the_supervisor():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+
+        def body() -> bool:
+            prefork.cross_process_wake(1)
+            return outbox.wake()
+
+        assert _in_child(body) == 0
+        info = signal.sigtimedwait({signal.SIGUSR1}, 5)
+        assert info is not None and info.si_signo == signal.SIGUSR1
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        outbox.set_waker(None)
+
+
+def test_worker_0_drains_on_the_supervisors_signal():
+    def body() -> bool:
+        woken = []
+        outbox.set_waker(lambda: woken.append(True))
+        prefork.cross_process_wake(0)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        for _ in range(100):  # the wake runs on a thread of its own
+            if woken:
+                return True
+            time.sleep(0.02)
+        return False
+
+    assert _in_child(body) == 0
