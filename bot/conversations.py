@@ -49,11 +49,18 @@ class Store:
         # The provider's (name, message id) this turn claimed: its replies are remembered.
         self._claim: tuple[str, str] | None = None
 
-    def receive(self, text: str, provider: str | None, message_id: str | None) -> list[str] | None:
+    def receive(
+        self,
+        text: str,
+        provider: str | None,
+        message_id: str | None,
+        within: Callable[[], None] | None = None,
+    ) -> list[str] | None:
         """Claim the provider's message id, log the message and read the state: one
         transaction. None: go ahead and answer. A list: a provider's retry of a message
         already answered (these replies) or still being answered (empty). Raises
-        InboundNotStored when the log cannot be written."""
+        InboundNotStored when the log cannot be written. ``within`` runs inside the
+        transaction once the message is logged (the flood limiter's write)."""
         claim = (provider, message_id) if provider and message_id else None
         try:
             with self.db.atomic():
@@ -61,6 +68,8 @@ class Store:
                 if fresh:
                     self._log(text)
                     self._read()
+                    if within is not None:
+                        within()
             if not fresh:  # a provider's retry: rare, so the careful steps one by one
                 assert claim is not None
                 seen = seen_or_take_over(self.db, *claim)
@@ -71,6 +80,8 @@ class Store:
                         row_id = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
                         self._logged = (row_id, redact_id_numbers(text[:MAX_STORED]))
                     self._read()
+                    if within is not None:
+                        within()
         except (sqlite3.OperationalError, TimeoutError) as exc:
             raise InboundNotStored(str(exc)) from exc
         self._claim = claim

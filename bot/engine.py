@@ -40,7 +40,7 @@ import sqlite_utils
 import responses
 from bot import control_words, conversations, subscriptions
 from bot.messages import InboundMessage
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Decision, RateLimiter
 from nlu import Parse, Parser
 from nlu.parser import FALLBACK_INTENT, Entity
 from nlu.signals import contrary, victim_words
@@ -284,13 +284,23 @@ class Engine:
         # Logged (committed, with the state read in the same step) before anything can
         # fail: nothing a villager sent is lost. Raises InboundNotStored when the database
         # stays locked: the channel then says the message was NOT received.
-        seen = store.receive(message.text, provider, message.message_id)
+        text = clean(message.text)
+        decision: list[Decision] = []
+        # The flood bucket is taken inside the receive transaction (it is one more write):
+        # a message costs two transactions, however many limiters there are.
+        seen = store.receive(
+            message.text,
+            provider,
+            message.message_id,
+            within=lambda: decision.extend(self._admission(store.sender_hash, text)),
+        )
         if seen is not None:  # the provider's retry: the replies it got, or none yet
             return seen
-        text = clean(message.text)
         turn = Turn(message, store.sender_hash, text, store.state, provider=provider)
-        if self._admitted(turn):
+        if not decision or decision[0].allowed:
             self.respond(turn)
+        elif decision[0].notify:
+            turn.say(responses.text("slow_down"))
         self._remember(turn)
         intent = turn.parse.intent if turn.parse else None
         conf = turn.parse.confidence if turn.parse else None
@@ -301,15 +311,13 @@ class Engine:
         store.finish(turn.replies, intent, conf, turn.state, turn.deferred)
         return turn.replies
 
-    def _admitted(self, turn: Turn) -> bool:
-        """False when the sender floods us (bot/ratelimit.py): the message stays logged
-        but unanswered, with one slow-down notice per window. Opt-out words always pass."""
-        if self.limiter is None or subscriptions.command_intent(turn.text) == "unsubscribe":
-            return True
-        decision = self.limiter.check(turn.sender_hash)
-        if not decision.allowed and decision.notify:
-            turn.say(responses.text("slow_down"))
-        return decision.allowed
+    def _admission(self, sender_hash: str, text: str) -> list[Decision]:
+        """[] when nothing limits this message; else the limiter's decision (bot/ratelimit.py):
+        over the limit the message stays logged but unanswered, with one slow-down notice
+        per window. Opt-out words always pass."""
+        if self.limiter is None or subscriptions.command_intent(text) == "unsubscribe":
+            return []
+        return [self.limiter.check(sender_hash)]
 
     def _remember(self, turn: Turn) -> None:
         """Keep the last few words and photos, for a report the villager may start next."""
