@@ -119,9 +119,26 @@ def build(c_grid: tuple[float, ...] = C_GRID, folds: int = 5, seed: int = 42) ->
     )
 
 
+# What LogisticRegressionCV keeps of its search besides the refit model: every fold's
+# coefficients for every C (folds x Cs x classes x features floats, 120 MB of a 135 MB
+# archive) and their scores. Prediction reads only coef_, intercept_ and classes_;
+# chosen_c reads C_.
+_SEARCH_ONLY = ("coefs_paths_", "scores_", "n_iter_")
+
+
 def fit(texts: list[str], intents: list[str], **kwargs: Any) -> Pipeline:
     model = build(**kwargs)
     model.fit([normalise(t) for t in texts], intents)
+    return slim(model)
+
+
+def slim(model: Pipeline) -> Pipeline:
+    """The fitted model without the cross-validation search's by-products, so the model
+    archive, its load time and the server's memory hold only what predicts."""
+    step = model.named_steps["model"]
+    for name in _SEARCH_ONLY:
+        if hasattr(step, name):
+            delattr(step, name)
     return model
 
 

@@ -96,6 +96,13 @@ def _train(models: Path, config: Path, data: Path) -> Path:
     quiet_rasa()
     from rasa.model_training import train_nlu
 
+    # Rasa's training cache (.rasa/cache) keys a component by its class, config and data,
+    # not by our code: an edit to nlu/textclf.py, which the fingerprint above sees, would
+    # be "retrained" into the cached old model. The fingerprint already skips a training
+    # whose inputs did not change, so the cache has nothing left to save: size 0 turns
+    # it off (rasa.engine.caching).
+    cache_size = os.environ.get("RASA_MAX_CACHE_SIZE")
+    os.environ["RASA_MAX_CACHE_SIZE"] = "0"
     # Rasa resolves the jieba dictionary_path relative to the working directory.
     cwd = os.getcwd()
     os.chdir(ROOT)
@@ -115,6 +122,10 @@ def _train(models: Path, config: Path, data: Path) -> Path:
             )
         finally:
             os.chdir(cwd)
+            if cache_size is None:
+                os.environ.pop("RASA_MAX_CACHE_SIZE", None)
+            else:
+                os.environ["RASA_MAX_CACHE_SIZE"] = cache_size
     if not result:
         raise RuntimeError("Rasa did not produce a model; see the log above")
     return Path(result)
