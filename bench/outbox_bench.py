@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.senders import SendResult  # noqa: E402
 from bot.outreach import campaigns, outbox  # noqa: E402
 from bot.outreach.quiet_hours import BEIJING  # noqa: E402
+from messaging.providers.base import SendResult  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.privacy import Vault, mask  # noqa: E402
 

@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "storage": set(),
     "throttle": set(),
     "weburl": set(),
-    "messaging": {"storage"},
+    "messaging": {"storage", "responses"},
     "reporting": {"responses", "storage", "messaging", "throttle", "weburl"},
     "registry": {"reporting", "responses", "storage"},
     "review": {"nlu", "storage", "reporting"},

@@ -9,8 +9,9 @@ import time
 import pytest
 
 from bot.channels import wechat_api, wechat_store
-from bot.channels.senders import SendResult, sender_for
 from bot.outreach import outbox, scheduler
+from messaging.providers import wechat as wechat_provider
+from messaging.providers.base import SendResult, sender_for
 from nlu.keywords import KeywordParser
 from storage.db import connect
 from tests.wechat_helpers import WeChatPush, wechat_app
@@ -38,7 +39,7 @@ def sender(wapp):
 
 def failed_late_answer(db, vault, error: str = "network_error") -> int:
     """A late answer whose first attempt (by the dialogue worker) failed a while ago."""
-    wechat_store.record_inbound(db, vault, OPENID)
+    wechat_provider.record_inbound(db, vault, OPENID)
     pid = wechat_store.add_pending(db, "m1", vault.hash(OPENID), ["答复一", "答复二"], "worker")
     failure = SendResult(False, None, error)
     wechat_api.settle_pending(db, pid, "worker", 1, failure, at=time.time() - 3600)
@@ -100,7 +101,7 @@ def test_permanent_failure_stops_retries(db, vault, api, sender, errcode, reason
     gone = row(db, pid)
     assert (gone["status"], gone["error_code"], gone["attempts"]) == ("undeliverable", reason, 2)
     # Even much later (and with WeChat willing again) it is not tried again.
-    wechat_store.record_inbound(db, vault, OPENID)
+    wechat_provider.record_inbound(db, vault, OPENID)
     assert wechat_api.retry_pending(db, vault, sender, at=time.time() + FAR) == (
         wechat_api.RetryStats()
     )
@@ -150,7 +151,7 @@ def test_two_runs_at_once_deliver_once(wapp, db, vault, api, sender):
 
 
 def test_answer_still_with_the_worker_is_not_resent(db, vault, api, sender):
-    wechat_store.record_inbound(db, vault, OPENID)
+    wechat_provider.record_inbound(db, vault, OPENID)
     wechat_store.add_pending(db, "m2", vault.hash(OPENID), ["答复"], "worker")
     assert wechat_api.retry_pending(db, vault, sender, at=time.time() + FAR) == (
         wechat_api.RetryStats()

@@ -16,7 +16,6 @@ from flask import Blueprint, Response, current_app, request
 
 from bot import conversations
 from bot.channels import deliver
-from bot.channels.senders import sender_for
 from bot.channels.sms_provider import (
     BadRequest,
     SmsProvider,
@@ -24,6 +23,7 @@ from bot.channels.sms_provider import (
     provider_name,
 )
 from bot.messages import InboundMessage
+from messaging.providers.base import sender_for
 from storage.db import get_db
 from storage.privacy import mask
 

@@ -44,12 +44,14 @@ from typing import Any
 
 import sqlite_utils
 
-# Importing wechat_api registers CHANNEL_SENDERS["wechat"] (CLI, scheduler).
-from bot.channels import sms_provider, wechat_api
-from bot.channels.senders import SendResult, SmsSender, sender_for
 from bot.outreach import groups, phones, texts
 from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
 from messaging.outbox import PUSH_CHANNELS
+from messaging.providers import base as providers
+
+# Importing the WeChat provider registers CHANNEL_SENDERS["wechat"] (CLI, scheduler).
+from messaging.providers import wechat as wechat_provider
+from messaging.providers.base import SendResult, SmsSender, sender_for
 from reporting import reports
 from storage.owners import PROCESS_ID, owner_dead
 from storage.privacy import Vault, mask
@@ -57,8 +59,8 @@ from storage.privacy import Vault, mask
 log = logging.getLogger(__name__)
 
 # Provider error codes that mean "this person refused our messages at the carrier":
-# stop every push to them (the list is the providers', bot/channels/sms_provider.py).
-OPTED_OUT_CODES = sms_provider.OPTED_OUT_CODES
+# stop every push to them (the list is the providers', messaging/providers/base.py).
+OPTED_OUT_CODES = providers.OPTED_OUT_CODES
 DEFAULT_RATE = 1.0  # messages per second: a Twilio long code sends about 1 segment/s
 CLAIM_BATCH = 50
 MAX_ATTEMPTS = 5
@@ -69,7 +71,7 @@ QUEUED = ("pending", "claimed", "sending")
 # error_code of a send whose outcome is unknown (timed out after the request went out).
 IN_DOUBT = "in_doubt"
 # WeChat refusals after which the message goes by SMS (if there is a number) or nowhere.
-FALLBACK_CODES = wechat_api.PERMANENT_ERRORS - {"unfollowed"}
+FALLBACK_CODES = wechat_provider.PERMANENT_ERRORS - {"unfollowed"}
 
 Senders = Mapping[str, SmsSender]
 
@@ -586,7 +588,7 @@ def apply_status(
 ) -> str:
     """Record a delivery receipt (``DeliveryReceipt.status``: sent / delivered /
     undeliverable / failed); returns "updated", "unchanged", "ignored" or "unknown"."""
-    status = sms_provider.OUTBOX_STATUS.get(provider_status.strip().lower())
+    status = providers.OUTBOX_STATUS.get(provider_status.strip().lower())
     if status is None:
         return "ignored"
     row = db.execute(

@@ -35,10 +35,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.channels import wechat_api
-from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
 from messaging import outbox as messaging_outbox
+from messaging.providers.base import SmsSender
 from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect
@@ -443,7 +443,7 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
 
 def rate_from_config(config: dict[str, Any]) -> float:
     """HOTLINE_SMS_RATE messages per second; unset: the SMS provider's own limit."""
-    from bot.channels import sms_provider
+    from messaging.providers import base as sms_provider
 
     value = config.get("HOTLINE_SMS_RATE") or os.environ.get("HOTLINE_SMS_RATE")
     return sms_provider.rate({**config, "HOTLINE_SMS_RATE": value})

@@ -4,14 +4,7 @@
   number per call, the text in the approved template ``${content}``; the result's
   ``BizId`` is the provider id receipts refer to. The SDK's own retries are off: the
   outbox retries transient failures with backoff.
-- Replies (上行消息, SmsUp): POST /sms/aliyun?token=SECRET, a JSON array of
-  ``{phone_number, content, send_time, dest_code, sequence_id}``; deduped on
-  ``sequence_id``.
-- Delivery receipts (SmsReport): POST /sms/aliyun/report?token=SECRET, a JSON array
-  of ``{phone_number, send_time, report_time, success, err_code, err_msg, sms_size,
-  biz_id, out_id}``.
-- Both pushes are answered ``{"code": 0, "msg": "接收成功"}`` once everything in them
-  is stored; Aliyun retries after 1, 5 and 10 minutes otherwise.
+- Replies and delivery receipts (the pushes) are bot/channels/aliyun_sms.py.
 """
 
 from __future__ import annotations
@@ -24,23 +17,17 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app
-
-from bot.channels.gateway_senders import (
+from messaging.providers.base import SendResult
+from messaging.providers.gateway import (
     IN_DOUBT,
-    GatewaySms,
+    GatewaySender,
     aliyun_number,
     answer_lost,
-    field,
     in_doubt,
 )
-from bot.channels.gateway_webhooks import handle_inbound, handle_receipts
-from bot.channels.sms_provider import DeliveryReceipt, SendResult, make_provider
-from bot.messages import InboundMessage
 from storage.privacy import mask
 
 log = logging.getLogger(__name__)
-bp = Blueprint("aliyun_sms", __name__)
 
 ENDPOINT = "https://dysmsapi.aliyuncs.com"
 
@@ -156,9 +143,8 @@ class AccessKeyCredential:
         return "access_key"
 
 
-class AliyunSms(GatewaySms):
+class AliyunSender(GatewaySender):
     name = "aliyun"
-    guard_setting = "ALIYUN_SMS_WEBHOOK_SECRET"
     sign_setting = "ALIYUN_SMS_SIGN_NAME"
     template_setting = "ALIYUN_SMS_TEMPLATE_CODE"
     send_settings = (
@@ -167,8 +153,6 @@ class AliyunSms(GatewaySms):
         "ALIYUN_SMS_SIGN_NAME",
         "ALIYUN_SMS_TEMPLATE_CODE",
     )
-    ok_answer = {"code": 0, "msg": "接收成功"}
-    empty_push_ok = True
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -235,43 +219,3 @@ class AliyunSms(GatewaySms):
         code = code or "no_code"
         log.warning("Aliyun SMS to %s failed: %s %s", mask(to), code, str(body.message or "")[:200])
         return SendResult(False, None, code, permanent=permanent(code))
-
-    def inbound_item(self, item: Any) -> InboundMessage | None:
-        if not isinstance(item, dict):
-            return None
-        phone = field(item, "phone_number")
-        content = field(item, "content")
-        sequence_id = field(item, "sequence_id")
-        if not phone or not phone.strip() or content is None or not sequence_id:
-            return None
-        return InboundMessage("sms", phone.strip(), content, message_id=sequence_id)
-
-    def receipt_item(self, item: Any) -> DeliveryReceipt | None:
-        if not isinstance(item, dict):
-            return None
-        biz_id = (field(item, "biz_id") or "").strip()
-        success = item.get("success")
-        if isinstance(success, str):  # tolerate "true" / "false"
-            success = {"true": True, "false": False}.get(success.strip().lower())
-        if not biz_id or not isinstance(success, bool):
-            return None
-        code = None if success else (field(item, "err_code") or "").strip() or "unknown"
-        status = "delivered" if success else "undeliverable"
-        return DeliveryReceipt(biz_id, status, code, field(item, "report_time"))
-
-    def error_body(self, status: int, reason: str) -> dict[str, Any]:
-        return {"code": status, "msg": reason}
-
-
-def _provider() -> AliyunSms:
-    return make_provider(current_app.config, "aliyun", sending=False)  # type: ignore[return-value]
-
-
-@bp.post("/sms/aliyun")
-def inbound() -> Response:
-    return handle_inbound(_provider())
-
-
-@bp.post("/sms/aliyun/report")
-def report() -> Response:
-    return handle_receipts(_provider())

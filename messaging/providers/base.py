@@ -1,29 +1,27 @@
-"""One interface for every SMS provider, and the one place that picks the provider.
+"""One interface for every provider that sends, and the one place that picks the SMS one.
 
 Twilio cannot do two-way SMS in mainland China, so the provider is pluggable:
 ``SMS_PROVIDER`` = ``console`` (development: prints), ``twilio`` (development and
-international), ``aliyun`` or ``tencent`` (mainland China). Everything else in the bot
-(dialogue, outbox, report notifications, webhooks) talks to an ``SmsProvider`` and does
-not know which one it is.
+international), ``aliyun`` or ``tencent`` (mainland China). Everything that sends
+(the outbox drain, replies to a gateway's push) talks to an ``SmsSender`` and does not
+know which one it is; WeChat's customer-service API is a sender of the same shape.
 
-A provider sends (free text, or an approved template with parameters), turns its
-inbound webhook into ``InboundMessage``s and its delivery callbacks into
-``DeliveryReceipt``s, answers each webhook the way that provider expects (``ack`` /
-``reject``), and states its limits (rate, segment sizes), so pacing and length checks
-need no per-provider code elsewhere.
+A provider sends (free text, or an approved template with parameters) and states its
+limits (rate, segment sizes, numbers per call), so pacing and length checks need no
+per-provider code elsewhere. A provider whose gateway takes many numbers in one call
+also has ``send_batch`` (``BatchSender``): one ``SendResult`` per number, in order, so
+each outbox row gets its own receipt. The inbound side of each provider (its webhook
+signature check and parsing) lives in bot/channels/ and extends these classes.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from flask import Request, Response
-
-from bot.messages import InboundMessage
 from responses.sms import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments
 
 log = logging.getLogger(__name__)
@@ -65,7 +63,7 @@ class DeliveryReceipt:
     time: str | None = None  # as the provider wrote it
 
 
-# Receipt status -> the outbox's status vocabulary (bot/outreach/outbox.py apply_status).
+# Receipt status -> the outbox's status vocabulary (the drain's apply_status).
 OUTBOX_STATUS = {
     "sent": "sent",
     "delivered": "delivered",
@@ -79,68 +77,65 @@ class SmsLimits:
     """What one provider allows. ``gsm7`` None: the provider bills every text per
     character as UCS-2 (the domestic gateways), else (single, per part) for GSM-7 text.
     ``prefix``: what the provider adds to every text (the gateways' 【signature】),
-    counted in its length."""
+    counted in its length. ``batch``: most numbers one call may carry (1: no batch
+    call); ``numbers_rate``: numbers per second across calls (0: only ``rate``, the
+    calls per second, limits)."""
 
-    rate: float  # messages per second the account sends by default
+    rate: float  # calls per second the account may make
     ucs2: tuple[int, int] = (UCS2_SINGLE, UCS2_PART)
     gsm7: tuple[int, int] | None = (GSM7_SINGLE, GSM7_PART)
     prefix: str = ""
+    batch: int = 1
+    numbers_rate: float = 0.0
 
     def segments(self, text: str) -> int:
         """How many SMS ``text`` costs through this provider (responses.sms.segments)."""
         return segments(self.prefix + text, gsm7=self.gsm7 is not None)
 
 
-class BadRequest(Exception):
-    """A webhook body the provider would never send: answered with ``reject``."""
-
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
 @runtime_checkable
-class SmsProvider(Protocol):
+class SmsSender(Protocol):
+    """What outbound code needs of any channel's sender (SMS providers, WeChat)."""
+
     name: str
-    limits: SmsLimits
-    # True: replies go back in the webhook's HTTP answer (Twilio TwiML); False: they
-    # are sent as new SMS (the gateways read nothing from the answer).
-    replies_in_answer: bool
 
     def send(self, to: str, text: str) -> SendResult: ...
 
-    def send_template(
-        self, to: str, template_id: str, params: Mapping[str, str] | Sequence[str]
-    ) -> SendResult: ...
 
-    def authenticate(self, request: Request) -> bool:
-        """True when the webhook request proves it came from the provider."""
+@dataclass(frozen=True)
+class BatchItem:
+    """One number in a batch call and its own text (its 尾号 marker included)."""
+
+    to: str
+    text: str
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender whose gateway takes many numbers in one call (``limits.batch`` > 1)."""
+
+    name: str
+    limits: SmsLimits
+
+    def send(self, to: str, text: str) -> SendResult: ...
+
+    def send_batch(self, items: Sequence[BatchItem]) -> list[SendResult]:
+        """One call (or as few as the gateway's rules allow) for ``items``; one result
+        per item, in order. Raises nothing: a lost answer makes every number in doubt."""
         ...
 
-    def parse_inbound(self, request: Request) -> list[InboundMessage]:
-        """The messages in an inbound webhook; raises ``BadRequest``."""
-        ...
 
-    def parse_receipts(self, request: Request) -> list[DeliveryReceipt]:
-        """The receipts in a delivery-status callback; raises ``BadRequest``."""
-        ...
-
-    def ack(self, replies: Sequence[str] = ()) -> Response:
-        """The answer that tells the provider the webhook was taken."""
-        ...
-
-    def reject(self, status: int, reason: str) -> Response:
-        """A refusal in the provider's own answer shape."""
-        ...
+def can_batch(sender: Any) -> bool:
+    limits = getattr(sender, "limits", None)
+    return callable(getattr(sender, "send_batch", None)) and getattr(limits, "batch", 1) > 1
 
 
 # name -> "module:Class"; imported on use, so a deployment needs only its provider's SDK.
-PROVIDERS: dict[str, str] = {
-    "console": "bot.channels.senders:ConsoleSender",
-    "twilio": "bot.channels.senders:TwilioSender",
-    "aliyun": "bot.channels.aliyun_sms:AliyunSms",
-    "tencent": "bot.channels.tencent_sms:TencentSms",
+SENDERS: dict[str, str] = {
+    "console": "messaging.providers.console:ConsoleSender",
+    "twilio": "messaging.providers.twilio:TwilioSender",
+    "aliyun": "messaging.providers.aliyun:AliyunSender",
+    "tencent": "messaging.providers.tencent:TencentSender",
 }
 
 
@@ -150,25 +145,21 @@ def provider_name(config: Mapping[str, Any]) -> str:
     return str(name).strip().lower()
 
 
-def provider_class(name: str) -> type:
+def load_class(registry: Mapping[str, str], name: str, what: str = "SMS_PROVIDER") -> type:
     try:
-        module_name, _, class_name = PROVIDERS[name].partition(":")
+        module_name, _, class_name = registry[name].partition(":")
     except KeyError:
-        raise RuntimeError(
-            f"unknown SMS_PROVIDER {name!r} ({', '.join(sorted(PROVIDERS))})"
-        ) from None
+        raise RuntimeError(f"unknown {what} {name!r} ({', '.join(sorted(registry))})") from None
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_provider(
-    config: Mapping[str, Any], name: str | None = None, *, sending: bool = True
-) -> SmsProvider:
-    """The provider ``name`` (default: the configured one), built from ``config``.
+def sender_class(name: str) -> type:
+    return load_class(SENDERS, name)
 
-    ``sending``: check the settings sending needs (RuntimeError naming the missing
-    ones). A webhook only parsing a push does not need the credentials to send."""
-    name = name or provider_name(config)
-    cls = provider_class(name)
+
+def build(cls: type, name: str, config: Mapping[str, Any], sending: bool) -> Any:
+    """``cls(config)``; with ``sending``, first check the settings sending needs
+    (RuntimeError naming the missing ones)."""
     if sending:
         missing = [k for k in getattr(cls, "send_settings", ()) if not config.get(k)]
         if missing:
@@ -176,12 +167,31 @@ def make_provider(
     return cls(config)
 
 
+def make_sender(config: Mapping[str, Any], name: str | None = None) -> SmsSender:
+    """The SMS provider ``name`` (default: the configured one), ready to send."""
+    name = name or provider_name(config)
+    return build(sender_class(name), name, config, sending=True)
+
+
 def rate(config: Mapping[str, Any]) -> float:
-    """Outbound SMS per second: ``HOTLINE_SMS_RATE`` when set, else the provider's limit."""
+    """Outbound SMS calls per second: ``HOTLINE_SMS_RATE`` when set, else the provider's."""
     value = config.get("HOTLINE_SMS_RATE")
     if value not in (None, ""):
         try:
             return float(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"HOTLINE_SMS_RATE must be a number, not {value!r}") from exc
-    return float(provider_class(provider_name(config)).default_limits(config).rate)
+    return float(sender_class(provider_name(config)).default_limits(config).rate)
+
+
+# Channel name -> factory(config) -> sender, for messages the hotline starts.
+# WeChat registers its customer-service sender (messaging/providers/wechat.py).
+CHANNEL_SENDERS: dict[str, Callable[[dict[str, Any]], SmsSender]] = {"sms": make_sender}
+
+
+def sender_for(channel: str, config: dict[str, Any]) -> SmsSender | None:
+    """The sender for ``channel``, or None when the channel cannot push (web chat)."""
+    if channel == "wechat" and channel not in CHANNEL_SENDERS:
+        importlib.import_module("messaging.providers.wechat")  # registers itself
+    factory = CHANNEL_SENDERS.get(channel)
+    return factory(config) if factory else None

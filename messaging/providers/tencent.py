@@ -3,34 +3,21 @@
 - Sending: ``SendSms`` through ``tencentcloud-sdk-python-sms`` (TC3-HMAC-SHA256), one
   number per call, the text in the approved template ``{1}``; the status's
   ``SerialNo`` is the provider id receipts refer to.
-- Replies (上行短信回调): POST /sms/tencent?token=SECRET, ``{extend, mobile,
-  nationcode, sign, text, time}`` (a list of them is accepted too). Pushes carry no
-  id: each is deduped on a hash of mobile + time + text (which also keeps the number
-  out of the dedupe table).
-- Delivery receipts (短信下发状态回调): POST /sms/tencent/status?token=SECRET, a list
-  of ``{user_receive_time, nationcode, mobile, report_status, errmsg, description,
-  sid}``; ``report_status`` SUCCESS or FAIL, ``sid`` the SerialNo.
-- Both are answered ``{"result": 0, "errmsg": "OK"}``.
+- Replies and delivery receipts (the pushes) are bot/channels/tencent_sms.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app
-
-from bot.channels.gateway_senders import GatewaySms, answer_lost, field, in_doubt, tencent_number
-from bot.channels.gateway_webhooks import handle_inbound, handle_receipts
-from bot.channels.sms_provider import DeliveryReceipt, SendResult, make_provider
-from bot.messages import InboundMessage
+from messaging.providers.base import SendResult
+from messaging.providers.gateway import GatewaySender, answer_lost, in_doubt, tencent_number
 from storage.privacy import mask
 
 log = logging.getLogger(__name__)
-bp = Blueprint("tencent_sms", __name__)
 
 ENDPOINT = "https://sms.tencentcloudapi.com"
 
@@ -65,10 +52,6 @@ def permanent(code: str) -> bool:
     return code.startswith(PERMANENT_PREFIXES)
 
 
-def dedupe_key(mobile: str, time: str, text: str) -> str:
-    return hashlib.sha256(f"{mobile}\x1f{time}\x1f{text}".encode()).hexdigest()
-
-
 def ordered_params(params: Mapping[str, str] | Sequence[str]) -> list[str]:
     """Tencent's parameters are positional ({1}, {2}...): a mapping is read in the
     order of its keys, numerically when they are numbers."""
@@ -78,9 +61,8 @@ def ordered_params(params: Mapping[str, str] | Sequence[str]) -> list[str]:
     return [str(params[k]) for k in keys]
 
 
-class TencentSms(GatewaySms):
+class TencentSender(GatewaySender):
     name = "tencent"
-    guard_setting = "TENCENT_SMS_WEBHOOK_SECRET"
     sign_setting = "TENCENT_SMS_SIGN_NAME"
     template_setting = "TENCENT_SMS_TEMPLATE_ID"
     send_settings = (
@@ -90,7 +72,6 @@ class TencentSms(GatewaySms):
         "TENCENT_SMS_SIGN_NAME",
         "TENCENT_SMS_TEMPLATE_ID",
     )
-    ok_answer = {"result": 0, "errmsg": "OK"}
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -157,44 +138,3 @@ class TencentSms(GatewaySms):
             return SendResult(True, status.SerialNo)
         log.warning("Tencent SMS to %s failed: %s", mask(to), code)
         return SendResult(False, None, code or "error", permanent=permanent(code))
-
-    def inbound_item(self, item: Any) -> InboundMessage | None:
-        if not isinstance(item, dict):
-            return None
-        mobile = (field(item, "mobile") or "").strip()
-        text = field(item, "text")
-        time = field(item, "time")
-        if not mobile or text is None or not time:
-            return None
-        nationcode = (field(item, "nationcode") or "").strip().lstrip("+")
-        sender = f"+{nationcode}{mobile}" if nationcode and not mobile.startswith("+") else mobile
-        return InboundMessage("sms", sender, text, message_id=dedupe_key(mobile, time, text))
-
-    def receipt_item(self, item: Any) -> DeliveryReceipt | None:
-        if not isinstance(item, dict):
-            return None
-        sid = (field(item, "sid") or "").strip()
-        report = (field(item, "report_status") or "").strip().upper()
-        if not sid or report not in ("SUCCESS", "FAIL"):
-            return None
-        if report == "SUCCESS":
-            return DeliveryReceipt(sid, "delivered", None, field(item, "user_receive_time"))
-        code = (field(item, "errmsg") or "").strip() or "unknown"
-        return DeliveryReceipt(sid, "undeliverable", code, field(item, "user_receive_time"))
-
-    def error_body(self, status: int, reason: str) -> dict[str, Any]:
-        return {"result": status, "errmsg": reason}
-
-
-def _provider() -> TencentSms:
-    return make_provider(current_app.config, "tencent", sending=False)  # type: ignore[return-value]
-
-
-@bp.post("/sms/tencent")
-def inbound() -> Response:
-    return handle_inbound(_provider())
-
-
-@bp.post("/sms/tencent/status")
-def status() -> Response:
-    return handle_receipts(_provider())
