@@ -52,7 +52,9 @@ class AliyunSms(AliyunSender, GatewayPush):
             return None
         code = None if success else (field(item, "err_code") or "").strip() or "unknown"
         status = "delivered" if success else "undeliverable"
-        return DeliveryReceipt(biz_id, status, code, field(item, "report_time"))
+        # A batch call's numbers share its BizId: the number tells their receipts apart.
+        phone = (field(item, "phone_number") or "").strip() or None
+        return DeliveryReceipt(biz_id, status, code, field(item, "report_time"), phone)
 
     def error_body(self, status: int, reason: str) -> dict[str, Any]:
         return {"code": status, "msg": reason}

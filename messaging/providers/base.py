@@ -61,6 +61,9 @@ class DeliveryReceipt:
     status: str
     error_code: str | None = None
     time: str | None = None  # as the provider wrote it
+    # The number the receipt is for, when one provider id covers several numbers
+    # (an Aliyun SendBatchSms call: one BizId); never stored, only hashed to match.
+    recipient: str | None = None
 
 
 # Receipt status -> the outbox's status vocabulary (the drain's apply_status).

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from messaging.providers.base import SendResult, SmsLimits
+from messaging.providers.base import BatchItem, SendResult, SmsLimits
 from storage.privacy import mask, normalise_contact
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,11 @@ class GatewaySender:
 
     name = "gateway"
     replies_in_answer = False
-    default_rate = 10.0  # messages/s: well under both APIs' request limits (docs)
+    default_rate = 10.0  # calls/s: well under both APIs' request limits (docs)
+    # Numbers one batch call may carry (the API's documented maximum; 1: no batch call)
+    # and the numbers per second all calls together may carry (ours: docs/sms-gateways.md).
+    max_batch = 1
+    default_numbers_rate = 1000.0
     guard_setting = ""
     sign_setting = ""
     template_setting = ""
@@ -94,7 +98,17 @@ class GatewaySender:
     @classmethod
     def default_limits(cls, config: Mapping[str, Any]) -> SmsLimits:
         sign = str(config.get(cls.sign_setting) or "")
-        return SmsLimits(rate=cls.default_rate, gsm7=None, prefix=f"【{sign}】" if sign else "")
+        batch = setting_number(config, "HOTLINE_SMS_BATCH", cls.max_batch)
+        return SmsLimits(
+            rate=cls.default_rate,
+            gsm7=None,
+            prefix=f"【{sign}】" if sign else "",
+            # Never more than the API takes, whatever the setting says.
+            batch=max(1, min(int(batch), cls.max_batch)),
+            numbers_rate=setting_number(
+                config, "HOTLINE_SMS_NUMBERS_RATE", cls.default_numbers_rate
+            ),
+        )
 
     def text_params(self, text: str) -> Mapping[str, str] | Sequence[str]:
         """The free-text template's parameters carrying ``text``."""
@@ -121,6 +135,63 @@ class GatewaySender:
         self, to: str, template_id: str, params: Mapping[str, str] | Sequence[str]
     ) -> SendResult:
         raise NotImplementedError
+
+    def send_batch(self, items: Sequence[BatchItem]) -> list[SendResult]:
+        """``items`` in as few calls as the gateway allows (``limits.batch`` numbers a
+        call); one result per item, in order. A text no template may carry fails alone."""
+        results: list[SendResult | None] = [None] * len(items)
+        sendable: list[tuple[int, BatchItem]] = []
+        for i, item in enumerate(items):
+            body = strip_signature(item.text)
+            refused = refuse(body)
+            if refused:
+                log.warning(
+                    "%s SMS to %s refused: %s", self.name, mask(item.to), refused.error_code
+                )
+                results[i] = refused
+            else:
+                sendable.append((i, BatchItem(item.to, body)))
+        groups: dict[str, list[tuple[int, BatchItem]]] = {}
+        for pair in sendable:
+            groups.setdefault(self.batch_key(pair[1].text), []).append(pair)
+        size = self.limits.batch
+        for group in groups.values():
+            for start in range(0, len(group), size):
+                chunk = group[start : start + size]
+                if len(chunk) == 1:  # one number: the ordinary single send
+                    i, item = chunk[0]
+                    results[i] = self.call_send(
+                        item.to, self.template_id, self.text_params(item.text)
+                    )
+                    continue
+                for (i, _), result in zip(
+                    chunk, self.call_batch([it for _, it in chunk]), strict=True
+                ):
+                    results[i] = result
+        return [r if r is not None else SendResult(False, None, "no_status") for r in results]
+
+    def batch_key(self, text: str) -> str:
+        """Texts with the same key may share one call (Aliyun: any; Tencent: only the
+        same text, as it takes one parameter set for every number of a call)."""
+        return ""
+
+    def call_batch(self, items: Sequence[BatchItem]) -> list[SendResult]:
+        """One API call for at most ``limits.batch`` checked items (no signature, no
+        link); one result per item, in order."""
+        raise NotImplementedError
+
+
+def setting_number(config: Mapping[str, Any], name: str, default: float) -> float:
+    value = config.get(name)
+    if value in (None, ""):
+        return float(default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative")
+    return number
 
 
 def aliyun_number(to: str) -> str:

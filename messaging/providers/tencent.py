@@ -2,7 +2,10 @@
 
 - Sending: ``SendSms`` through ``tencentcloud-sdk-python-sms`` (TC3-HMAC-SHA256), one
   number per call, the text in the approved template ``{1}``; the status's
-  ``SerialNo`` is the provider id receipts refer to.
+  ``SerialNo`` is the provider id receipts refer to. Pushes go up to 200 numbers a
+  call, but ``TemplateParamSet`` is one for every number of the call: only the same
+  text shares a call, so the 尾号 marker (different per number) survives and a
+  markered push batches only numbers ending alike (docs/sms-gateways.md).
 - Replies and delivery receipts (the pushes) are bot/channels/tencent_sms.py.
 """
 
@@ -13,8 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from messaging.providers.base import SendResult
-from messaging.providers.gateway import GatewaySender, answer_lost, in_doubt, tencent_number
+from messaging.providers.base import BatchItem, SendResult
+from messaging.providers.gateway import (
+    GatewaySender,
+    answer_lost,
+    in_doubt,
+    strip_signature,
+    tencent_number,
+)
 from storage.privacy import mask
 
 log = logging.getLogger(__name__)
@@ -63,6 +72,7 @@ def ordered_params(params: Mapping[str, str] | Sequence[str]) -> list[str]:
 
 class TencentSender(GatewaySender):
     name = "tencent"
+    max_batch = 200  # SendSms PhoneNumberSet: "单次请求最多支持200个手机号" (docs/sms-gateways.md)
     sign_setting = "TENCENT_SMS_SIGN_NAME"
     template_setting = "TENCENT_SMS_TEMPLATE_ID"
     send_settings = (
@@ -138,3 +148,51 @@ class TencentSender(GatewaySender):
             return SendResult(True, status.SerialNo)
         log.warning("Tencent SMS to %s failed: %s", mask(to), code)
         return SendResult(False, None, code or "error", permanent=permanent(code))
+
+    def batch_key(self, text: str) -> str:
+        return strip_signature(text)
+
+    def call_batch(self, items: Sequence[BatchItem]) -> list[SendResult]:
+        """One ``SendSms`` call for items with the same text; each number's own status
+        (SerialNo, Code) comes back in ``SendStatusSet``, matched by number."""
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+            TencentCloudSDKException,
+        )
+        from tencentcloud.sms.v20210111 import models
+
+        if len({it.text for it in items}) > 1:  # one parameter set per call
+            return [r for it in items for r in self.call_batch([it])]
+        numbers = [tencent_number(it.to) for it in items]
+        request = models.SendSmsRequest()
+        request.PhoneNumberSet = numbers
+        request.SmsSdkAppId = self.sdk_app_id
+        request.SignName = self.sign_name
+        request.TemplateId = self.template_id
+        request.TemplateParamSet = [items[0].text]
+        try:
+            response = self.client.SendSms(request)
+        except TencentCloudSDKException as exc:
+            code = str(exc.get_code() or "error")
+            log.warning("Tencent batch SMS to %d numbers failed: %s", len(items), code)
+            if code == "ClientNetworkError" and answer_lost(str(exc.get_message() or "")):
+                return [in_doubt() for _ in items]
+            return [SendResult(False, None, code, permanent=permanent(code)) for _ in items]
+        by_number: dict[str, list[Any]] = {}
+        for status in response.SendStatusSet or []:
+            by_number.setdefault(tencent_number(str(status.PhoneNumber or "")), []).append(status)
+        results = []
+        for number in numbers:
+            found = by_number.get(number)
+            if not found:  # accepted the call but said nothing of this number
+                results.append(SendResult(False, None, "no_status"))
+                continue
+            status = found.pop(0)
+            code = str(status.Code or "")
+            if code == "Ok":
+                results.append(SendResult(True, status.SerialNo))
+            else:
+                results.append(SendResult(False, None, code or "error", permanent=permanent(code)))
+        failed = sum(not r.ok for r in results)
+        if failed:
+            log.warning("Tencent batch SMS: %d of %d numbers failed", failed, len(items))
+        return results
