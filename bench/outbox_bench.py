@@ -377,7 +377,7 @@ def bench_million(workdir: Path, recipients: int) -> tuple[float, list[dict]]:
     return setup, results
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10,000 subscribers")
@@ -458,6 +458,30 @@ def main(argv: list[str] | None = None) -> None:
         "the duplicate. Without provider idempotency (Twilio) the in-doubt row (at most one "
         "per drainer) is marked `unknown` and not resent: it can be missing, never doubled."
     )
+    return {"alert": alert, "two_drainers": two, "million": million}
+
+
+def targets(figures: dict) -> list[str]:
+    """Rows for the target table of bench/run.py (issue 17's outbox targets)."""
+    alert, two = figures["alert"], figures["two_drainers"]
+    alert_ok = alert["elapsed"] <= 60 and alert["refused_calls"] == 0 and not alert["duplicates"]
+    kill_ok = not two["duplicates"] and set(two["statuses"]) <= {"sent", "unknown"}
+    rows = [
+        f"| township alert of {alert['recipients']:,} handed to the fake batch gateway at the "
+        f"documented limits ≤ 60 s | {alert['elapsed']:.1f} s | "
+        f"{'yes' if alert_ok else '**no**'} |",
+        f"| exactly once across kill -9 of one of two drainers | {two['duplicates']} duplicates, "
+        f"{two['statuses'].get('unknown', 0)} unknown (the call in flight) | "
+        f"{'yes' if kill_ok else '**no**'} |",
+    ]
+    for m in figures["million"]:
+        ok = m["elapsed"] <= 15 and m["rows"] == m["recipients"]
+        rows.append(
+            f"| {m['recipients']:,}-recipient {m['kind']} push planned and enqueued ≤ 15 s, "
+            f"memory bounded | {m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB | "
+            f"{'yes' if ok else '**no**'} |"
+        )
+    return rows
 
 
 def _statuses(statuses: dict[str, int]) -> str:
