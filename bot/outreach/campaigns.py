@@ -52,7 +52,7 @@ def _recipients_where(group_ids: list[int]) -> tuple[str, list[str]]:
     # "+group_id" keeps SQLite off the group index (a plain table scan) for big scopes.
     column = "+group_id" if len(group_ids) > SCAN_GROUPS else "group_id"
     return (
-        "status = 'active' AND channel IN (SELECT value FROM json_each(?)) "
+        "status = 'active' AND channel IN (SELECT value FROM json_each(?)) "  # noqa: S608
         f"AND {column} IN (SELECT value FROM json_each(?))",
         [json.dumps(list(PUSH_CHANNELS)), _json_ids(group_ids)],
     )
