@@ -19,6 +19,7 @@ from messaging.providers.fake import THROTTLED, FakeBatchGateway
 from messaging.providers.tencent import TencentSender
 from tests.outreach_helpers import DAYTIME, VAULT, enroll, new_db, numbers
 from tests.sms_helpers import ALIYUN_CONFIG, TENCENT_CONFIG, FakeGateway, aliyun_ok
+from tests.test_sms_gateways import acs3_authorization, tc3_authorization
 
 
 @pytest.fixture
@@ -54,6 +55,9 @@ def test_aliyun_batch_is_one_sendbatchsms_call_with_a_text_per_number(gateway):
         {"content": "紧急提醒（尾号002）"},
     ]
     assert "13800000001" not in req["path"]  # numbers in the form body, not the URL
+    # Signed over the body too (ACS3-HMAC-SHA256, recomputed apart from the SDK).
+    headers = {k.lower(): v for k, v in req["headers"].items()}
+    assert headers["authorization"] == acs3_authorization(req, "LTAItest", "secret-key")
 
 
 def test_aliyun_batch_refusal_fails_every_number_with_the_code(gateway):
@@ -117,6 +121,8 @@ def test_tencent_batch_one_text_per_call_and_a_status_per_number(gateway):
     assert results[1].permanent
     assert results[2] == SendResult(True, "s-+8613800000003")
     first, second = (json.loads(r["body"]) for r in gateway.requests)
+    auth = gateway.requests[0]["headers"]["Authorization"]
+    assert auth == tc3_authorization(gateway.requests[0], "AKIDtest", "tc-secret-key")
     assert first["PhoneNumberSet"] == ["+8613800000001", "+8613800000002"]
     assert first["TemplateParamSet"] == ["提醒"]
     assert second["PhoneNumberSet"] == ["+8613800000003"]
