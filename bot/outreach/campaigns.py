@@ -105,17 +105,21 @@ def recipient_chunks(
         yield buffer
 
 
-def tip_of_the_week(db: sqlite_utils.Database, group_ids: list[int]) -> str:
-    """The tip most of these groups' recipients have not had yet (first in file order),
+def tip_counts(db: sqlite_utils.Database, group_ids: list[int]) -> dict[str, int]:
+    """How many of these groups' recipients had each tip in their current round,
     counted in the database rather than over a list of every recipient."""
     where, args = _recipients_where(group_ids)
-    counts = dict(
+    return dict(
         db.execute(
             "SELECT h.tip_id, COUNT(*) FROM tip_history h WHERE h.subscriber_id IN "  # noqa: S608
             f"(SELECT id FROM subscribers WHERE {where}) GROUP BY h.tip_id",
             args,
         ).fetchall()
     )
+
+
+def tip_of_the_week(counts: dict[str, int]) -> str:
+    """The tip most recipients have not had yet (first in file order)."""
     order = [t.id for t in tips.all_tips()]
     return min(order, key=lambda t: (counts.get(t, 0), order.index(t)))
 
@@ -154,8 +158,12 @@ def plan(
     if kind == "tip":
         if tip_id is not None and tip_id not in order:
             raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
-        tip_id = tip_id or tip_of_the_week(db, group_ids)
     with db.atomic():
+        # Counted inside the transaction: whether anyone had the tip decides below
+        # whether a per-subscriber pass is needed.
+        counts = tip_counts(db, group_ids) if kind == "tip" else {}
+        if kind == "tip":
+            tip_id = tip_id or tip_of_the_week(counts)
         campaign_id = (
             db["campaigns"]
             .insert(
@@ -178,7 +186,10 @@ def plan(
         if kind == "alert":
             count = _enqueue_all(db, campaign_id, key, group_ids, urgent, not_before, stamp)
         else:
-            count = _enqueue_tip(db, campaign_id, key, group_ids, tip_id, order, not_before, stamp)
+            had = counts.get(tip_id or "", 0)
+            count = _enqueue_tip(
+                db, campaign_id, key, group_ids, tip_id, had, order, not_before, stamp
+            )
         db.execute("UPDATE campaigns SET recipients = ? WHERE id = ?", [count, campaign_id])
     return Planned(campaign_id, count, True, not_before)
 
@@ -189,11 +200,14 @@ def _enqueue_tip(
     key: str,
     group_ids: list[int],
     tip_id: str | None,
+    had: int,
     order: list[str],
     not_before: str,
     stamp: str,
 ) -> int:
-    """A tip push's rows. Everyone who has not had this week's tip gets it (what
+    """A tip push's rows (``had``: how many recipients had this tip before).
+
+    Everyone who has not had this week's tip gets it (what
     ``tips.next_tip_id`` decides for them), in one statement inside the database, and
     it goes in their rotation; the rest, who had it this round, walk through the
     rotation in Python a chunk at a time."""
@@ -211,7 +225,7 @@ def _enqueue_tip(
         "SELECT subscriber_id, tip_id, campaign_id, ? FROM outbox WHERE campaign_id = ?",
         [stamp, campaign_id],
     )
-    if count == count_recipients(db, group_ids):
+    if not had:
         return count  # nobody had it yet (the usual week): no per-subscriber pass
     # Those who had it before this push (their history row is another campaign's).
     had_before = (
