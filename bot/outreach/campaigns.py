@@ -155,9 +155,8 @@ def plan(
     not_before = iso(next_allowed(now, urgent=urgent))
     stamp = iso(now)
     order = [t.id for t in tips.all_tips()]
-    if kind == "tip":
-        if tip_id is not None and tip_id not in order:
-            raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
+    if kind == "tip" and tip_id is not None and tip_id not in order:
+        raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
     with db.atomic():
         # Counted inside the transaction: whether anyone had the tip decides below
         # whether a per-subscriber pass is needed.
