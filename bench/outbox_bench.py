@@ -298,9 +298,7 @@ def bench_two_drainers(workdir: Path, recipients: int = 3000) -> dict:
     plan_alert(db_path)
     base = [sys.executable, __file__, "drainer", str(db_path), str(record)]
     victim = subprocess.Popen([*base, "2", str(marker), "120"], stdout=subprocess.PIPE)
-    survivor = subprocess.Popen(
-        [*base, "0", str(marker), "120"], stdout=subprocess.PIPE, text=True
-    )
+    survivor = subprocess.Popen([*base, "0", str(marker), "120"], stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.005)

@@ -38,6 +38,7 @@ class GatewayPush:
     """Mixed into a gateway's sender (AliyunSms, TencentSms): pushes authenticated by
     URL secret (+ allowlist), JSON answers."""
 
+    name: str  # the provider's, from the sender it is mixed into
     guard_setting = ""
     config: Mapping[str, Any]
     ok_answer: dict[str, Any] = {}

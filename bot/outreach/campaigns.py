@@ -163,7 +163,7 @@ def plan(
         counts = tip_counts(db, group_ids) if kind == "tip" else {}
         if kind == "tip":
             tip_id = tip_id or tip_of_the_week(counts)
-        campaign_id = (
+        inserted = (
             db["campaigns"]
             .insert(
                 {
@@ -182,6 +182,7 @@ def plan(
             )
             .last_pk
         )
+        campaign_id = int(inserted)
         if kind == "alert":
             count = _enqueue_all(db, campaign_id, key, group_ids, urgent, not_before, stamp)
         else:

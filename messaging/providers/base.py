@@ -184,7 +184,8 @@ def rate(config: Mapping[str, Any]) -> float:
             return float(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"HOTLINE_SMS_RATE must be a number, not {value!r}") from exc
-    return float(sender_class(provider_name(config)).default_limits(config).rate)
+    cls: Any = sender_class(provider_name(config))
+    return float(cls.default_limits(config).rate)
 
 
 # Channel name -> factory(config) -> sender, for messages the hotline starts.
