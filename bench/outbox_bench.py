@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     for m in million:
         print(
-            f"| plan + enqueue a {m['kind']} push to {m['recipients']:,} (streamed), "
+            f"| plan + enqueue {'an alert' if m['kind'] == 'alert' else 'a tip'} push to {m['recipients']:,} (streamed), "
             f"{m['rows']:,} rows | {m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB "
             f"over {m['rss_before_mib']:.0f} MiB | <= 15 s, bounded |"
         )
