@@ -443,8 +443,9 @@ def main(argv: list[str] | None = None) -> dict:
         f"against a target) | {million_setup:.1f} s | |"
     )
     for m in million:
+        what = "an alert" if m["kind"] == "alert" else "a tip"
         print(
-            f"| plan + enqueue {'an alert' if m['kind'] == 'alert' else 'a tip'} push to {m['recipients']:,} (streamed), "
+            f"| plan + enqueue {what} push to {m['recipients']:,} (streamed), "
             f"{m['rows']:,} rows | {m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB "
             f"over {m['rss_before_mib']:.0f} MiB | <= 15 s, bounded |"
         )
