@@ -84,7 +84,9 @@ def machine() -> dict[str, str]:
     }
 
 
-def verdict(nlu: dict[str, Any], load: dict[str, Any]) -> list[str]:
+def verdict(
+    nlu: dict[str, Any], load: dict[str, Any], outbox: dict[str, Any] | None = None
+) -> list[str]:
     raw = nlu["archive"]["parse"]["per_s"]
     best = max(load["levels"], key=lambda lv: lv["rps"])
     at10 = next((lv for lv in load["levels"] if lv["senders"] == 10), None)
@@ -113,6 +115,8 @@ def verdict(nlu: dict[str, Any], load: dict[str, Any]) -> list[str]:
             f"parse = {rest:.1f} ms | {'yes' if rest <= MAX_NON_NLU_CPU_MS else '**no**'} |"
         )
     lines.append(f"| zero errors | {errors} | {'yes' if errors == 0 else '**no**'} |")
+    if outbox:
+        lines.extend(outbox_bench.targets(outbox))
     return lines
 
 
@@ -225,6 +229,7 @@ def report(
     outbox_md: str,
     ocr_md: str = "",
     workers_md: str = "",
+    outbox: dict[str, Any] | None = None,
 ) -> str:
     lines = [
         BEGIN,
@@ -237,7 +242,7 @@ def report(
         "",
         "### Targets",
         "",
-        *verdict(nlu, load),
+        *verdict(nlu, load, outbox),
         "",
         "### Raw NLU (the ceiling)",
         "",
@@ -250,7 +255,10 @@ def report(
         "",
         load_bench.markdown(load, nlu["archive"]["parse"]["per_s"]),
         workers_md,
-        outbox_md.replace("## Outbox (bench/outbox_bench.py)", "### Outbox: the 100k push")
+        outbox_md.replace(
+            "## Outbox (bench/outbox_bench.py)",
+            "### Outbox: pushes, the batch gateway, drainers killed",
+        )
         .replace("\n\n", f"\n\nCommand: `{commands['outbox']}`\n\n", 1)
         .rstrip(),
         "",
@@ -316,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     print("[bench] outbox ...", file=sys.stderr, flush=True)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        outbox_bench.main(outbox_args)
+        outbox_figures = outbox_bench.main(outbox_args)
     # OCR in its own process, so that its memory figure is OCR's alone; it also
     # rewrites its block in docs/scamcheck.md (unless --quick).
     print("[bench] OCR ...", file=sys.stderr, flush=True)
@@ -329,7 +337,10 @@ def main(argv: list[str] | None = None) -> None:
         check=False,
     )
     ocr_md = ocr_run.stdout.strip() or f"OCR bench failed: {ocr_run.stderr.strip()[-500:]}"
-    block = report(info, before, loadavg(), commands, nlu, load, out.getvalue(), ocr_md, workers_md)
+    block = report(
+        info, before, loadavg(), commands, nlu, load, out.getvalue(), ocr_md, workers_md,
+        outbox_figures,
+    )
     print(block)
     if not (opts.quick or opts.no_write):
         write_doc(block)

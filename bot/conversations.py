@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import socket
 import sqlite3
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlite_utils
 
+from storage import owners
 from storage.clock import now_iso as now
 from storage.privacy import redact_id_numbers
 
@@ -24,7 +22,6 @@ STALE_CLAIM_S = 60
 # Who claims inbound messages: this process. The nonce tells a reused pid apart.
 log = logging.getLogger(__name__)
 
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class InboundNotStored(Exception):
@@ -250,23 +247,6 @@ def log_inbound(
     return True
 
 
-def _owner_dead(claimed_by: str | None) -> bool:
-    """True when the claim's process was on this host and no longer runs (killed)."""
-    if not claimed_by or claimed_by == PROCESS_ID:
-        return False
-    host, _, rest = claimed_by.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, but not ours to signal: alive
-        return False
-    return False
-
-
 def claim_new(db: sqlite_utils.Database, provider: str, message_id: str, logged: bool) -> bool:
     """Claim a provider message id never seen before; False when it was seen. With
     ``logged`` the claim says the log row is written in the same transaction (a kill -9
@@ -276,7 +256,7 @@ def claim_new(db: sqlite_utils.Database, provider: str, message_id: str, logged:
             "INSERT INTO inbound_seen (provider, message_id, replies, received_at,"
             " claimed_by, logged) VALUES (?, ?, NULL, ?, ?, ?)"
             " ON CONFLICT (provider, message_id) DO NOTHING",
-            [provider, message_id, now(), PROCESS_ID, 1 if logged else None],
+            [provider, message_id, now(), owners.PROCESS_ID, 1 if logged else None],
         ).rowcount
     )
 
@@ -307,14 +287,14 @@ def seen_or_take_over(
     stale = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=STALE_CLAIM_S)).isoformat(
         timespec="seconds"
     )
-    if row and _owner_dead(row[2]):
+    if row and owners.owner_dead(row[2]):
         stale = "9999"  # any received_at is older than this
     with db.atomic():
         taken = db.execute(
             "UPDATE inbound_seen SET received_at = ?, claimed_by = ? WHERE provider = ?"
             " AND message_id = ? AND replies IS NULL AND received_at < ?"
             " AND claimed_by IS ?",
-            [now(), PROCESS_ID, provider, message_id, stale, row[2] if row else None],
+            [now(), owners.PROCESS_ID, provider, message_id, stale, row[2] if row else None],
         ).rowcount
     return None if taken else []
 

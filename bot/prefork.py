@@ -97,17 +97,12 @@ def one_thread_per_library() -> None:
 
 
 def renew_owner_id() -> None:
-    """A forked worker's own owner id (``host:pid:nonce``): the ids were made at import,
-    in the supervisor, and a killed worker's claims must be judged by its own pid."""
-    from bot import conversations
-    from bot.outreach import outbox
+    """A forked worker's own owner id (``host:pid:nonce``): the id was made at import,
+    in the supervisor, and a killed worker's claims must be judged by its own pid.
+    (Every claim reads ``storage.owners.PROCESS_ID`` when it is made.)"""
     from storage import owners
 
-    new = owners.renew()
-    # These two modules keep a copy made at import (bot/conversations.py its own id,
-    # bot/outreach/outbox.py the name imported from storage.owners).
-    conversations.PROCESS_ID = new
-    outbox.PROCESS_ID = new
+    owners.renew()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 Any domain may put a message in it (``messaging.outbox.enqueue``) without knowing how
 it is sent; the drain that sends (claim -> sending -> sent, retries, WeChat -> SMS
-fallback, crash recovery) lives with the providers in bot/ (bot/outreach/outbox.py)
-until they move here. This package imports only ``storage/``.
+fallback, crash recovery) is still bot/outreach/outbox.py; the providers it sends
+through are ``messaging.providers``. This package imports only ``storage/`` (and
+``responses/`` for SMS segment counting).
 """

@@ -46,8 +46,17 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "HOTLINE_ENCRYPTION_KEY": (None, "Fernet key for stored contacts (default: var/keys.json)"),
     "HOTLINE_SMS_RATE": (
         None,
-        "outbound SMS per second (default: the provider's limit; console, Twilio long code: 1; "
-        "Aliyun, Tencent: 10)",
+        "outbound SMS calls per second (default: the provider's limit; console, Twilio long "
+        "code: 1; Aliyun, Tencent: 10 calls, each up to HOTLINE_SMS_BATCH numbers)",
+    ),
+    "HOTLINE_SMS_BATCH": (
+        None,
+        "numbers per gateway call for pushes (default and most: Aliyun SendBatchSms 100, "
+        "Tencent SendSms 200; 1: one number per call; console, Twilio: always 1)",
+    ),
+    "HOTLINE_SMS_NUMBERS_RATE": (
+        None,
+        "numbers per second across batch calls (default: 1000; docs/sms-gateways.md)",
     ),
     "HOTLINE_PURGE_DAYS": ("180", "personal fields of closed reports are purged after this"),
     "HOTLINE_REVIEW_DAYS": (

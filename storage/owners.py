@@ -48,4 +48,16 @@ def owner_dead(owner: str | None) -> bool:
         return True
     except OSError:  # exists, but not ours to signal: alive
         return False
-    return False
+    return _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process nobody has reaped yet still answers signal 0: a worker killed with
+    its supervisor (kill -9) is reparented, and a container's init may never reap it."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()  # noqa: SIM115
+    except OSError:
+        return False  # no /proc (not Linux): judged by the signal alone
+    # "pid (comm) state ...": comm may hold spaces and parentheses; the state follows
+    # the last ")".
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

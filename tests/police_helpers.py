@@ -77,10 +77,11 @@ def worked_report(app, db) -> dict:
     the report row."""
     import io
 
-    from bot.channels import senders
+    from messaging.providers import base as senders
+    from messaging.providers.console import ConsoleSender
     from tests.conftest import SmsPhone
 
-    sender = senders.ConsoleSender(out=io.StringIO())
+    sender = ConsoleSender(out=io.StringIO())
     senders.CHANNEL_SENDERS["sms"], old = (lambda _config: sender), senders.CHANNEL_SENDERS["sms"]
     try:
         phone = SmsPhone(app.test_client(), "+8613812345678")

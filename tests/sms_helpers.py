@@ -7,7 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bot.channels.sms_provider import SendResult
+from messaging.providers.base import SendResult
 
 PHONE = "13812345678"
 ALIYUN_SECRET = "ali-push-secret"

@@ -203,8 +203,8 @@ def test_wechat_xml_fuzz(wapp, no_foreign_fetch, content, msg_type, pic_url, raw
     gateway=st.sampled_from(["aliyun", "tencent"]),
 )
 def test_gateway_push_fuzz(degraded_app, monkeypatch, items, gateway):
-    from bot.channels import senders
-    from bot.channels.senders import SendResult
+    from messaging.providers import base as senders
+    from messaging.providers.base import SendResult
 
     class Quiet:
         name = "aliyun"

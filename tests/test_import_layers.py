@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"settings"},
     "throttle": set(),
     "weburl": set(),
-    "messaging": {"storage"},
+    "messaging": {"storage", "responses"},
     "accounts": {"storage", "throttle", "weburl"},
     "reporting": {"responses", "storage", "messaging", "accounts", "throttle", "weburl"},
     "registry": {"accounts", "reporting", "responses", "storage"},

@@ -12,10 +12,10 @@ import datetime as dt
 import pytest
 
 from bot import subscriptions
-from bot.channels.senders import SendResult
 from bot.outreach import campaigns, groups, outbox, phones
 from bot.outreach.quiet_hours import BEIJING
 from messaging import outbox as messaging_outbox
+from messaging.providers.base import SendResult
 from reporting import reports, scam_verdicts
 from tests.outreach_helpers import (
     VAULT,

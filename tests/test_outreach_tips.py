@@ -3,8 +3,10 @@ never repeats a tip to a subscriber before all were sent; every push carries 回
 
 from __future__ import annotations
 
+from collections import Counter
+
 import responses
-from bot.outreach import campaigns, outbox, texts, tips
+from bot.outreach import campaigns, groups, outbox, texts, tips
 from tests.outreach_helpers import DAYTIME, VAULT, FakeProvider, enroll, new_db, numbers
 
 
@@ -79,3 +81,51 @@ def test_every_proactive_sms_carries_opt_out_and_own_marker(tmp_path):
     # The outbox never holds a decrypted number or the rendered text.
     dump = "\n".join(str(r) for r in db.query("SELECT * FROM outbox"))
     assert not any(p in dump for p in phones)
+
+
+def test_a_push_forcing_a_tip_some_had_rotates_only_them(tmp_path):
+    """The planner inserts those who have not had the tip in SQL and walks only the
+    others through the rotation: both must agree with tips.next_tip_id."""
+    db = new_db(tmp_path)
+    enroll(db, numbers(30))
+    order = [t.id for t in tips.all_tips()]
+    first = campaigns.plan(
+        db, kind="tip", scope_type="group", scope_value="石桥村", created_by="t", now=DAYTIME
+    )
+    enroll(db, numbers(5, start=100), village="石桥村")
+    week_tip = db.execute("SELECT tip_id FROM campaigns WHERE id = ?", [first.campaign_id])
+    (had,) = week_tip.fetchone()
+    again = campaigns.plan(
+        db,
+        kind="tip",
+        scope_type="group",
+        scope_value="石桥村",
+        created_by="t",
+        tip_id=had,
+        now=DAYTIME,
+    )
+    assert again.recipients == 35
+    chosen = Counter(
+        r[0]
+        for r in db.execute("SELECT tip_id FROM outbox WHERE campaign_id = ?", [again.campaign_id])
+    )
+    expected_next = next(t for t in order if t != had)
+    assert chosen == {had: 5, expected_next: 30}
+    # Everyone's rotation now holds this push's tip.
+    assert (
+        db.execute(
+            "SELECT COUNT(*) FROM tip_history WHERE campaign_id = ?", [again.campaign_id]
+        ).fetchone()[0]
+        == 35
+    )
+
+
+def test_recipients_come_in_bounded_chunks_group_by_group(tmp_path):
+    db = new_db(tmp_path)
+    enroll(db, numbers(23), village="石桥村")
+    enroll(db, numbers(9, start=100), village="河口村")
+    group_ids = groups.resolve_scope(db, "township", "东坝镇")
+    chunks = list(campaigns.recipient_chunks(db, group_ids, size=7))
+    assert all(len(c) < 14 for c in chunks)
+    ids = [sid for c in chunks for sid, _ch in c]
+    assert len(ids) == len(set(ids)) == 32 == campaigns.count_recipients(db, group_ids)

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 
 import responses
 from bot import subscriptions
-from bot.channels import wechat_store
-from bot.channels.senders import ConsoleSender
-from bot.channels.wechat_api import WeChatSender
 from bot.cli import cli
 from bot.outreach import campaigns, groups, outbox, phones, texts, tips
+from messaging.providers import wechat as wechat_provider
+from messaging.providers.console import ConsoleSender
+from messaging.providers.wechat import WeChatSender
 from storage.db import connect
 from storage.privacy import load_vault
 from tests.outreach_helpers import (
@@ -77,7 +77,7 @@ def follow(
     if phone:
         phones.set_phone(db, vault, sub["id"], phone)
     if wrote_hours_ago is not None:
-        wechat_store.record_inbound(db, vault, openid, at=time.time() - wrote_hours_ago * 3600)
+        wechat_provider.record_inbound(db, vault, openid, at=time.time() - wrote_hours_ago * 3600)
     return sub["id"]
 
 
@@ -421,7 +421,7 @@ def test_subscribe_in_wechat_offers_sms_fallback_and_pushes_reach_both_ways(wapp
     assert [(m["touser"], m["text"]["content"]) for m in api.sent] == [(OPENID, the_tip(PHONE))]
 
     # Two days of silence later: by SMS, through the configured (console) provider.
-    wechat_store.record_inbound(wdb, vault, OPENID, at=time.time() - 49 * 3600)
+    wechat_provider.record_inbound(wdb, vault, OPENID, at=time.time() - 49 * 3600)
     capsys.readouterr()
     plan_tip(wdb, key="tip:outside")
     stats = outbox.drain(
@@ -470,7 +470,7 @@ def test_the_wechat_sender_is_registered_without_the_flask_app():
     # The CLI and the scheduler import the outbox, not the app: WeChat must be there.
     code = (
         "import sys; import bot.outreach.cli, bot.outreach.scheduler; "
-        "from bot.channels.senders import CHANNEL_SENDERS; "
+        "from messaging.providers.base import CHANNEL_SENDERS; "
         "assert 'bot.app' not in sys.modules; assert 'wechat' in CHANNEL_SENDERS"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from bot.channels import senders
+from messaging.providers import base as senders
+from messaging.providers.console import ConsoleSender
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, drain_outbox, load_county
 
@@ -26,7 +27,7 @@ def test_officer_resolves_report_and_reporter_hears(
 ):
     server = degraded_server
     db = load_county(degraded_app)
-    sender = senders.ConsoleSender(out=io.StringIO())
+    sender = ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
     phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
     for text in ("我要举报 有人上门要验证码", "金田村", "现在", "<b>三个人</b>", "跳过"):
@@ -73,7 +74,7 @@ def test_officer_confirms_a_number_and_the_villager_who_asked_hears(
 ):
     monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
     db = load_county(degraded_app)
-    sender = senders.ConsoleSender(out=io.StringIO())
+    sender = ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
     asker = SmsPhone(degraded_app.test_client(), "+8613700001234")
     asker.send("13955554444 这个号码是骗子吗")  # a lookup: the ask is remembered

@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 
 from accounts import audit, officers
-from bot.channels import senders
+from messaging.providers import base as senders
+from messaging.providers.console import ConsoleSender
 from reporting import purge, reports
 from tests.conftest import SmsPhone
 from tests.police_helpers import PASSWORD, csrf_token, drain_outbox, logged_in, login, post_form
 
 
 @pytest.fixture
-def console(monkeypatch) -> senders.ConsoleSender:
+def console(monkeypatch) -> ConsoleSender:
     """Every SMS the hotline starts goes to this console sender, for the test to read."""
-    sender = senders.ConsoleSender(out=io.StringIO())
+    sender = ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
     return sender
 

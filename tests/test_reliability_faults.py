@@ -164,7 +164,7 @@ def twilio_sender(fake: FakeTwilioHTTP):
     """The real TwilioSender and twilio library, talking to ``fake`` instead of the net."""
     from twilio.rest import Client
 
-    from bot.channels.senders import TwilioSender
+    from messaging.providers.twilio import TwilioSender
 
     sender = TwilioSender(
         {
@@ -330,7 +330,7 @@ class Recorder:
         self.lock = threading.Lock()
 
     def send(self, to: str, text: str):
-        from bot.channels.senders import SendResult
+        from messaging.providers.base import SendResult
 
         with self.lock:
             self.sent.append((to, text))
@@ -342,7 +342,7 @@ class Recorder:
 def test_gateway_pushing_5_times_one_answer_one_stored_message(
     degraded_app, monkeypatch, gateway, concurrent
 ):
-    from bot.channels import senders
+    from messaging.providers import base as senders
 
     recorder = Recorder()
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: recorder)

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from bench import ocr_corpus
-from bot.channels.senders import SendResult
+from messaging.providers.base import SendResult
 from reporting import incidents, jurisdiction, reports, scam_verdicts
 from scamcheck import feedback, seen
 from tests.police_helpers import drain_outbox, load_county, logged_in, post_form

@@ -312,7 +312,7 @@ def test_purged_report_is_not_left_in_the_wal(degraded_app, county):
 _HANGING_DRAINER = """
 import sys, time
 from bot.outreach import outbox
-from bot.channels.senders import SendResult
+from messaging.providers.base import SendResult
 from storage.db import connect
 from tests.outreach_helpers import DAYTIME, VAULT
 

@@ -13,12 +13,13 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 
 import responses
-from bot.channels import senders
 from bot.channels.aliyun_sms import AliyunSms
-from bot.channels.gateway_senders import contains_url, strip_signature
-from bot.channels.senders import make_sender
-from bot.channels.sms_provider import SendResult
 from bot.channels.tencent_sms import TencentSms
+from messaging.providers import base as senders
+from messaging.providers.aliyun import AliyunSender
+from messaging.providers.base import SendResult, make_sender
+from messaging.providers.gateway import contains_url, strip_signature
+from messaging.providers.tencent import TencentSender
 from storage.db import connect
 from tests.sms_helpers import (
     ALIYUN_CONFIG,
@@ -567,8 +568,8 @@ def test_only_a_leading_signature_is_dropped():
 
 
 def test_make_sender_builds_gateway_providers():
-    assert isinstance(make_sender(ALIYUN_CONFIG), AliyunSms)
-    assert isinstance(make_sender(TENCENT_CONFIG), TencentSms)
+    assert isinstance(make_sender(ALIYUN_CONFIG), AliyunSender)
+    assert isinstance(make_sender(TENCENT_CONFIG), TencentSender)
 
 
 @pytest.mark.parametrize(

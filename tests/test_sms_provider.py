@@ -12,11 +12,14 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels import sms_provider
 from bot.channels.aliyun_sms import AliyunSms
-from bot.channels.gateway_senders import strip_signature
-from bot.channels.senders import ConsoleSender, TwilioSender
+from bot.channels.console_sms import ConsoleSms
 from bot.channels.sms_provider import SendResult, SmsProvider, make_provider, provider_name
 from bot.channels.tencent_sms import TencentSms
+from bot.channels.twilio_sms import TwilioSms
 from bot.outreach import scheduler, texts, tips
+from messaging.providers.base import make_sender
+from messaging.providers.console import ConsoleSender
+from messaging.providers.gateway import strip_signature
 from settings import load_config
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN, make_app
 from tests.sms_helpers import (
@@ -149,7 +152,7 @@ def test_proactive_texts_carry_opt_out_and_fit_one_gateway_sms():
 
 @pytest.fixture
 def gapp(degraded_app, monkeypatch):
-    from bot.channels import senders
+    from messaging.providers import base as senders
     from tests.sms_helpers import RecordingSender
 
     degraded_app.config["ALIYUN_SMS_WEBHOOK_SECRET"] = ALIYUN_SECRET
@@ -305,8 +308,17 @@ def test_switching_provider_leaves_the_answers_identical(name, tmp_path, keyword
 
 def test_providers_are_distinct_classes():
     assert {type(make_provider(c)) for c in CONFIGS.values()} == {
-        ConsoleSender,
-        TwilioSender,
+        ConsoleSms,
+        TwilioSms,
         AliyunSms,
         TencentSms,
     }
+
+
+def test_senders_are_the_webhook_classes_sending_half():
+    """messaging/ sends, bot/channels/ adds the webhook side to the same provider."""
+    for name, config in CONFIGS.items():
+        sender = make_sender(config)
+        assert type(sender).__module__ == f"messaging.providers.{name}"
+        assert isinstance(make_provider(config), type(sender))
+        assert not hasattr(sender, "parse_inbound")

@@ -38,8 +38,9 @@ def rapp(degraded_app):
     return degraded_app
 
 
-def send_tips(app, gateway: FakeGateway, provider) -> tuple[object, dict[str, str]]:
-    """Two villagers sent a tip through ``provider``; (db, {number: provider id})."""
+def send_tips(app, gateway: FakeGateway, provider, calls: int = 2) -> tuple[object, dict[str, str]]:
+    """Two villagers sent a tip through ``provider`` in ``calls`` API calls;
+    (db, {number: provider id})."""
     db = connect(app.config["HOTLINE_DB"])
     vault = app.extensions["hotline_vault"]
     phones = numbers(2)
@@ -50,7 +51,7 @@ def send_tips(app, gateway: FakeGateway, provider) -> tuple[object, dict[str, st
         db, kind="tip", scope_type="group", scope_value="石桥村", created_by="t", now=DAYTIME
     )
     stats = outbox.drain(db, vault, provider, rate=0, now=lambda: DAYTIME)
-    assert stats.sent == 2 and len(gateway.requests) == 2
+    assert stats.sent == 2 and len(gateway.requests) == calls
     ids = {
         phone: db.execute(
             "SELECT provider_id FROM outbox WHERE subscriber_id = ?",
@@ -74,9 +75,36 @@ def subscriber_status(app, db, phone: str) -> str:
     return groups.subscriber(db, vault, phone)["status"]
 
 
+def test_aliyun_batch_call_receipts_update_each_number_own_row(rapp, gateway):
+    gateway.answer((200, aliyun_ok("300^1")))
+    provider = AliyunSms({**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url})
+    db, ids = send_tips(rapp, gateway, provider, calls=1)  # one SendBatchSms call
+    assert set(ids.values()) == {"300^1"}
+    first, second = numbers(2)
+    body = [
+        {**aliyun_report("300^1", False, "MN:0001"), "phone_number": second},
+        {**aliyun_report("300^1", True), "phone_number": first},
+    ]
+    response = rapp.test_client().post(f"/sms/aliyun/report?token={ALIYUN_SECRET}", json=body)
+    assert response.get_json() == {"code": 0, "msg": "接收成功"}
+    vault = rapp.extensions["hotline_vault"]
+    got = {
+        vault.decrypt(enc): (status, code)
+        for enc, status, code in db.execute(
+            "SELECT s.contact_enc, o.status, o.error_code FROM outbox o "
+            "JOIN subscribers s ON s.id = o.subscriber_id"
+        )
+    }
+    assert got == {first: ("delivered", None), second: ("undelivered", "MN:0001")}
+    db.conn.close()
+
+
 def test_aliyun_report_updates_outbox_rows(rapp, gateway):
     gateway.answer((200, aliyun_ok("100^1")), (200, aliyun_ok("100^2")))
-    provider = AliyunSms({**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url})
+    # One number a call (HOTLINE_SMS_BATCH=1): a BizId per number.
+    provider = AliyunSms(
+        {**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url, "HOTLINE_SMS_BATCH": "1"}
+    )
     db, ids = send_tips(rapp, gateway, provider)
     assert set(ids.values()) == {"100^1", "100^2"}
     first, second = numbers(2)
@@ -112,7 +140,9 @@ def test_tencent_status_callback_updates_outbox_rows(rapp, gateway):
 def test_blacklisted_receipt_opts_the_villager_out(rapp, gateway, gateway_name):
     if gateway_name == "aliyun":
         gateway.answer((200, aliyun_ok("200^1")), (200, aliyun_ok("200^2")))
-        provider = AliyunSms({**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url})
+        provider = AliyunSms(
+            {**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url, "HOTLINE_SMS_BATCH": "1"}
+        )
     else:
         gateway.answer((200, tencent_ok(serial="6000:1")), (200, tencent_ok(serial="6000:2")))
         provider = TencentSms({**TENCENT_CONFIG, "TENCENT_SMS_ENDPOINT": gateway.url})
@@ -142,7 +172,9 @@ def test_blacklisted_receipt_opts_the_villager_out(rapp, gateway, gateway_name):
 )
 def test_forged_receipts_change_nothing(rapp, gateway, url, token):
     gateway.answer((200, aliyun_ok("300^1")), (200, aliyun_ok("300^2")))
-    provider = AliyunSms({**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url})
+    provider = AliyunSms(
+        {**ALIYUN_CONFIG, "ALIYUN_SMS_ENDPOINT": gateway.url, "HOTLINE_SMS_BATCH": "1"}
+    )
     db, ids = send_tips(rapp, gateway, provider)
     first = numbers(1)[0]
     body = (

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from bot.channels import wechat_store
-from bot.channels.senders import sender_for
-from bot.channels.wechat_api import WeChatSender
+from messaging.providers import wechat as wechat_provider
+from messaging.providers.base import sender_for
+from messaging.providers.wechat import WeChatSender
 from storage.db import connect
 from tests.conftest import make_app
 from tests.wechat_helpers import APPID, SECRET, wechat_app
@@ -38,7 +38,7 @@ def sender(wapp):
 
 def wrote_to_us(wapp, db, hours_ago: float = 0.0) -> None:
     vault = wapp.extensions["hotline_vault"]
-    wechat_store.record_inbound(db, vault, OPENID, at=time.time() - hours_ago * 3600)
+    wechat_provider.record_inbound(db, vault, OPENID, at=time.time() - hours_ago * 3600)
 
 
 def test_send_inside_window_caches_the_token(wapp, db, api, sender):
@@ -108,7 +108,7 @@ def test_token_is_stored_encrypted_and_shared(wapp, db, api, sender):
     stored = db.execute("SELECT token_enc FROM wechat_tokens").fetchone()[0]
     assert "TOKEN1" not in stored
     vault = wapp.extensions["hotline_vault"]
-    assert wechat_store.load_token(db, vault, APPID)[0] == "TOKEN1"
+    assert wechat_provider.load_token(db, vault, APPID)[0] == "TOKEN1"
 
 
 def test_unreachable_api_is_a_retryable_error(tmp_path, keyword_parser):
@@ -120,7 +120,7 @@ def test_unreachable_api_is_a_retryable_error(tmp_path, keyword_parser):
         WECHAT_API_BASE="http://127.0.0.1:9",  # discard port: nothing listens
     )
     database = connect(app.config["HOTLINE_DB"])
-    wechat_store.record_inbound(database, app.extensions["hotline_vault"], OPENID)
+    wechat_provider.record_inbound(database, app.extensions["hotline_vault"], OPENID)
     result = sender_for("wechat", app.config).send(OPENID, "提醒")
     assert (result.ok, result.error_code, result.permanent) == (False, "network_error", False)
     database.conn.close()

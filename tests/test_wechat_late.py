@@ -17,10 +17,10 @@ import pytest
 import requests
 
 from bot import subscriptions
-from bot.channels import wechat_store
-from bot.channels.senders import sender_for
 from bot.outreach import groups, outbox, phones
 from messaging import outbox as messaging_outbox
+from messaging.providers import wechat as wechat_store
+from messaging.providers.base import sender_for
 from nlu.keywords import KeywordParser
 from storage.db import connect
 from tests.outreach_helpers import FakeProvider

@@ -16,7 +16,6 @@ from flask import Blueprint, Response, current_app, request
 
 from bot import conversations
 from bot.channels import deliver
-from bot.channels.senders import sender_for
 from bot.channels.sms_provider import (
     BadRequest,
     SmsProvider,
@@ -24,8 +23,9 @@ from bot.channels.sms_provider import (
     provider_name,
 )
 from bot.messages import InboundMessage
+from messaging.providers.base import sender_for
 from storage.db import get_db
-from storage.privacy import mask
+from storage.privacy import get_vault, mask
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms_console", __name__)
@@ -106,9 +106,13 @@ def handle_receipts(provider: SmsProvider) -> Response:
     except BadRequest as exc:
         return provider.reject(exc.status, exc.reason)
     db = get_db()
+    vault = get_vault()
     unknown = 0
     for receipt in receipts:
-        applied = outbox.apply_status(db, receipt.provider_id, receipt.status, receipt.error_code)
+        recipient = vault.hash(receipt.recipient) if receipt.recipient else None
+        applied = outbox.apply_status(
+            db, receipt.provider_id, receipt.status, receipt.error_code, recipient
+        )
         if applied == "unknown":
             unknown += 1
     if unknown:

@@ -1,8 +1,6 @@
-"""Tencent Cloud SMS (2021-01-11) as an SMS provider, on its official SDK.
+"""Tencent Cloud SMS's pushes: replies and delivery receipts (sending is
+messaging/providers/tencent.py).
 
-- Sending: ``SendSms`` through ``tencentcloud-sdk-python-sms`` (TC3-HMAC-SHA256), one
-  number per call, the text in the approved template ``{1}``; the status's
-  ``SerialNo`` is the provider id receipts refer to.
 - Replies (上行短信回调): POST /sms/tencent?token=SECRET, ``{extend, mobile,
   nationcode, sign, text, time}`` (a list of them is accepted too). Pushes carry no
   id: each is deduped on a hash of mobile + time + text (which also keeps the number
@@ -16,147 +14,26 @@
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app
 
-from bot.channels.gateway_senders import GatewaySms, answer_lost, field, in_doubt, tencent_number
+from bot.channels.gateway_push import GatewayPush, field
 from bot.channels.gateway_webhooks import handle_inbound, handle_receipts
-from bot.channels.sms_provider import DeliveryReceipt, SendResult, make_provider
+from bot.channels.sms_provider import DeliveryReceipt, make_provider
 from bot.messages import InboundMessage
-from storage.privacy import mask
+from messaging.providers.tencent import TencentSender
 
-log = logging.getLogger(__name__)
 bp = Blueprint("tencent_sms", __name__)
-
-ENDPOINT = "https://sms.tencentcloudapi.com"
-
-# Code prefixes (and codes) after which a retry cannot succeed.
-PERMANENT_PREFIXES = (
-    "InvalidParameter",  # also InvalidParameterValue.*: bad number, template parameters
-    "MissingParameter",
-    "UnsupportedOperation",
-    "UnauthorizedOperation",
-    "AuthFailure",
-    "FailedOperation.SignatureIncorrectOrUnapproved",
-    "FailedOperation.TemplateIncorrectOrUnapproved",
-    "FailedOperation.PhoneNumberInBlacklist",
-    "FailedOperation.ContainSensitiveWord",
-    "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",
-    "FailedOperation.MissingSignature",
-    "FailedOperation.MissingTemplate",
-)
-# LimitExceeded.*, RequestLimitExceeded, InternalError.*, insufficient balance, HTTP
-# and network errors are transient.
-
-
-def _no_dumps(record: logging.LogRecord) -> bool:
-    """The SDK logs whole requests and answers (numbers, texts) at DEBUG: drop those."""
-    return record.levelno > logging.DEBUG
-
-
-logging.getLogger("tencentcloud_sdk_common").addFilter(_no_dumps)
-
-
-def permanent(code: str) -> bool:
-    return code.startswith(PERMANENT_PREFIXES)
 
 
 def dedupe_key(mobile: str, time: str, text: str) -> str:
     return hashlib.sha256(f"{mobile}\x1f{time}\x1f{text}".encode()).hexdigest()
 
 
-def ordered_params(params: Mapping[str, str] | Sequence[str]) -> list[str]:
-    """Tencent's parameters are positional ({1}, {2}...): a mapping is read in the
-    order of its keys, numerically when they are numbers."""
-    if not isinstance(params, Mapping):
-        return [str(v) for v in params]
-    keys = sorted(params, key=lambda k: (0, int(k), "") if str(k).isdigit() else (1, 0, str(k)))
-    return [str(params[k]) for k in keys]
-
-
-class TencentSms(GatewaySms):
-    name = "tencent"
+class TencentSms(TencentSender, GatewayPush):
     guard_setting = "TENCENT_SMS_WEBHOOK_SECRET"
-    sign_setting = "TENCENT_SMS_SIGN_NAME"
-    template_setting = "TENCENT_SMS_TEMPLATE_ID"
-    send_settings = (
-        "TENCENT_SECRET_ID",
-        "TENCENT_SECRET_KEY",
-        "TENCENT_SMS_SDK_APP_ID",
-        "TENCENT_SMS_SIGN_NAME",
-        "TENCENT_SMS_TEMPLATE_ID",
-    )
     ok_answer = {"result": 0, "errmsg": "OK"}
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
-        self.endpoint = str(config.get("TENCENT_SMS_ENDPOINT") or ENDPOINT)
-        self.region = str(config.get("TENCENT_SMS_REGION") or "ap-guangzhou")
-        self.sdk_app_id = str(config.get("TENCENT_SMS_SDK_APP_ID") or "")
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        """The SDK client, built on first send (a webhook needs no credentials)."""
-        if self._client is None:
-            from tencentcloud.common import credential
-            from tencentcloud.common.profile.client_profile import ClientProfile
-            from tencentcloud.common.profile.http_profile import HttpProfile
-            from tencentcloud.sms.v20210111 import sms_client
-
-            url = urlsplit(self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}")
-            http_profile = HttpProfile(
-                protocol=url.scheme or "https", endpoint=url.netloc, reqTimeout=self.timeout
-            )
-            self._client = sms_client.SmsClient(
-                credential.Credential(
-                    self.config["TENCENT_SECRET_ID"], self.config["TENCENT_SECRET_KEY"]
-                ),
-                self.region,
-                ClientProfile(httpProfile=http_profile),
-            )
-        return self._client
-
-    def text_params(self, text: str) -> Sequence[str]:
-        return [text]
-
-    def call_send(
-        self, to: str, template_id: str, params: Mapping[str, str] | Sequence[str]
-    ) -> SendResult:
-        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-            TencentCloudSDKException,
-        )
-        from tencentcloud.sms.v20210111 import models
-
-        request = models.SendSmsRequest()
-        request.PhoneNumberSet = [tencent_number(to)]
-        request.SmsSdkAppId = self.sdk_app_id
-        request.SignName = self.sign_name
-        request.TemplateId = template_id
-        request.TemplateParamSet = ordered_params(params)
-        try:
-            response = self.client.SendSms(request)
-        except TencentCloudSDKException as exc:
-            # Request-level errors (Response.Error inside a 200), HTTP and network errors.
-            code = str(exc.get_code() or "error")
-            log.warning("Tencent SMS to %s failed: %s", mask(to), code)
-            if code == "ClientNetworkError" and answer_lost(str(exc.get_message() or "")):
-                return in_doubt()
-            return SendResult(False, None, code, permanent=permanent(code))
-        statuses = response.SendStatusSet or []
-        if not statuses:
-            return SendResult(False, None, "no_status")
-        status = statuses[0]
-        code = str(status.Code or "")
-        # A per-number failure also arrives in a 200 body, with Code other than "Ok".
-        if code == "Ok":
-            return SendResult(True, status.SerialNo)
-        log.warning("Tencent SMS to %s failed: %s", mask(to), code)
-        return SendResult(False, None, code or "error", permanent=permanent(code))
 
     def inbound_item(self, item: Any) -> InboundMessage | None:
         if not isinstance(item, dict):

@@ -25,12 +25,13 @@ from flask import Blueprint, Response, abort, current_app, request
 
 import responses
 from bot import conversations, subscriptions
-from bot.channels import deliver, wechat_store
+from bot.channels import deliver
 from bot.channels.wechat_api import join_replies
 from bot.channels.wechat_crypto import CryptoError, WeChatCrypto, check_signature
 from bot.messages import InboundMessage
 from bot.qr import wechat_media
 from messaging import outbox
+from messaging.providers import wechat as wechat_provider
 from storage.db import get_db
 from storage.privacy import get_vault
 
@@ -219,18 +220,18 @@ def inbound() -> Response:
                 conversations.remember_replies(db, PROVIDER, key, [])
             return envelope.reply(None)
         if event == "subscribe":
-            wechat_store.record_inbound(db, vault, openid)
+            wechat_provider.record_inbound(db, vault, openid)
             return envelope.reply(
                 _fixed(key, openid, [_text("wechat.welcome"), responses.text("menu")])
             )
         if event == "click" and fields.get("EventKey"):
             # Custom-menu buttons are configured with the menu digits as keys.
-            wechat_store.record_inbound(db, vault, openid)
+            wechat_provider.record_inbound(db, vault, openid)
             message = InboundMessage("wechat", openid, fields["EventKey"][:20], [], key)
             return envelope.reply(answer_within_deadline(message))
         return envelope.reply(None)
 
-    wechat_store.record_inbound(db, vault, openid)
+    wechat_provider.record_inbound(db, vault, openid)
     if msg_type == "text":
         message = InboundMessage("wechat", openid, fields.get("Content", ""), [], key)
     elif msg_type == "image" and (fields.get("PicUrl") or fields.get("MediaId")):

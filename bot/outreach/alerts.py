@@ -69,7 +69,7 @@ def preview(
     if segments > MAX_SEGMENTS:
         raise AlertError(f"the alert is {segments} SMS long; keep it to {MAX_SEGMENTS}")
     now = now or utcnow()
-    count = len(campaigns.recipients(db, group_ids))
+    count = campaigns.count_recipients(db, group_ids)
     day = now.astimezone(BEIJING).date().isoformat()
     digest = hashlib.sha256(
         "\x1f".join([scope_type, scope_value.strip(), text, str(urgent), str(count), day]).encode()

@@ -4,6 +4,11 @@ Planning is one transaction (campaign, outbox rows, tip rotation), so a crash wh
 planning leaves nothing half-done, and it is keyed: planning the same key twice (a
 scheduled job that fires again after a restart) returns the first campaign unchanged.
 Texts are rendered at send time (texts.py): the outbox never holds a decrypted number.
+
+Planning is streamed, so a province's push of millions holds one chunk in memory, not
+a list of every recipient: an alert is one ``INSERT ... SELECT`` inside the database;
+a tip, whose rotation is per subscriber, walks the recipients in id order a chunk at
+a time (keyset pagination), each chunk written with ``executemany`` from a generator.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -35,17 +41,87 @@ def _json_ids(ids: list[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
-def recipients(db: sqlite_utils.Database, group_ids: list[int]) -> list[int]:
+# Above this many groups a push reads subscribers in table order rather than group by
+# group through the index: a county's villages interleave in the table, and reading
+# them group by group revisits every page once per group.
+SCAN_GROUPS = 100
+
+
+def _recipients_where(group_ids: list[int]) -> tuple[str, list[str]]:
     """Active subscribers of these groups on a channel the hotline can push to."""
-    return [
-        r[0]
-        for r in db.execute(
-            "SELECT id FROM subscribers WHERE status = 'active' "
-            "AND channel IN (SELECT value FROM json_each(?)) "
-            "AND group_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            [json.dumps(list(PUSH_CHANNELS)), _json_ids(group_ids)],
+    # "+group_id" keeps SQLite off the group index (a plain table scan) for big scopes.
+    column = "+group_id" if len(group_ids) > SCAN_GROUPS else "group_id"
+    return (
+        "status = 'active' AND channel IN (SELECT value FROM json_each(?)) "  # noqa: S608
+        f"AND {column} IN (SELECT value FROM json_each(?))",
+        [json.dumps(list(PUSH_CHANNELS)), _json_ids(group_ids)],
+    )
+
+
+def recipients(db: sqlite_utils.Database, group_ids: list[int]) -> list[int]:
+    """Active subscribers of these groups on a channel the hotline can push to (a list:
+    for small scopes; planning streams them with ``recipient_chunks``)."""
+    return [sid for chunk in recipient_chunks(db, group_ids) for sid, _ch in chunk]
+
+
+def count_recipients(db: sqlite_utils.Database, group_ids: list[int]) -> int:
+    where, args = _recipients_where(group_ids)
+    return int(db.execute(f"SELECT COUNT(*) FROM subscribers WHERE {where}", args).fetchone()[0])  # noqa: S608
+
+
+def recipient_chunks(
+    db: sqlite_utils.Database,
+    group_ids: list[int],
+    size: int = _CHUNK,
+    *,
+    only: str = "",
+    only_args: Sequence[object] = (),
+) -> Iterator[list[tuple[int, str]]]:
+    """(subscriber id, channel) of the recipients, about ``size`` at a time, group by
+    group in id order: each query walks the (group_id, status) index from the last id
+    seen, so no cursor stays open across the writes that follow, no query sorts, and
+    memory holds one chunk. ``only``: a further SQL condition on ``s`` (the
+    subscriber), its parameters ``only_args``."""
+    channels = json.dumps(list(PUSH_CHANNELS))
+    extra = f" AND ({only})" if only else ""
+    buffer: list[tuple[int, str]] = []
+    for group_id in sorted(set(group_ids)):
+        after = 0
+        while True:
+            rows = db.execute(
+                "SELECT s.id, s.channel FROM subscribers s WHERE s.group_id = ? "  # noqa: S608
+                "AND s.status = 'active' AND s.id > ? "
+                f"AND s.channel IN (SELECT value FROM json_each(?)){extra} ORDER BY s.id LIMIT ?",
+                [group_id, after, channels, *only_args, size],
+            ).fetchall()
+            buffer.extend((int(i), str(c)) for i, c in rows)
+            if len(buffer) >= size:
+                yield buffer
+                buffer = []
+            if len(rows) < size:
+                break
+            after = rows[-1][0]
+    if buffer:
+        yield buffer
+
+
+def tip_counts(db: sqlite_utils.Database, group_ids: list[int]) -> dict[str, int]:
+    """How many of these groups' recipients had each tip in their current round,
+    counted in the database rather than over a list of every recipient."""
+    where, args = _recipients_where(group_ids)
+    return dict(
+        db.execute(
+            "SELECT h.tip_id, COUNT(*) FROM tip_history h WHERE h.subscriber_id IN "  # noqa: S608
+            f"(SELECT id FROM subscribers WHERE {where}) GROUP BY h.tip_id",
+            args,
         ).fetchall()
-    ]
+    )
+
+
+def tip_of_the_week(counts: dict[str, int]) -> str:
+    """The tip most recipients have not had yet (first in file order)."""
+    order = [t.id for t in tips.all_tips()]
+    return min(order, key=lambda t: (counts.get(t, 0), order.index(t)))
 
 
 def plan(
@@ -78,14 +154,16 @@ def plan(
     now = now or utcnow()
     not_before = iso(next_allowed(now, urgent=urgent))
     stamp = iso(now)
-    subscriber_ids = recipients(db, group_ids)
     order = [t.id for t in tips.all_tips()]
-    if kind == "tip":
-        if tip_id is not None and tip_id not in order:
-            raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
-        tip_id = tip_id or tips.tip_of_the_week(db, subscriber_ids)
+    if kind == "tip" and tip_id is not None and tip_id not in order:
+        raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
     with db.atomic():
-        campaign_id = (
+        # Counted inside the transaction: whether anyone had the tip decides below
+        # whether a per-subscriber pass is needed.
+        counts = tip_counts(db, group_ids) if kind == "tip" else {}
+        if kind == "tip":
+            tip_id = tip_id or tip_of_the_week(counts)
+        inserted = (
             db["campaigns"]
             .insert(
                 {
@@ -99,38 +177,96 @@ def plan(
                     "not_before": not_before,
                     "created_by": created_by,
                     "created_at": stamp,
-                    "recipients": len(subscriber_ids),
+                    "recipients": 0,
                 }
             )
             .last_pk
         )
-        for start in range(0, len(subscriber_ids), _CHUNK):
-            chunk = subscriber_ids[start : start + _CHUNK]
-            per_row_tip: list[str | None] = [None] * len(chunk)
-            if kind == "tip":
-                per_row_tip = _rotate(db, chunk, tip_id, order, campaign_id, stamp)
-            db.conn.executemany(
-                "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
-                "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, "
-                "channel) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, "
-                "(SELECT channel FROM subscribers WHERE id = ?))",
-                [
-                    (
-                        campaign_id,
-                        sid,
-                        f"{key}:{sid}",
-                        tid,
-                        int(urgent),
-                        not_before,
-                        stamp,
-                        kind,
-                        PRIORITY[kind],
-                        sid,
-                    )
-                    for sid, tid in zip(chunk, per_row_tip, strict=True)
-                ],
+        campaign_id = int(inserted)
+        if kind == "alert":
+            count = _enqueue_all(db, campaign_id, key, group_ids, urgent, not_before, stamp)
+        else:
+            had = counts.get(tip_id or "", 0)
+            count = _enqueue_tip(
+                db, campaign_id, key, group_ids, tip_id, had, order, not_before, stamp
             )
-    return Planned(campaign_id, len(subscriber_ids), True, not_before)
+        db.execute("UPDATE campaigns SET recipients = ? WHERE id = ?", [count, campaign_id])
+    return Planned(campaign_id, count, True, not_before)
+
+
+def _enqueue_tip(
+    db: sqlite_utils.Database,
+    campaign_id: int,
+    key: str,
+    group_ids: list[int],
+    tip_id: str | None,
+    had: int,
+    order: list[str],
+    not_before: str,
+    stamp: str,
+) -> int:
+    """A tip push's rows (``had``: how many recipients had this tip before).
+
+    Everyone who has not had this week's tip gets it (what
+    ``tips.next_tip_id`` decides for them), in one statement inside the database, and
+    it goes in their rotation; the rest, who had it this round, walk through the
+    rotation in Python a chunk at a time."""
+    where, args = _recipients_where(group_ids)
+    had_it = "EXISTS (SELECT 1 FROM tip_history h WHERE h.subscriber_id = s.id AND h.tip_id = ?)"
+    count = db.execute(
+        "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "  # noqa: S608
+        "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, channel) "
+        "SELECT ?, s.id, ? || ':' || s.id, ?, 0, 'pending', 0, ?, ?, 'tip', ?, s.channel "
+        f"FROM subscribers s WHERE {where} AND NOT {had_it}",
+        [campaign_id, key, tip_id, not_before, stamp, PRIORITY["tip"], *args, tip_id],
+    ).rowcount
+    db.execute(
+        "INSERT OR REPLACE INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "
+        "SELECT subscriber_id, tip_id, campaign_id, ? FROM outbox WHERE campaign_id = ?",
+        [stamp, campaign_id],
+    )
+    if not had:
+        return count  # nobody had it yet (the usual week): no per-subscriber pass
+    # Those who had it before this push (their history row is another campaign's).
+    had_before = (
+        "EXISTS (SELECT 1 FROM tip_history h WHERE h.subscriber_id = s.id "
+        "AND h.tip_id = ? AND h.campaign_id != ?)"
+    )
+    rest = recipient_chunks(db, group_ids, only=had_before, only_args=[tip_id, campaign_id])
+    for chunk in rest:
+        ids = [sid for sid, _ch in chunk]
+        per_row_tip = _rotate(db, ids, tip_id, order, campaign_id, stamp)
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
+            "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, "
+            "channel) VALUES (?, ?, ?, ?, 0, 'pending', 0, ?, ?, 'tip', ?, ?)",
+            (
+                (campaign_id, sid, f"{key}:{sid}", tid, not_before, stamp, PRIORITY["tip"], ch)
+                for (sid, ch), tid in zip(chunk, per_row_tip, strict=True)
+            ),
+        )
+        count += len(chunk)
+    return count
+
+
+def _enqueue_all(
+    db: sqlite_utils.Database,
+    campaign_id: int,
+    key: str,
+    group_ids: list[int],
+    urgent: bool,
+    not_before: str,
+    stamp: str,
+) -> int:
+    """An alert's rows, every recipient the same: one statement inside the database."""
+    where, args = _recipients_where(group_ids)
+    return db.execute(
+        "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "  # noqa: S608
+        "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, channel) "
+        "SELECT ?, id, ? || ':' || id, NULL, ?, 'pending', 0, ?, ?, 'alert', ?, channel "
+        f"FROM subscribers WHERE {where}",
+        [campaign_id, key, int(urgent), not_before, stamp, PRIORITY["alert"], *args],
+    ).rowcount
 
 
 def _rotate(

@@ -3,7 +3,8 @@
 These commands open the database directly (no NLU model is loaded) and send through
 the configured SMS provider (SMS_PROVIDER; `console` prints) and, to WeChat
 followers, the WeChat customer-service API (SMS fallback outside the 48-hour window),
-paced to HOTLINE_SMS_RATE messages per second.
+paced to HOTLINE_SMS_RATE calls per second (a call carries up to HOTLINE_SMS_BATCH numbers
+through a batch gateway, paced to HOTLINE_SMS_NUMBERS_RATE numbers per second too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ import click
 
 from bot.outreach import alerts, campaigns, groups, outbox, scheduler, tips
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
+
+RATE_HELP = (
+    "Provider calls per second: one number each, or a batch through Aliyun / Tencent "
+    "(default HOTLINE_SMS_RATE or the provider's)."
+)
 
 
 class Env:
@@ -235,7 +241,9 @@ def tips_unschedule(schedule_id: int) -> None:
 @_target_options
 @click.option("--tip", "tip_id", help="This tip (an id from `tips list --catalogue`).")
 @click.option(
-    "--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or the provider's)."
+    "--rate",
+    type=float,
+    help=RATE_HELP,
 )
 @click.option("--by", "by", help="Who starts the push (default: you).")
 def tips_run_now(
@@ -290,7 +298,9 @@ def alert_cli() -> None:
 @click.option("--by", "by", help="Who sends it: logged with the alert (default: you).")
 @click.option("--report", "report_id", type=int, help="The police-queue report it is about.")
 @click.option(
-    "--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or the provider's)."
+    "--rate",
+    type=float,
+    help=RATE_HELP,
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def alert_send(
@@ -362,7 +372,9 @@ def outbox_cli() -> None:
 
 @outbox_cli.command("drain")
 @click.option(
-    "--rate", type=float, help="Messages per second (default HOTLINE_SMS_RATE or the provider's)."
+    "--rate",
+    type=float,
+    help=RATE_HELP,
 )
 @click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
 @click.option(

@@ -34,7 +34,6 @@ Sends are paced by deadline scheduling: the n-th send is due at start + n / rate
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 import uuid
@@ -44,23 +43,28 @@ from typing import Any
 
 import sqlite_utils
 
-# Importing wechat_api registers CHANNEL_SENDERS["wechat"] (CLI, scheduler).
-from bot.channels import sms_provider, wechat_api
-from bot.channels.senders import SendResult, SmsSender, sender_for
 from bot.outreach import groups, phones, texts
 from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
 from messaging.outbox import PUSH_CHANNELS
+from messaging.providers import base as providers
+
+# Importing the WeChat provider registers CHANNEL_SENDERS["wechat"] (CLI, scheduler).
+from messaging.providers import wechat as wechat_provider
+from messaging.providers.base import BatchItem, SendResult, SmsSender, can_batch, sender_for
 from reporting import reports
-from storage.owners import PROCESS_ID, owner_dead
+from storage import owners
+from storage.owners import owner_dead
 from storage.privacy import Vault, mask
 
 log = logging.getLogger(__name__)
 
 # Provider error codes that mean "this person refused our messages at the carrier":
-# stop every push to them (the list is the providers', bot/channels/sms_provider.py).
-OPTED_OUT_CODES = sms_provider.OPTED_OUT_CODES
+# stop every push to them (the list is the providers', messaging/providers/base.py).
+OPTED_OUT_CODES = providers.OPTED_OUT_CODES
 DEFAULT_RATE = 1.0  # messages per second: a Twilio long code sends about 1 segment/s
 CLAIM_BATCH = 50
+# Through a batch gateway a drainer claims this many calls' worth of rows at a time.
+BATCH_CLAIM_CALLS = 5
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 2.0  # seconds; attempt n waits base * 2**(n-1)
 BACKOFF_MAX = 600.0
@@ -69,7 +73,7 @@ QUEUED = ("pending", "claimed", "sending")
 # error_code of a send whose outcome is unknown (timed out after the request went out).
 IN_DOUBT = "in_doubt"
 # WeChat refusals after which the message goes by SMS (if there is a number) or nowhere.
-FALLBACK_CODES = wechat_api.PERMANENT_ERRORS - {"unfollowed"}
+FALLBACK_CODES = wechat_provider.PERMANENT_ERRORS - {"unfollowed"}
 
 Senders = Mapping[str, SmsSender]
 
@@ -138,7 +142,8 @@ class Pacer:
         self.clock, self.sleep, self.max_lag = clock, sleep, max_lag
         self.deadline: float | None = None
 
-    def wait(self) -> None:
+    def wait(self, cost: float = 1.0) -> None:
+        """Wait until ``cost`` more units (calls, or numbers in a batch) may go."""
         if not self.interval:
             return
         now = self.clock()
@@ -146,11 +151,26 @@ class Pacer:
             self.deadline = now
         elif self.deadline > now:
             self.sleep(self.deadline - now)
-        self.deadline += self.interval
+        self.deadline += self.interval * cost
 
 
 def backoff(attempts: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_MAX) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+def claim_sql(db: sqlite_utils.Database, campaign_id: int | None) -> str:
+    """The claim: one UPDATE taking due rows by priority. On PostgreSQL the inner SELECT
+    locks the rows it picks and skips rows another drainer's claim holds (``FOR UPDATE
+    SKIP LOCKED``), so drainers on several machines never wait on or take the same
+    row; SQLite serialises writers, so the same statement is already exclusive there."""
+    lock = " FOR UPDATE SKIP LOCKED" if getattr(db, "dialect", "sqlite") == "postgresql" else ""
+    scope = " AND campaign_id = ?" if campaign_id is not None else ""
+    return (
+        "UPDATE outbox SET status = 'claimed', claim_token = ?, claimed_at = ?, "  # noqa: S608
+        "updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "
+        f"AND urgent = ? AND next_attempt_at <= ?{scope} ORDER BY priority DESC, id "
+        f"LIMIT ?{lock})"
+    )
 
 
 def _claim(
@@ -161,21 +181,22 @@ def _claim(
     campaign_id: int | None,
 ) -> list[dict[str, Any]]:
     """Atomically take up to ``limit`` due rows, urgent first; routine rows wait out
-    quiet hours even if they were due before 21:00 and the drain ran late."""
+    quiet hours even if they were due before 21:00 and the drain ran late.
+
+    The claim is a lease: ``claim_token`` names the drainer's process
+    (storage.owners.PROCESS_ID) and ``claimed_at`` when it took the row. A row whose
+    drainer died (kill -9) is taken back at once by ``recover`` (the process is gone),
+    or once ``LEASE_SECONDS`` have passed for a drainer on another machine."""
     stamp = iso(now)
     urgencies = (1,) if in_quiet_hours(now) else (1, 0)
+    sql = claim_sql(db, campaign_id)
+    scope = [campaign_id] if campaign_id is not None else []
     with db.atomic():
         taken = 0
         for urgent in urgencies:
             if taken >= limit:
                 break
-            cursor = db.execute(
-                "UPDATE outbox SET status = 'claimed', claim_token = ?, claimed_at = ?, "
-                "updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' "
-                "AND urgent = ? AND next_attempt_at <= ? "
-                "AND (? IS NULL OR campaign_id = ?) ORDER BY priority DESC, id LIMIT ?)",
-                [token, stamp, stamp, urgent, stamp, campaign_id, campaign_id, limit - taken],
-            )
+            cursor = db.execute(sql, [token, stamp, stamp, urgent, stamp, *scope, limit - taken])
             taken += cursor.rowcount
     if not taken:
         return []
@@ -257,27 +278,28 @@ def recover(
         resend = list(PUSH_CHANNELS) if resend_in_doubt else []
     else:
         resend = sorted(resend_in_doubt)
-    dead = json.dumps(_dead_claims(db))
+    dead = _dead_claims(db)
     # A row is abandoned when its lease ran out or its drainer's process is gone.
+    # (Plain IN lists, not json_each: the same statements run on PostgreSQL.)
+    abandoned = f"(claimed_at <= ? OR claim_token IN ({_marks(dead)}))"
     with db.atomic():
         released = db.execute(
-            "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
-            "WHERE status = 'claimed' AND "
-            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))",
-            [stamp, cutoff, dead],
+            "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "  # noqa: S608
+            f"WHERE status = 'claimed' AND {abandoned}",
+            [stamp, cutoff, *dead],
         ).rowcount
-        in_doubt = db.execute(
-            "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "
-            "WHERE status = 'sending' AND "
-            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?))) "
-            "AND COALESCE(channel, 'sms') IN (SELECT value FROM json_each(?))",
-            [stamp, cutoff, dead, json.dumps(resend)],
-        ).rowcount
+        in_doubt = 0
+        if resend:
+            in_doubt = db.execute(
+                "UPDATE outbox SET status = 'pending', claim_token = NULL, updated_at = ? "  # noqa: S608
+                f"WHERE status = 'sending' AND {abandoned} "
+                f"AND COALESCE(channel, 'sms') IN ({_marks(resend)})",
+                [stamp, cutoff, *dead, *resend],
+            ).rowcount
         in_doubt += db.execute(
-            "UPDATE outbox SET status = 'unknown', claim_token = NULL, updated_at = ?, "
-            "error_code = 'crash_during_send' WHERE status = 'sending' AND "
-            "(claimed_at <= ? OR claim_token IN (SELECT value FROM json_each(?)))",
-            [stamp, cutoff, dead],
+            "UPDATE outbox SET status = 'unknown', claim_token = NULL, updated_at = ?, "  # noqa: S608
+            f"error_code = 'crash_during_send' WHERE status = 'sending' AND {abandoned}",
+            [stamp, cutoff, *dead],
         ).rowcount
     if released or in_doubt:
         log.warning(
@@ -287,6 +309,11 @@ def recover(
             "queued for an idempotent resend (where the provider dedupes) or marked unknown",
         )
     return released, in_doubt
+
+
+def _marks(values: Collection[Any]) -> str:
+    """Placeholders for an IN list; ``NULL`` for none (IN (NULL) matches nothing)."""
+    return ", ".join("?" * len(values)) or "NULL"
 
 
 def _dead_claims(db: sqlite_utils.Database) -> list[str]:
@@ -345,19 +372,23 @@ def _address(vault: Vault, row: dict[str, Any]) -> tuple[str | None, str | None]
     return contact, phone
 
 
-def _process(
+@dataclass
+class Ready:
+    """A claimed row with its address and final words, about to be sent."""
+
+    row: dict[str, Any]
+    to: str
+    text: str
+
+
+def _prepare(
     db: sqlite_utils.Database,
     vault: Vault,
-    senders: dict[str, SmsSender],
     row: dict[str, Any],
-    token: str,
-    now: Callable[[], dt.datetime],
-    max_attempts: int,
-    backoff_base: float,
+    stamp: str,
     stats: DrainStats,
-) -> str:
-    """Send one claimed row; return what became of it."""
-    stamp = iso(now())
+) -> Ready | str:
+    """The row's address and words, or what became of a row that cannot be sent."""
     if row["subscriber_status"] != "active":
         _finish(
             db,
@@ -384,21 +415,129 @@ def _process(
         )
         stats.failed += 1
         return "failed"
+    return Ready(row, to, text)
+
+
+def _mark_sending(
+    db: sqlite_utils.Database, rows: list[dict[str, Any]], token: str, stamp: str
+) -> set[int]:
+    """Commit claimed -> sending (one attempt more) for ``rows`` before the provider
+    call; returns the ids still ours (a row recovered and taken by another drainer
+    meanwhile is not)."""
+    ids = [r["id"] for r in rows]
+    with db.atomic():
+        db.execute(
+            "UPDATE outbox SET status = 'sending', claimed_at = ?, "  # noqa: S608
+            "attempts = attempts + 1, updated_at = ? WHERE claim_token = ? "
+            f"AND status = 'claimed' AND id IN ({_marks(ids)})",
+            [stamp, stamp, token, *ids],
+        )
+        return {
+            int(i)
+            for (i,) in db.execute(
+                "SELECT id FROM outbox WHERE claim_token = ? AND status = 'sending' "  # noqa: S608
+                f"AND id IN ({_marks(ids)})",
+                [token, *ids],
+            ).fetchall()
+        }
+
+
+def _process(
+    db: sqlite_utils.Database,
+    vault: Vault,
+    senders: dict[str, SmsSender],
+    row: dict[str, Any],
+    token: str,
+    now: Callable[[], dt.datetime],
+    max_attempts: int,
+    backoff_base: float,
+    stats: DrainStats,
+) -> str:
+    """Send one claimed row; return what became of it."""
+    ready = _prepare(db, vault, row, iso(now()), stats)
+    if isinstance(ready, str):
+        return ready
     sender = senders.get(row["channel"])
     attempts = row["attempts"]
     if sender is None:  # nothing can push on this channel here: no call, nothing in doubt
         result = SendResult(False, None, "not_configured", permanent=True)
     else:
-        with db.atomic():
-            moved = db.execute(
-                "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1, "
-                "updated_at = ? WHERE id = ? AND claim_token = ? AND status = 'claimed'",
-                [stamp, stamp, row["id"], token],
-            ).rowcount
-        if not moved:  # recovered and taken by another drainer meanwhile
-            return "lost"
-        result = _send(sender, to, text, row["idem_key"])
+        if not _mark_sending(db, [row], token, iso(now())):
+            return "lost"  # recovered and taken by another drainer meanwhile
+        result = _send(sender, ready.to, ready.text, row["idem_key"])
         attempts += 1
+    return _settle(db, row, result, attempts, now, max_attempts, backoff_base, stats)
+
+
+def _send_batch(
+    db: sqlite_utils.Database,
+    sender: Any,
+    ready: list[Ready],
+    token: str,
+    now: Callable[[], dt.datetime],
+    max_attempts: int,
+    backoff_base: float,
+    stats: DrainStats,
+) -> list[str]:
+    """One batch call for ``ready`` (SMS rows of one gateway call): all marked sending in
+    one transaction, one call, each number's result settled on its own row, the
+    settling in one transaction. A crash anywhere between the two leaves every row of
+    the call in doubt: recovered as ``unknown``, never resent (Aliyun and Tencent take
+    no idempotency key)."""
+    live_ids = _mark_sending(db, [r.row for r in ready], token, iso(now()))
+    live = [r for r in ready if r.row["id"] in live_ids]
+    outcomes = ["lost"] * (len(ready) - len(live))
+    if not live:
+        return outcomes
+    items = [BatchItem(r.to, r.text) for r in live]
+    try:
+        results = list(sender.send_batch(items))
+        if len(results) != len(items):
+            raise RuntimeError(f"{len(results)} results for {len(items)} numbers")
+    except Exception as exc:  # a provider that raised: as for one number (see _send)
+        log.warning("batch send of %d raised %s", len(items), type(exc).__name__)
+        code = IN_DOUBT if maybe_accepted(exc) or isinstance(exc, RuntimeError) else None
+        results = [
+            SendResult(False, None, code, permanent=True)
+            if code
+            else SendResult(False, None, type(exc).__name__)
+            for _ in items
+        ]
+    stamp = iso(now())
+    sent: list[tuple[Any, ...]] = []
+    with db.atomic():
+        for r, result in zip(live, results, strict=True):
+            if result.ok and not (r.row.get("source") or "").startswith("report:"):
+                # The common case, written in one statement below (sqlite-utils'
+                # per-row update costs more than the rest of a send).
+                sent.append((result.provider_id, stamp, stamp, stamp, r.row["id"]))
+                continue
+            outcomes.append(
+                _settle(
+                    db, r.row, result, r.row["attempts"] + 1, now, max_attempts, backoff_base, stats
+                )
+            )
+        db.conn.executemany(
+            "UPDATE outbox SET status = 'sent', provider_id = ?, error_code = NULL, "
+            "sent_at = ?, status_at = ?, updated_at = ? WHERE id = ?",
+            sent,
+        )
+    stats.sent += len(sent)
+    outcomes.extend(["sent"] * len(sent))
+    return outcomes
+
+
+def _settle(
+    db: sqlite_utils.Database,
+    row: dict[str, Any],
+    result: SendResult,
+    attempts: int,
+    now: Callable[[], dt.datetime],
+    max_attempts: int,
+    backoff_base: float,
+    stats: DrainStats,
+) -> str:
+    """Record one send's result on its row: sent, retry later, fall back or fail."""
     stamp = iso(now())
     if result.ok:
         _finish(
@@ -528,7 +667,12 @@ def drain(
     now: Callable[[], dt.datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
 ) -> DrainStats:
-    """Send every due row (of one campaign, or all), paced to ``rate`` per second.
+    """Send every due row (of one campaign, or all), paced to ``rate`` calls per second.
+
+    Through an SMS provider that takes batch calls (``limits.batch`` > 1: Aliyun,
+    Tencent, the fake gateway) SMS rows go ``limits.batch`` numbers a call, paced by
+    calls (``rate``) and by numbers (``limits.numbers_rate``) per second; each number's
+    result is recorded on its own row.
 
     Returns when nothing is due; with ``retry_wait`` > 0 it first waits for retries
     due within that many seconds. ``progress`` is called once per row handled (twice
@@ -537,17 +681,43 @@ def drain(
     senders = as_senders(sender)
     stats = DrainStats()
     started = clock()
-    pacer = Pacer(rate, clock, sleep)
+    pacer = Pacer(rate, clock, sleep)  # calls per second (one number each, or a batch)
+    sms = senders.get("sms")
+    batcher: Any = sms if sms is not None and can_batch(sms) else None
+    # A gateway counts calls and numbers per second: after a stall (a slow commit) the
+    # batch pacers start afresh instead of catching up in a burst it would refuse.
+    calls = Pacer(rate, clock, sleep, max_lag=0.0) if batcher else pacer
+    numbers = Pacer(batcher.limits.numbers_rate if batcher else 0, clock, sleep, max_lag=0.0)
+    claim_size = max(batch, batcher.limits.batch * BATCH_CLAIM_CALLS) if batcher else batch
+    resend = idempotent_channels(senders)
     # The claim names its process: a drainer killed mid-push is known dead at once
     # (storage.owners) and its rows are taken over without waiting out the lease.
-    token = f"{PROCESS_ID}/{uuid.uuid4().hex}"
+    token = f"{owners.PROCESS_ID}/{uuid.uuid4().hex}"
+
+    def report(outcome: str) -> None:
+        if progress:
+            progress(outcome)
+
+    def flush(groups: dict[str, list[Ready]], key: str) -> None:
+        ready = groups.pop(key)
+        calls.wait()
+        numbers.wait(len(ready))
+        for outcome in _send_batch(
+            db, batcher, ready, token, now, max_attempts, backoff_base, stats
+        ):
+            report(outcome)
+
     try:
         while not (should_stop and should_stop()):
             if limit is not None and stats.handled >= limit:
                 break
-            size = batch if limit is None else min(batch, limit - stats.handled)
+            size = claim_size if limit is None else min(claim_size, limit - stats.handled)
             rows = _claim(db, token, size, now(), campaign_id)
             if not rows:
+                # Rows a dead drainer (kill -9) left claimed or in doubt: take them back
+                # now (released, or unknown) rather than at the next tick.
+                if any(recover(db, resend_in_doubt=resend)):
+                    continue
                 due = next_due(db, campaign_id) if retry_wait > 0 else None
                 if due is None:
                     break
@@ -558,15 +728,31 @@ def drain(
                     break  # (<= 0: due yet not claimable, e.g. quiet hours: do not spin)
                 sleep(wait + 0.01)
                 continue
+            # SMS rows through a batch gateway wait here until a call is full (or the
+            # claim is done); Tencent's calls hold one text, so they group by text.
+            groups: dict[str, list[Ready]] = {}
             for row in rows:
                 if should_stop and should_stop():
+                    groups.clear()  # never sent: released below
                     break
+                if batcher is not None and row["channel"] == "sms":
+                    ready = _prepare(db, vault, row, iso(now()), stats)
+                    if isinstance(ready, str):
+                        report(ready)
+                        continue
+                    key = batcher.batch_key(ready.text) if hasattr(batcher, "batch_key") else ""
+                    groups.setdefault(key, []).append(ready)
+                    if len(groups[key]) >= batcher.limits.batch:
+                        flush(groups, key)
+                    continue
                 pacer.wait()
-                outcome = _process(
-                    db, vault, senders, row, token, now, max_attempts, backoff_base, stats
+                report(
+                    _process(db, vault, senders, row, token, now, max_attempts, backoff_base, stats)
                 )
-                if progress:
-                    progress(outcome)
+            for key in list(groups):
+                if should_stop and should_stop():
+                    break
+                flush(groups, key)
             _release(db, token)
     except BaseException:
         # Interrupted (Ctrl-C, a crash in a callback): rows not yet tried go back.
@@ -582,19 +768,31 @@ _RANK = {"sending": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
 
 
 def apply_status(
-    db: sqlite_utils.Database, provider_id: str, provider_status: str, error_code: str | None
+    db: sqlite_utils.Database,
+    provider_id: str,
+    provider_status: str,
+    error_code: str | None,
+    recipient_hash: str | None = None,
 ) -> str:
     """Record a delivery receipt (``DeliveryReceipt.status``: sent / delivered /
-    undeliverable / failed); returns "updated", "unchanged", "ignored" or "unknown"."""
-    status = sms_provider.OUTBOX_STATUS.get(provider_status.strip().lower())
+    undeliverable / failed); returns "updated", "unchanged", "ignored" or "unknown".
+
+    ``recipient_hash``: the hashed number the receipt names, which picks the row when
+    one provider id covers a whole batch call (Aliyun SendBatchSms: one BizId)."""
+    status = providers.OUTBOX_STATUS.get(provider_status.strip().lower())
     if status is None:
         return "ignored"
-    row = db.execute(
-        "SELECT id, status, subscriber_id, source FROM outbox WHERE provider_id = ?",
+    rows = db.execute(
+        "SELECT o.id, o.status, o.subscriber_id, o.source, o.contact_hash, o.phone_hash, "
+        "s.contact_hash, s.phone_hash FROM outbox o "
+        "LEFT JOIN subscribers s ON s.id = o.subscriber_id WHERE o.provider_id = ?",
         [provider_id],
-    ).fetchone()
-    if row is None:
+    ).fetchall()
+    if len(rows) > 1:
+        rows = [r for r in rows if recipient_hash and recipient_hash in r[4:]]
+    if len(rows) != 1:
         return "unknown"
+    row = rows[0][:4]
     row_id, current, subscriber_id, source = row
     code = (error_code or "").strip() or None
     if code in OPTED_OUT_CODES and subscriber_id is not None:

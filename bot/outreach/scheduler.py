@@ -34,10 +34,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 import settings
-from bot.channels.senders import SmsSender
 from bot.outreach import campaigns, groups, outbox
 from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
 from messaging import outbox as messaging_outbox
+from messaging.providers.base import SmsSender
 from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect
@@ -363,6 +363,9 @@ def start(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         id="outbox-drain",
         jobstore="memory",
         replace_existing=True,
+        # At once too: rows queued before this scheduler ran (by another worker while
+        # this one started, or before a restart) must not wait for the first tick.
+        next_run_time=dt.datetime.now(dt.timezone.utc),
     )
     scheduler.add_listener(
         lambda event: log.error("scheduled job %s failed", event.job_id, exc_info=event.exception),
@@ -413,7 +416,7 @@ def runtime_from_config(config: dict[str, Any], vault: Vault) -> Runtime:
 
 def rate_from_config(config: dict[str, Any]) -> float:
     """HOTLINE_SMS_RATE messages per second; unset: the SMS provider's own limit."""
-    from bot.channels import sms_provider
+    from messaging.providers import base as sms_provider
 
     return sms_provider.rate(
         {**config, "HOTLINE_SMS_RATE": settings.value("HOTLINE_SMS_RATE", config)}

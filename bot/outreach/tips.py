@@ -11,7 +11,6 @@ to the file simply makes them available.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -45,22 +44,6 @@ def next_tip_id(preferred: str | None, had: set[str], order: list[str]) -> tuple
     if preferred in order and preferred not in known:
         return preferred, False
     return next(t for t in order if t not in known), False
-
-
-def tip_of_the_week(db: sqlite_utils.Database, subscriber_ids: Iterable[int]) -> str:
-    """The tip most of these subscribers have not had yet (first in file order)."""
-    order = [t.id for t in all_tips()]
-    ids = list(subscriber_ids)
-    if not ids:
-        return order[0]
-    counts: dict[str, int] = defaultdict(int)
-    for tip_id, n in db.execute(
-        "SELECT tip_id, COUNT(*) FROM tip_history WHERE subscriber_id IN "
-        "(SELECT value FROM json_each(?)) GROUP BY tip_id",
-        [_json_ids(ids)],
-    ).fetchall():
-        counts[tip_id] = n
-    return min(order, key=lambda t: (counts[t], order.index(t)))
 
 
 def history(db: sqlite_utils.Database, subscriber_ids: list[int]) -> dict[int, set[str]]:

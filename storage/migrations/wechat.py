@@ -48,7 +48,7 @@ def _001_wechat(db: sqlite_utils.Database) -> None:
 
 
 def _002_pending_retry(db: sqlite_utils.Database) -> None:
-    # Late answers that failed are retried (bot.channels.wechat_api.retry_pending): a row
+    # Late answers that failed were retried (bot.channels.wechat_api.retry_pending, gone): a row
     # is claimed (status 'sending' + claim_token) in one UPDATE before it is sent, so two
     # retry runs never send one answer twice. 'undeliverable' = a permanent WeChat refusal.
     table = db["wechat_pending"]

@@ -10,31 +10,23 @@ domestic SMS: a text (or template parameter) with a URL is refused here, never
 silently rewritten, as a permanent failure. Length is counted per character as
 UCS-2, signature included (70 for one SMS, 67 per part).
 
-Neither gateway signs its pushes (replies, delivery receipts): the push URL carries a
-shared secret (``?token=...``, compared in constant time), optionally narrowed to the
-gateway's addresses (``SMS_GATEWAY_ALLOWED_IPS``, bot/channels/source_ip.py).
-Neither reads replies from the HTTP answer: they go out as new SMS.
+The gateways' pushes (replies, delivery receipts) are the inbound side:
+bot/channels/gateway_push.py.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Request, Response, jsonify
-
-from bot.channels import source_ip
-from bot.channels.sms_provider import BadRequest, DeliveryReceipt, SendResult, SmsLimits
-from bot.messages import InboundMessage
+from messaging.providers.base import BatchItem, SendResult, SmsLimits
 from storage.privacy import mask, normalise_contact
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
-MAX_BODY = 256 * 1024  # a push holds at most a few hundred short messages
 
 # What the gateways (and carriers) treat as a link: a scheme, www., or a bare domain
 # name with a common top-level domain (with or without a path). ASCII word boundaries:
@@ -81,28 +73,20 @@ def refuse(text: str) -> SendResult | None:
     return None
 
 
-def field(item: Mapping[str, Any], name: str) -> str | None:
-    """A text or number field as a string; None when absent or of another type."""
-    value = item.get(name)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return str(value)
-
-
-class GatewaySms:
-    """Base of AliyunSms and TencentSms: sending through the one free-text template,
-    pushes authenticated by URL secret (+ allowlist), JSON answers."""
+class GatewaySender:
+    """Base of AliyunSender and TencentSender: sending through the one free-text template."""
 
     name = "gateway"
     replies_in_answer = False
-    default_rate = 10.0  # messages/s: well under both APIs' request limits (docs)
+    default_rate = 10.0  # calls/s: well under both APIs' request limits (docs)
+    # Numbers one batch call may carry (the API's documented maximum; 1: no batch call)
+    # and the numbers per second all calls together may carry (ours: docs/sms-gateways.md).
+    max_batch = 1
+    default_numbers_rate = 1000.0
     guard_setting = ""
     sign_setting = ""
     template_setting = ""
     send_settings: tuple[str, ...] = ()
-    ok_answer: dict[str, Any] = {}
-    # Aliyun's batch push may legitimately be an empty array.
-    empty_push_ok = False
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
@@ -114,9 +98,17 @@ class GatewaySms:
     @classmethod
     def default_limits(cls, config: Mapping[str, Any]) -> SmsLimits:
         sign = str(config.get(cls.sign_setting) or "")
-        return SmsLimits(rate=cls.default_rate, gsm7=None, prefix=f"【{sign}】" if sign else "")
-
-    # --- sending ---------------------------------------------------------------------
+        batch = setting_number(config, "HOTLINE_SMS_BATCH", cls.max_batch)
+        return SmsLimits(
+            rate=cls.default_rate,
+            gsm7=None,
+            prefix=f"【{sign}】" if sign else "",
+            # Never more than the API takes, whatever the setting says.
+            batch=max(1, min(int(batch), cls.max_batch)),
+            numbers_rate=setting_number(
+                config, "HOTLINE_SMS_NUMBERS_RATE", cls.default_numbers_rate
+            ),
+        )
 
     def text_params(self, text: str) -> Mapping[str, str] | Sequence[str]:
         """The free-text template's parameters carrying ``text``."""
@@ -144,67 +136,62 @@ class GatewaySms:
     ) -> SendResult:
         raise NotImplementedError
 
-    # --- pushes ----------------------------------------------------------------------
+    def send_batch(self, items: Sequence[BatchItem]) -> list[SendResult]:
+        """``items`` in as few calls as the gateway allows (``limits.batch`` numbers a
+        call); one result per item, in order. A text no template may carry fails alone."""
+        results: list[SendResult | None] = [None] * len(items)
+        sendable: list[tuple[int, BatchItem]] = []
+        for i, item in enumerate(items):
+            body = strip_signature(item.text)
+            refused = refuse(body)
+            if refused:
+                log.warning(
+                    "%s SMS to %s refused: %s", self.name, mask(item.to), refused.error_code
+                )
+                results[i] = refused
+            else:
+                sendable.append((i, BatchItem(item.to, body)))
+        groups: dict[str, list[tuple[int, BatchItem]]] = {}
+        for pair in sendable:
+            groups.setdefault(self.batch_key(pair[1].text), []).append(pair)
+        size = self.limits.batch
+        for group in groups.values():
+            for start in range(0, len(group), size):
+                chunk = group[start : start + size]
+                if len(chunk) == 1:  # one number: the ordinary single send
+                    i, item = chunk[0]
+                    results[i] = self.call_send(
+                        item.to, self.template_id, self.text_params(item.text)
+                    )
+                    continue
+                for (i, _), result in zip(
+                    chunk, self.call_batch([it for _, it in chunk]), strict=True
+                ):
+                    results[i] = result
+        return [r if r is not None else SendResult(False, None, "no_status") for r in results]
 
-    def authenticate(self, request: Request) -> bool:
-        expected = self.config.get(self.guard_setting)
-        if not expected:
-            log.error("%s is not set: refusing %s", self.guard_setting, request.path)
-            return False
-        given = request.args.get("token", "")
-        if not hmac.compare_digest(given.encode(), str(expected).encode()):
-            log.warning("%s push with a missing or wrong token refused", request.path)
-            return False
-        return source_ip.allowed(request, self.config, "SMS_GATEWAY_ALLOWED_IPS")
+    def batch_key(self, text: str) -> str:
+        """Texts with the same key may share one call (Aliyun: any; Tencent: only the
+        same text, as it takes one parameter set for every number of a call)."""
+        return ""
 
-    def _items(self, request: Request) -> list[Any]:
-        """The pushed JSON (whatever Content-Type the gateway sent) as a list."""
-        if (request.content_length or 0) > MAX_BODY:
-            raise BadRequest("body too large", 413)
-        data = request.get_json(force=True, silent=True)
-        if data is None:
-            raise BadRequest("body is not JSON")
-        return data if isinstance(data, list) else [data]
-
-    def _parse(self, request: Request, parse_item: Callable[[Any], Any], what: str) -> list[Any]:
-        """Every usable element; 400 when none is. A malformed element among good ones
-        is logged and skipped: a retry of the push would not mend it."""
-        items = self._items(request)
-        valid = [x for x in map(parse_item, items) if x is not None]
-        if not valid and (items or not self.empty_push_ok):
-            raise BadRequest(f"no usable {what}")
-        if len(valid) < len(items):
-            log.warning(
-                "%s %s push: %d of %d malformed, skipped",
-                self.name,
-                what,
-                len(items) - len(valid),
-                len(items),
-            )
-        return valid
-
-    def inbound_item(self, item: Any) -> InboundMessage | None:
+    def call_batch(self, items: Sequence[BatchItem]) -> list[SendResult]:
+        """One API call for at most ``limits.batch`` checked items (no signature, no
+        link); one result per item, in order."""
         raise NotImplementedError
 
-    def receipt_item(self, item: Any) -> DeliveryReceipt | None:
-        raise NotImplementedError
 
-    def parse_inbound(self, request: Request) -> list[InboundMessage]:
-        return self._parse(request, self.inbound_item, "message")
-
-    def parse_receipts(self, request: Request) -> list[DeliveryReceipt]:
-        return self._parse(request, self.receipt_item, "receipt")
-
-    def error_body(self, status: int, reason: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def ack(self, replies: Sequence[str] = ()) -> Response:
-        return jsonify(self.ok_answer)
-
-    def reject(self, status: int, reason: str) -> Response:
-        response = jsonify(self.error_body(status, reason))
-        response.status_code = status
-        return response
+def setting_number(config: Mapping[str, Any], name: str, default: float) -> float:
+    value = config.get(name)
+    if value in (None, ""):
+        return float(default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative")
+    return number
 
 
 def aliyun_number(to: str) -> str:
