@@ -78,7 +78,7 @@ def add_account(
         "created_at": now(),
     }
     with db.atomic():
-        record["id"] = db["officers"].insert(record).last_pk
+        record["id"] = db.table("officers").insert(record).last_pk
     return record
 
 
@@ -142,7 +142,7 @@ def authenticate(
     if not check_password_hash(officer["password_hash"], password or ""):
         return None, "locked" if failures >= MAX_FAILURES else "invalid"
     with db.atomic():
-        db["officers"].update(
+        db.table("officers").update(
             officer["id"],
             {"failed_logins": 0, "locked_until": None, "last_login_at": now()},
         )
@@ -167,7 +167,7 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> dic
     if len(password) < MIN_PASSWORD:
         raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
     with db.atomic():
-        db["officers"].update(
+        db.table("officers").update(
             officer["id"],
             {
                 "password_hash": generate_password_hash(password),
@@ -184,6 +184,6 @@ def deactivate(db: sqlite_utils.Database, username: str) -> dict[str, Any]:
     if officer is None:
         raise OfficerError(f"no officer {username!r}")
     with db.atomic():
-        db["officers"].update(officer["id"], {"active": 0})
+        db.table("officers").update(officer["id"], {"active": 0})
     end_sessions(db, officer["id"])
     return officer

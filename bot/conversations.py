@@ -169,7 +169,7 @@ def save_state(
     db: sqlite_utils.Database, sender_hash: str, channel: str, state: dict[str, Any]
 ) -> None:
     with db.atomic():
-        db["conversations"].upsert(
+        db.table("conversations").upsert(
             {
                 "sender_hash": sender_hash,
                 "channel": channel,
@@ -192,7 +192,7 @@ def log_message(
     """Append to the message log (ID numbers redacted); return the row id."""
     with db.atomic():
         return (
-            db["messages"]
+            db.table("messages")
             .insert(
                 {
                     "sender_hash": sender_hash,

@@ -151,7 +151,7 @@ def create(
     report["source"] = source
     try:
         with db.atomic():
-            report["id"] = db["reports"].insert(report).last_pk
+            report["id"] = db.table("reports").insert(report).last_pk
     except sqlite3.IntegrityError:
         existing = by_source(db, source) if source else None
         if existing is None:
@@ -195,7 +195,7 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
     changed.update({k: v for k, v in fields.items() if k != "id"})
     changed["updated_at"] = report["updated_at"]
     with db.atomic():
-        db["reports"].update(report_id, changed)
+        db.table("reports").update(report_id, changed)
     return report
 
 
@@ -255,7 +255,7 @@ def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
 
 def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text: str) -> None:
     with db.atomic():
-        db["report_messages"].insert(
+        db.table("report_messages").insert(
             {
                 "report_id": report_id,
                 "direction": direction,
@@ -268,7 +268,7 @@ def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text:
 def add_attachment(db: sqlite_utils.Database, report_id: int, url: str, content_type: str) -> int:
     with db.atomic():
         return (
-            db["attachments"]
+            db.table("attachments")
             .insert(
                 {
                     "report_id": report_id,
@@ -293,7 +293,9 @@ def keep_attachment_copy(
     """Point an attachment at our own copy of the photo (the provider's URL is dropped:
     it may carry a token and soon stops working)."""
     with db.atomic():
-        db["attachments"].update(attachment_id, {"url": url[:2000], "content_type": content_type})
+        db.table("attachments").update(
+            attachment_id, {"url": url[:2000], "content_type": content_type}
+        )
 
 
 def attachment(db: sqlite_utils.Database, report_id: int, attachment_id: int) -> dict | None:
@@ -321,7 +323,7 @@ def notes(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
 
 def add_note(db: sqlite_utils.Database, report_id: int, officer_id: int, text: str) -> None:
     with db.atomic():
-        db["report_notes"].insert(
+        db.table("report_notes").insert(
             {
                 "report_id": report_id,
                 "officer_id": officer_id,
@@ -329,7 +331,7 @@ def add_note(db: sqlite_utils.Database, report_id: int, officer_id: int, text: s
                 "created_at": now(),
             }
         )
-        db["reports"].update(report_id, {"updated_at": now()})
+        db.table("reports").update(report_id, {"updated_at": now()})
 
 
 def latest_for_contact(

@@ -56,7 +56,7 @@ def record(db: sqlite_utils.Database, helpful: bool, check: dict[str, Any], chan
         "channel": channel,
         "at": now_iso(),
     }
-    return int(db["scam_feedback"].insert(row).last_pk)
+    return int(db.table("scam_feedback").insert(row).last_pk)
 
 
 def for_review(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
@@ -71,4 +71,4 @@ def for_review(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, An
 
 
 def reviewed(db: sqlite_utils.Database, feedback_id: int) -> None:
-    db["scam_feedback"].update(feedback_id, {"reviewed_at": now_iso()})
+    db.table("scam_feedback").update(feedback_id, {"reviewed_at": now_iso()})

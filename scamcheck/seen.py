@@ -102,12 +102,12 @@ def record(
         message_id = find(db, text)
         if message_id is None:
             message_id = int(
-                db["scam_messages"]
+                db.table("scam_messages")
                 .insert({"text": fp, "first_seen_at": stamp, "last_seen_at": stamp})
                 .last_pk
             )
         else:
-            db["scam_messages"].update(message_id, {"last_seen_at": stamp})
+            db.table("scam_messages").update(message_id, {"last_seen_at": stamp})
         day = dt.datetime.now(BEIJING).date().isoformat()
         db.execute(
             "INSERT OR IGNORE INTO scam_sightings "

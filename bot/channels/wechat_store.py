@@ -20,7 +20,7 @@ def record_inbound(
 ) -> None:
     """The follower just wrote to us: a new 48-hour window opens, its quota resets."""
     with db.atomic():
-        db["wechat_users"].upsert(
+        db.table("wechat_users").upsert(
             {
                 **vault.protect(openid, "openid"),
                 "last_inbound_at": time.time() if at is None else at,
@@ -82,7 +82,7 @@ def save_token(
 ) -> None:
     encrypted = Fernet(vault.fernet_key).encrypt(token.encode()).decode()
     with db.atomic():
-        db["wechat_tokens"].upsert(
+        db.table("wechat_tokens").upsert(
             {"appid": appid, "token_enc": encrypted, "expires_at": expires_at}, pk="appid"
         )
 

@@ -125,7 +125,7 @@ def send(
         return (row[0] if row else 0), planned
     with db.atomic():
         alert_id = (
-            db["alerts"]
+            db.table("alerts")
             .insert(
                 {
                     "campaign_id": planned.campaign_id,

@@ -86,7 +86,7 @@ def plan(
         tip_id = tip_id or tips.tip_of_the_week(db, subscriber_ids)
     with db.atomic():
         campaign_id = (
-            db["campaigns"]
+            db.table("campaigns")
             .insert(
                 {
                     "key": key,

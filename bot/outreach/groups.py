@@ -53,7 +53,7 @@ def ensure_group(db: sqlite_utils.Database, county: str, township: str, village:
         return row[0]
     with db.atomic():
         return (
-            db["village_groups"]
+            db.table("village_groups")
             .insert(
                 {
                     "county": county,
@@ -154,7 +154,7 @@ def record_consent(
     at: str | None = None,
     source: str | None = None,
 ) -> None:
-    db["consents"].insert(
+    db.table("consents").insert(
         {
             "subscriber_id": subscriber_id,
             "event": event,
@@ -219,7 +219,7 @@ def enroll(
             "updated_at": stamp,
         }
         if row:
-            db["subscribers"].update(row[0], record)
+            db.table("subscribers").update(row[0], record)
             record_consent(db, row[0], "moved", channel, by, consent_at, source)
             return "moved"
         record.update(
@@ -232,14 +232,14 @@ def enroll(
                 "consent_by": by,
             }
         )
-        sub_id = db["subscribers"].insert(record).last_pk
+        sub_id = db.table("subscribers").insert(record).last_pk
         record_consent(db, sub_id, "enrolled", channel, by, consent_at, source)
         return "enrolled"
 
 
 def assign_group(db: sqlite_utils.Database, subscriber_id: int, group: dict[str, Any]) -> None:
     with db.atomic():
-        db["subscribers"].update(
+        db.table("subscribers").update(
             subscriber_id,
             {"group_id": group["id"], "village": group["village"], "updated_at": now_iso()},
         )
@@ -248,7 +248,9 @@ def assign_group(db: sqlite_utils.Database, subscriber_id: int, group: dict[str,
 def set_village_text(db: sqlite_utils.Database, subscriber_id: int, village: str) -> None:
     """A village the villager named that no group has yet: kept for a cadre to match."""
     with db.atomic():
-        db["subscribers"].update(subscriber_id, {"village": village[:40], "updated_at": now_iso()})
+        db.table("subscribers").update(
+            subscriber_id, {"village": village[:40], "updated_at": now_iso()}
+        )
 
 
 def mark_opted_out(
@@ -261,7 +263,7 @@ def mark_opted_out(
             return False
         if row[0] != "opted_out":
             stamp = now_iso()
-            db["subscribers"].update(
+            db.table("subscribers").update(
                 subscriber_id,
                 {
                     "status": "opted_out",
@@ -272,7 +274,7 @@ def mark_opted_out(
             )
             record_consent(db, subscriber_id, "opted_out", channel, by)
             return True
-        db["subscribers"].update(subscriber_id, {"opt_out_reason": reason})
+        db.table("subscribers").update(subscriber_id, {"opt_out_reason": reason})
         return False
 
 

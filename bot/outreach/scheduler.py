@@ -269,7 +269,7 @@ def add_schedule(
         )
     with db.atomic():
         schedule_id = (
-            db["tip_schedules"]
+            db.table("tip_schedules")
             .insert(
                 {
                     "scope_type": scope_type,
@@ -284,7 +284,7 @@ def add_schedule(
             .last_pk
         )
         job_id = f"tips-{schedule_id}"
-        db["tip_schedules"].update(schedule_id, {"job_id": job_id})
+        db.table("tip_schedules").update(schedule_id, {"job_id": job_id})
     scheduler.add_job(
         "bot.outreach.scheduler:run_schedule",
         CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=TIMEZONE),
@@ -339,7 +339,7 @@ def list_schedules(db: sqlite_utils.Database, scheduler: BaseScheduler) -> list[
 def remove_schedule(db: sqlite_utils.Database, scheduler: BaseScheduler, schedule_id: int) -> None:
     row = schedule(db, scheduler, schedule_id)
     with db.atomic():
-        db["tip_schedules"].update(schedule_id, {"active": 0})
+        db.table("tip_schedules").update(schedule_id, {"active": 0})
     if row["next_run"] is not None:
         scheduler.remove_job(row["job_id"])
 
