@@ -14,6 +14,7 @@ import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from storage.clock import now_iso as now
+from storage.tables import new_id
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -78,7 +79,7 @@ def add_account(
         "created_at": now(),
     }
     with db.atomic():
-        record["id"] = db.table("officers").insert(record).last_pk
+        record["id"] = new_id(db.table("officers").insert(record))
     return record
 
 

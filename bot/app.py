@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 
 from nlu import Parser, load_parser
@@ -39,6 +40,8 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     """Build the hotline app. ``parser`` lets tests share one loaded model."""
     app = Flask(__name__)
     app.config.update(load_config(overrides))
+    # Flask's default provider, whose options are attributes (JSONProvider has none).
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.ensure_ascii = False  # readable Chinese in JSON answers
     app.config.setdefault("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")

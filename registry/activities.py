@@ -27,6 +27,7 @@ from reporting import jurisdiction
 from storage.clock import now_iso
 from storage.csvfile import readable_rows
 from storage.privacy import Vault
+from storage.tables import new_id
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 # YB-<6-digit county division code>-<year>-<4-digit number>, e.g. YB-450881-2025-0001
@@ -284,7 +285,7 @@ def save(
     with db.atomic():
         if activity_id is None:
             row.update(created_at=stamp, created_by=actor.label)
-            activity_id = db.table("registry_activities").insert(row).last_pk
+            activity_id = new_id(db.table("registry_activities").insert(row))
             action = "registry_create"
         else:
             current = get(db, activity_id)

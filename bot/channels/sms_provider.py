@@ -150,7 +150,7 @@ def provider_name(config: Mapping[str, Any]) -> str:
     return str(name).strip().lower()
 
 
-def provider_class(name: str) -> type:
+def provider_class(name: str) -> type[Any]:  # imported by name: unknown until run
     try:
         module_name, _, class_name = PROVIDERS[name].partition(":")
     except KeyError:

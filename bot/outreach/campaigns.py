@@ -18,6 +18,7 @@ import sqlite_utils
 from bot.outreach import groups, tips
 from bot.outreach.quiet_hours import iso, next_allowed, utcnow
 from messaging.outbox import PRIORITY, PUSH_CHANNELS
+from storage.tables import new_id
 
 # PUSH_CHANNELS: a WeChat follower's row may still go by SMS (their number): outbox.py.
 _CHUNK = 5000
@@ -85,9 +86,8 @@ def plan(
             raise ValueError(f"no tip {tip_id!r} in responses/tips.yml")
         tip_id = tip_id or tips.tip_of_the_week(db, subscriber_ids)
     with db.atomic():
-        campaign_id = (
-            db.table("campaigns")
-            .insert(
+        campaign_id = new_id(
+            db.table("campaigns").insert(
                 {
                     "key": key,
                     "kind": kind,
@@ -102,7 +102,6 @@ def plan(
                     "recipients": len(subscriber_ids),
                 }
             )
-            .last_pk
         )
         for start in range(0, len(subscriber_ids), _CHUNK):
             chunk = subscriber_ids[start : start + _CHUNK]

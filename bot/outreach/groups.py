@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.outreach.quiet_hours import iso, utcnow
 from reporting import jurisdiction
 from storage.csvfile import readable_rows
 from storage.privacy import Vault, normalise_contact
+from storage.tables import new_id
 
 SCOPES = ("group", "township", "county")
 # Header aliases a cadre's spreadsheet may use.
@@ -52,9 +54,8 @@ def ensure_group(db: sqlite_utils.Database, county: str, township: str, village:
     if row:
         return row[0]
     with db.atomic():
-        return (
-            db.table("village_groups")
-            .insert(
+        return new_id(
+            db.table("village_groups").insert(
                 {
                     "county": county,
                     "township": township,
@@ -62,7 +63,6 @@ def ensure_group(db: sqlite_utils.Database, county: str, township: str, village:
                     "created_at": now_iso(),
                 }
             )
-            .last_pk
         )
 
 
@@ -113,6 +113,7 @@ def resolve_scope(db: sqlite_utils.Database, scope_type: str, value: str) -> lis
     if scope_type not in SCOPES:
         raise ScopeError(f"scope must be one of {', '.join(SCOPES)}")
     parts = [p.strip() for p in value.split("/")]
+    args: Sequence[int | str]
     if scope_type == "group":
         if value.isascii() and value.isdigit() and len(value) <= 18:  # not "²", fits SQLite
             sql, args = "SELECT id FROM village_groups WHERE id = ?", [int(value)]
@@ -232,7 +233,7 @@ def enroll(
                 "consent_by": by,
             }
         )
-        sub_id = db.table("subscribers").insert(record).last_pk
+        sub_id = new_id(db.table("subscribers").insert(record))
         record_consent(db, sub_id, "enrolled", channel, by, consent_at, source)
         return "enrolled"
 

@@ -42,6 +42,7 @@ from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect
 from storage.privacy import Vault
+from storage.tables import new_id
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +269,8 @@ def add_schedule(
             "is what a villager reads; choose another day or half-day, or remove that one"
         )
     with db.atomic():
-        schedule_id = (
-            db.table("tip_schedules")
-            .insert(
+        schedule_id = new_id(
+            db.table("tip_schedules").insert(
                 {
                     "scope_type": scope_type,
                     "scope_value": scope_value.strip(),
@@ -281,7 +281,6 @@ def add_schedule(
                     "active": 1,
                 }
             )
-            .last_pk
         )
         job_id = f"tips-{schedule_id}"
         db.table("tip_schedules").update(schedule_id, {"job_id": job_id})

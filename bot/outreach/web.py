@@ -165,8 +165,8 @@ def _county_campaigns() -> list[dict[str, Any]]:
             ids = groups.resolve_scope(db, c["scope_type"], c["scope_value"])
         except groups.ScopeError:
             continue
-        counties = {groups.get_group(db, i)["county"] for i in ids[:1]}
-        if counties == {_county()}:
+        group = groups.get_group(db, ids[0]) if ids else None
+        if group is not None and group["county"] == _county():
             mine.append(c)
     return mine[:30]
 
