@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 
 from nlu import Parser, load_parser
@@ -102,7 +103,7 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     app.register_blueprint(review_web.bp)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> ResponseReturnValue:
         degraded = parser.name != "rasa"
         loading = bool(getattr(parser, "loading", False))
         status = "starting" if loading else "degraded" if degraded else "ok"
@@ -111,7 +112,7 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
         )
 
     @app.errorhandler(413)
-    def too_large(_exc):
+    def too_large(_exc: Exception) -> ResponseReturnValue:
         return jsonify({"error": "request too large"}), 413
 
     # CSRF tokens on every form (the police pages). Kept last so every blueprint above

@@ -29,6 +29,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,7 @@ class WeChatSender:
         self.quota = int(config.get("WECHAT_CS_QUOTA") or 5)
 
     @contextmanager
-    def _db(self):
+    def _db(self) -> Iterator[sqlite_utils.Database]:
         from storage.db import connect
 
         db = connect(self.config["HOTLINE_DB"], migrate_schema=False)

@@ -88,7 +88,7 @@ def _002_late_answers_from_wechat_pending(db: sqlite_utils.Database) -> None:
             },
             ignore=True,
         )
-    db["wechat_pending"].drop()
+    db.table("wechat_pending").drop()
 
 
 MIGRATIONS = [
