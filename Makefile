@@ -42,9 +42,13 @@ nginx:
 test: train browser nginx
 	$(PYTHON) -m pytest -q
 
+# Every top-level package of the project (not tests/); settings in pyproject.toml [tool.mypy].
+PACKAGES := accounts bot messaging nlu registry reporting responses review scamcheck settings storage throttle weburl
+
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
 
 format:
 	$(BIN)/ruff format .

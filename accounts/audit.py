@@ -20,7 +20,7 @@ def record(
     username: str | None = None,
 ) -> None:
     with db.atomic():
-        db["audit_log"].insert(
+        db.table("audit_log").insert(
             {
                 "at": now(),
                 "officer_id": officer["id"] if officer else None,

@@ -14,6 +14,7 @@ import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from storage.clock import now_iso as now
+from storage.tables import new_id
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -78,7 +79,7 @@ def add_account(
         "created_at": now(),
     }
     with db.atomic():
-        record["id"] = db["officers"].insert(record).last_pk
+        record["id"] = new_id(db.table("officers").insert(record))
     return record
 
 
@@ -142,7 +143,7 @@ def authenticate(
     if not check_password_hash(officer["password_hash"], password or ""):
         return None, "locked" if failures >= MAX_FAILURES else "invalid"
     with db.atomic():
-        db["officers"].update(
+        db.table("officers").update(
             officer["id"],
             {"failed_logins": 0, "locked_until": None, "last_login_at": now()},
         )
@@ -167,7 +168,7 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> dic
     if len(password) < MIN_PASSWORD:
         raise OfficerError(f"password must have at least {MIN_PASSWORD} characters")
     with db.atomic():
-        db["officers"].update(
+        db.table("officers").update(
             officer["id"],
             {
                 "password_hash": generate_password_hash(password),
@@ -184,6 +185,6 @@ def deactivate(db: sqlite_utils.Database, username: str) -> dict[str, Any]:
     if officer is None:
         raise OfficerError(f"no officer {username!r}")
     with db.atomic():
-        db["officers"].update(officer["id"], {"active": 0})
+        db.table("officers").update(officer["id"], {"active": 0})
     end_sessions(db, officer["id"])
     return officer

@@ -32,6 +32,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from accounts import audit, officers
 from storage import buckets
@@ -227,7 +228,7 @@ class Guard:
 
 def login_page(
     base: str, heading: str, home: Callable[[], str], detail: str = ""
-) -> Response | tuple[str, int]:
+) -> ResponseReturnValue:
     """An area's sign-in page (GET) and form (POST): one template, the area's frame."""
     error = None
     if request.method == "POST":

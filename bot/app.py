@@ -7,6 +7,8 @@ import os
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 
 from nlu import Parser, load_parser
@@ -40,6 +42,8 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     """Build the hotline app. ``parser`` lets tests share one loaded model."""
     app = Flask(__name__)
     app.config.update(load_config(overrides))
+    # Flask's default provider, whose options are attributes (JSONProvider has none).
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.ensure_ascii = False  # readable Chinese in JSON answers
     app.config.setdefault("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
@@ -100,7 +104,7 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     app.register_blueprint(review_web.bp)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> ResponseReturnValue:
         degraded = parser.name != "rasa"
         loading = bool(getattr(parser, "loading", False))
         status = "starting" if loading else "degraded" if degraded else "ok"
@@ -117,7 +121,7 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
         )
 
     @app.errorhandler(413)
-    def too_large(_exc):
+    def too_large(_exc: Exception) -> ResponseReturnValue:
         return jsonify({"error": "request too large"}), 413
 
     # CSRF tokens on every form (the police pages). Kept last so every blueprint above

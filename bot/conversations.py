@@ -14,6 +14,7 @@ import sqlite_utils
 from storage import owners
 from storage.clock import now_iso as now
 from storage.privacy import redact_id_numbers
+from storage.tables import new_id
 
 # What we keep of one message; the dialogue reads less than this (see dialogue.MAX_TEXT).
 MAX_STORED = 4000
@@ -91,6 +92,7 @@ class Store:
             " VALUES (?, ?, 'in', ?, ?)",
             [self.sender_hash, self.channel, stored, now()],
         ).lastrowid
+        assert row_id is not None  # sqlite3 sets it after every INSERT
         self._logged = (row_id, stored)
 
     def _read(self) -> None:
@@ -177,7 +179,7 @@ def save_state(
     db: sqlite_utils.Database, sender_hash: str, channel: str, state: dict[str, Any]
 ) -> None:
     with db.atomic():
-        db["conversations"].upsert(
+        db.table("conversations").upsert(
             {
                 "sender_hash": sender_hash,
                 "channel": channel,
@@ -199,9 +201,8 @@ def log_message(
 ) -> int:
     """Append to the message log (ID numbers redacted); return the row id."""
     with db.atomic():
-        return (
-            db["messages"]
-            .insert(
+        return new_id(
+            db.table("messages").insert(
                 {
                     "sender_hash": sender_hash,
                     "channel": channel,
@@ -212,7 +213,6 @@ def log_message(
                     "created_at": now(),
                 }
             )
-            .last_pk
         )
 
 

@@ -587,12 +587,11 @@ class Engine:
     def _question_through(self, form: Form, turn: Turn) -> bool:
         """A confident question or other intent inside a form: answer it, ask again."""
         if turn.text in responses.MENU_CHOICES or turn.text == "0":
-            intent = responses.MENU_CHOICES.get(turn.text)
             if turn.text == "0":
                 self.more(turn)
                 turn.say(form.current_question(self, turn))
                 return True
-            turn.parse = Parse(turn.text, intent, 1.0)
+            turn.parse = Parse(turn.text, responses.MENU_CHOICES[turn.text], 1.0)
         else:
             before = len(turn.replies)
             if self._about_the_last_answer(turn):  # "这个要去吗" right after the warning

@@ -514,7 +514,8 @@ def report_status(engine: Engine, turn: Turn) -> None:
         return
     lines = [_text("status_header")]
     for report in latest:
-        created = reports.parse_time(report["created_at"]) + dt.timedelta(hours=8)
+        # created_at is set on every insert; parse_time's None is for optional columns.
+        created = dt.datetime.fromisoformat(report["created_at"]) + dt.timedelta(hours=8)
         lines.append(
             _text(
                 "status_line",

@@ -55,9 +55,9 @@ def subscribe(
         record["village"] = village
     with db.atomic():
         if row:
-            db["subscribers"].update(row[0], record)
+            db.table("subscribers").update(row[0], record)
         else:
-            db["subscribers"].insert(record)
+            db.table("subscribers").insert(record)
     return True
 
 
@@ -75,11 +75,11 @@ def unsubscribe(db: sqlite_utils.Database, vault: Vault, contact: str, channel: 
         if row and row[1] == "opted_out":
             return False
         if row:
-            db["subscribers"].update(
+            db.table("subscribers").update(
                 row[0], {"status": "opted_out", "opted_out_at": now(), "updated_at": now()}
             )
         else:
-            db["subscribers"].insert(
+            db.table("subscribers").insert(
                 {
                     **vault.protect(contact),
                     "channel": channel,

@@ -303,7 +303,7 @@ def _start(dialogue: Engine, turn: Turn, **clues: str | None) -> dict[str, Any]:
         "code": clues.get("code"),
         "work_id": clues.get("work_id"),
         "organisation": clues.get("organisation"),
-        "claimed": (_entities(turn, "organization") or [None])[0],
+        "claimed": next(iter(_entities(turn, "organization")), None),
         "village": village,
         "day": (day or activities.today()).isoformat(),
         "cadre": bool(cadre),

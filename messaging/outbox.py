@@ -95,7 +95,7 @@ def enqueue(
     if phone and pushable:
         row.update(phone_hash=vault.hash(phone), phone_enc=vault.encrypt(phone))
     with db.atomic():
-        db["outbox"].insert(row, ignore=True)
+        db.table("outbox").insert(row, ignore=True)
         found = db.execute(
             "SELECT id, status FROM outbox WHERE idem_key = ?", [idem_key]
         ).fetchone()

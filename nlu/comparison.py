@@ -272,14 +272,16 @@ class Scores:
         return sum(e == p for e, p in self.pairs) / len(self.pairs) if self.pairs else 0.0
 
     def recall(self) -> dict[str, float]:
-        total, right = Counter(), Counter()
+        total: Counter[str] = Counter()
+        right: Counter[str] = Counter()
         for e, p in self.pairs:
             total[e] += 1
             right[e] += e == p
         return {i: right[i] / total[i] for i in sorted(total)}
 
     def by_voice(self) -> dict[str, tuple[int, int]]:
-        total, right = Counter(), Counter()
+        total: Counter[str] = Counter()
+        right: Counter[str] = Counter()
         for (e, p), v in zip(self.pairs, self.voices, strict=True):
             total[v] += 1
             right[v] += e == p
@@ -442,12 +444,12 @@ def report(
     voices = sorted(set(h_voices))
     lines += ["", "### Held-out accuracy per voice", ""]
     vrows = []
-    for v in voices:
+    for voice in voices:  # not v: that holds a Scores above
         cells = []
         for n in names:
-            right, total = held[n].by_voice().get(v, (0, 0))
+            right, total = held[n].by_voice().get(voice, (0, 0))
             cells.append(f"{right / total:.2f} ({right}/{total})" if total else "")
-        vrows.append([v, *cells])
+        vrows.append([voice, *cells])
     lines += _table(vrows, ["voice", *(short[n] for n in names)])
 
     lines += [

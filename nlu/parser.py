@@ -18,11 +18,14 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlu.entities import Gazetteer, extract, merge
 from nlu.normalise import normalise
 from nlu.types import FALLBACK_INTENT, INTENTS, Entity, Parse, Parser
+
+if TYPE_CHECKING:
+    from nlu.archive import ArchiveParser
 
 # Entity, Parse, Parser and the intents live in nlu.types; re-exported for callers.
 __all__ = [
@@ -191,7 +194,7 @@ class BackgroundParser:
         return self._current.parse(text)
 
 
-def product_parser(model_path: Path) -> Parser:
+def product_parser(model_path: Path) -> ArchiveParser | RasaParser:
     """The archive read directly (nlu/archive.py: a fraction of Rasa's memory and start-up)
     when its predict graph allows, else through Rasa."""
     from nlu.archive import ArchiveParser, UnsupportedGraph

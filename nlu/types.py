@@ -53,6 +53,7 @@ class Parse:
 
 
 class Parser(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: BackgroundParser's follows the model it holds
 
     def parse(self, text: str) -> Parse: ...

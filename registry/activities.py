@@ -27,6 +27,7 @@ from reporting import jurisdiction
 from storage.clock import now_iso
 from storage.csvfile import readable_rows
 from storage.privacy import Vault
+from storage.tables import new_id
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 # YB-<6-digit county division code>-<year>-<4-digit number>, e.g. YB-450881-2025-0001
@@ -284,17 +285,17 @@ def save(
     with db.atomic():
         if activity_id is None:
             row.update(created_at=stamp, created_by=actor.label)
-            activity_id = db["registry_activities"].insert(row).last_pk
+            activity_id = new_id(db.table("registry_activities").insert(row))
             action = "registry_create"
         else:
             current = get(db, activity_id)
             if current is None or current["county"] != county:
                 raise ActivityError(f"no activity {activity_id} in {county}")
             row.update(updated_at=stamp, updated_by=actor.label)
-            db["registry_activities"].update(activity_id, row)
+            db.table("registry_activities").update(activity_id, row)
             db.execute("DELETE FROM registry_members WHERE activity_id = ?", [activity_id])
             action = "registry_edit"
-        db["registry_members"].insert_all(
+        db.table("registry_members").insert_all(
             {
                 "activity_id": activity_id,
                 "work_id_hash": vault.hash(_work_id_key(w)),
@@ -390,7 +391,7 @@ def revoke(
         raise ActivityError(f"{activity['code']} is already revoked")
     reason = _nfkc(reason).strip()[:200]
     with db.atomic():
-        db["registry_activities"].update(
+        db.table("registry_activities").update(
             activity_id,
             {"revoked_at": now_iso(), "revoked_by": actor.label, "revoke_reason": reason},
         )
@@ -409,7 +410,7 @@ def mark_forged(
     if not reason:
         raise ActivityError("give a reason (where the forged letter was seen)")
     with db.atomic():
-        db["registry_forged_codes"].upsert(
+        db.table("registry_forged_codes").upsert(
             {
                 "code": code,
                 "county": county,

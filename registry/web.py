@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from accounts.web import Guard, login_page, secure_headers, sign_out
 from registry import activities
@@ -58,7 +59,7 @@ bureau_only = BUREAU.role_required("bureau")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     return login_page(
         "bureau/base.html", "医保局工作人员登录", lambda: url_for("bureau.index"), "bureau"
     )
@@ -66,14 +67,14 @@ def login():
 
 @bp.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     sign_out()
     return redirect(url_for("bureau.login"))
 
 
 @bp.get("/")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     return _index_page(message=request.args.get("done", "")[:100])
 
 
@@ -95,7 +96,7 @@ def _form_values() -> dict[str, str]:
 
 @bp.route("/activities/new", methods=["GET", "POST"])
 @bureau_only
-def new():
+def new() -> ResponseReturnValue:
     values = {"authorised_by": f"{g.officer['county']}医疗保障局"}
     if request.method == "POST":
         values = _form_values()
@@ -116,7 +117,7 @@ def _own_activity(activity_id: int) -> dict[str, Any]:
 
 @bp.route(f"/activities/{ACTIVITY}/edit", methods=["GET", "POST"])
 @bureau_only
-def edit(activity_id: int):
+def edit(activity_id: int) -> ResponseReturnValue:
     activity = _own_activity(activity_id)
     if request.method == "POST":
         values = _form_values()
@@ -135,7 +136,7 @@ def edit(activity_id: int):
 
 @bp.post(f"/activities/{ACTIVITY}/revoke")
 @bureau_only
-def revoke(activity_id: int):
+def revoke(activity_id: int) -> ResponseReturnValue:
     activity = _own_activity(activity_id)
     reason = request.form.get("reason", "").strip()
     if not reason:
@@ -149,7 +150,7 @@ def revoke(activity_id: int):
 
 @bp.route("/import", methods=["GET", "POST"])
 @bureau_only
-def import_csv():
+def import_csv() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("bureau/import.html", result=None, error=None)
     upload = request.files.get("file")
@@ -175,7 +176,7 @@ def import_csv():
 
 @bp.post("/forged")
 @login_required
-def mark_forged():
+def mark_forged() -> ResponseReturnValue:
     if not _can_mark_forged():
         abort(403)
     try:

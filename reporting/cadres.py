@@ -43,7 +43,7 @@ def add(
         "created_at": now_iso(),
     }
     with db.atomic():
-        db["cadres"].upsert(record, pk="phone_hash")
+        db.table("cadres").upsert(record, pk="phone_hash")
     return record
 
 

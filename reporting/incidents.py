@@ -110,15 +110,15 @@ def _attach(db: sqlite_utils.Database, report_id: int) -> int | None:
         ["[" + ",".join(map(str, sorted(clusters))) + "]"],
     ).fetchall()
     keeper = found[0] if found else None
-    for merged_id, _status in found[1:]:
+    for merged_id, _status in found[1:]:  # found[0] is the keeper
         db.execute(
             "UPDATE incidents SET cluster_id = NULL, merged_into = ?, status = 'closed',"
             " closed_at = ?, closed_by = 'merged', updated_at = ? WHERE id = ?",
-            [keeper[0], stamp, stamp, merged_id],
+            [found[0][0], stamp, stamp, merged_id],
         )
         db.execute(
             "UPDATE incident_alerts SET incident_id = ? WHERE incident_id = ?",
-            [keeper[0], merged_id],
+            [found[0][0], merged_id],
         )
     size, villages, first_at, last_at = _stats(db, target)
     if keeper is None:

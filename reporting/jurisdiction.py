@@ -96,7 +96,7 @@ def import_csv(db: sqlite_utils.Database, path: str | Path) -> dict[str, int]:
                 "city": row["city"],
                 "county": row["county"],
             }
-        db["stations"].upsert_all(stations.values(), pk="code")
+        db.table("stations").upsert_all(stations.values(), pk="code")
         for row in rows:
             db.execute(
                 "INSERT INTO jurisdictions (province, city, county, township, township_norm,"

@@ -200,7 +200,7 @@ def orgs(text: str) -> list[str]:
 
 def plates(text: str) -> list[tuple[str, str]]:
     """(plate, masked) of Chinese vehicle plates: 桂R·12345 -> (桂R12345, 桂R·1***5)."""
-    out = {}
+    out: dict[str, str] = {}
     for m in _PLATE.finditer(_nfkc(text).upper()):
         tail = m.group(3)
         if not any(c.isdigit() for c in tail):

@@ -60,7 +60,7 @@ def nav_areas(officer: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     if not officer:
         return []
     endpoint = request.endpoint or ""
-    shown = []
+    shown: list[dict[str, Any]] = []
     for area in AREAS:
         if officer["role"] not in area.roles:
             continue

@@ -70,7 +70,7 @@ def purge_closed(
         with db.atomic():
             # Only the report's columns named here: a concurrent answer or status change
             # is neither undone nor put back (see reports.update).
-            db["reports"].update(report_id, {**cleared, "purged_at": stamp})
+            db.table("reports").update(report_id, {**cleared, "purged_at": stamp})
             db.execute("DELETE FROM report_messages WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM attachments WHERE report_id = ?", [report_id])
             db.execute("DELETE FROM report_notes WHERE report_id = ?", [report_id])

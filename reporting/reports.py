@@ -19,6 +19,7 @@ from messaging import outbox
 from reporting.jurisdiction import Route, catch_all_county, default_county
 from storage.clock import now_iso as now
 from storage.privacy import Vault, redact_id_numbers
+from storage.tables import new_id
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def create(
     report["source"] = source
     try:
         with db.atomic():
-            report["id"] = db["reports"].insert(report).last_pk
+            report["id"] = new_id(db.table("reports").insert(report))
     except sqlite3.IntegrityError:
         existing = by_source(db, source) if source else None
         if existing is None:
@@ -184,9 +185,8 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
     phones |= set(_PHONE.findall(" ".join(report.get(k) or "" for k in ("details", "summary"))))
     report["suspect_phones"] = " ".join(sorted(phones)) or None
     priority = priority_of(report)
-    if PRIORITIES[priority] > (
-        report.get("priority_rank") if report.get("priority_rank") is not None else 2
-    ):
+    rank = report.get("priority_rank")
+    if PRIORITIES[priority] > (rank if rank is not None else 2):
         priority = report["priority"]
     report["priority"], report["priority_rank"] = priority, PRIORITIES[priority]
     report["updated_at"] = now()
@@ -195,7 +195,7 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
     changed.update({k: v for k, v in fields.items() if k != "id"})
     changed["updated_at"] = report["updated_at"]
     with db.atomic():
-        db["reports"].update(report_id, changed)
+        db.table("reports").update(report_id, changed)
     return report
 
 
@@ -255,7 +255,7 @@ def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
 
 def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text: str) -> None:
     with db.atomic():
-        db["report_messages"].insert(
+        db.table("report_messages").insert(
             {
                 "report_id": report_id,
                 "direction": direction,
@@ -267,9 +267,8 @@ def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text:
 
 def add_attachment(db: sqlite_utils.Database, report_id: int, url: str, content_type: str) -> int:
     with db.atomic():
-        return (
-            db["attachments"]
-            .insert(
+        return new_id(
+            db.table("attachments").insert(
                 {
                     "report_id": report_id,
                     "url": url[:2000],
@@ -277,7 +276,6 @@ def add_attachment(db: sqlite_utils.Database, report_id: int, url: str, content_
                     "created_at": now(),
                 }
             )
-            .last_pk
         )
 
 
@@ -293,7 +291,9 @@ def keep_attachment_copy(
     """Point an attachment at our own copy of the photo (the provider's URL is dropped:
     it may carry a token and soon stops working)."""
     with db.atomic():
-        db["attachments"].update(attachment_id, {"url": url[:2000], "content_type": content_type})
+        db.table("attachments").update(
+            attachment_id, {"url": url[:2000], "content_type": content_type}
+        )
 
 
 def attachment(db: sqlite_utils.Database, report_id: int, attachment_id: int) -> dict | None:
@@ -321,7 +321,7 @@ def notes(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
 
 def add_note(db: sqlite_utils.Database, report_id: int, officer_id: int, text: str) -> None:
     with db.atomic():
-        db["report_notes"].insert(
+        db.table("report_notes").insert(
             {
                 "report_id": report_id,
                 "officer_id": officer_id,
@@ -329,7 +329,7 @@ def add_note(db: sqlite_utils.Database, report_id: int, officer_id: int, text: s
                 "created_at": now(),
             }
         )
-        db["reports"].update(report_id, {"updated_at": now()})
+        db.table("reports").update(report_id, {"updated_at": now()})
 
 
 def latest_for_contact(

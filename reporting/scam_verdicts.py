@@ -244,7 +244,7 @@ def mark_notified(db: sqlite_utils.Database, notice: Notice, outcome: str) -> No
     stamp = now_iso()
     with db.atomic():
         for ask_id in notice.ask_ids:
-            db["scam_asks"].update(
+            db.table("scam_asks").update(
                 ask_id, {"notified_at": stamp, "notice_status": outcome, "contact_enc": None}
             )
 

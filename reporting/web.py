@@ -26,6 +26,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from werkzeug.routing import BuildError
 
 from accounts import audit, officers
@@ -113,7 +114,7 @@ _ip = client_ip
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     return login_page(
         "police/base.html",
         "民警登录",
@@ -123,7 +124,7 @@ def login():
 
 @bp.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     sign_out()
     return redirect(url_for("police.login"))
 
@@ -142,7 +143,7 @@ def _filters() -> dict[str, Any]:
 
 @bp.get("/")
 @login_required
-def queue():
+def queue() -> ResponseReturnValue:
     filters = _filters()
     rows = reports.queue(get_db(), g.officer, **filters)
     audit.record(get_db(), g.officer, "queue", detail=f"{len(rows)} rows", ip=_ip())
@@ -157,7 +158,9 @@ def queue():
 
 @bp.get(f"/reports/{REPORT}")
 @login_required
-def detail(report_id: int, revealed: str | None = None, error: str | None = None):
+def detail(
+    report_id: int, revealed: str | None = None, error: str | None = None
+) -> ResponseReturnValue:
     db = get_db()
     report = scoped_report(report_id)
     audit.record(db, g.officer, "view", report_id, ip=_ip())
@@ -204,7 +207,7 @@ def _photo(attachment: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get(f"/reports/{REPORT}/photos/<int(max=9223372036854775807):attachment_id>")
 @login_required
-def photo(report_id: int, attachment_id: int):
+def photo(report_id: int, attachment_id: int) -> ResponseReturnValue:
     db = get_db()
     scoped_report(report_id)
     attachment = reports.attachment(db, report_id, attachment_id)
@@ -222,7 +225,7 @@ def photo(report_id: int, attachment_id: int):
 
 @bp.post(f"/reports/{REPORT}/reveal")
 @login_required
-def reveal(report_id: int):
+def reveal(report_id: int) -> ResponseReturnValue:
     report = scoped_report(report_id)
     contact = get_vault().decrypt(report["contact_enc"]) if report.get("contact_enc") else None
     audit.record(get_db(), g.officer, "reveal_contact", report_id, ip=_ip())
@@ -231,7 +234,7 @@ def reveal(report_id: int):
 
 @bp.post(f"/reports/{REPORT}/status")
 @login_required
-def change_status(report_id: int):
+def change_status(report_id: int) -> ResponseReturnValue:
     db = get_db()
     report = scoped_report(report_id)
     status = request.form.get("status", "")
@@ -271,7 +274,7 @@ def _notify_reporter(report: dict[str, Any]) -> None:
 
 @bp.post(f"/reports/{REPORT}/assign")
 @login_required
-def assign(report_id: int):
+def assign(report_id: int) -> ResponseReturnValue:
     db = get_db()
     report = scoped_report(report_id)
     try:
@@ -288,7 +291,7 @@ def assign(report_id: int):
 
 @bp.post(f"/reports/{REPORT}/note")
 @login_required
-def note(report_id: int):
+def note(report_id: int) -> ResponseReturnValue:
     db = get_db()
     scoped_report(report_id)
     text = request.form.get("text", "").strip()
@@ -301,7 +304,7 @@ def note(report_id: int):
 
 @bp.post(f"/reports/{REPORT}/route")
 @login_required
-def reroute(report_id: int):
+def reroute(report_id: int) -> ResponseReturnValue:
     """A supervisor sends a report (typically an unrouted one) to a station of the county."""
     db = get_db()
     report = scoped_report(report_id)
@@ -327,7 +330,7 @@ def reroute(report_id: int):
 
 @bp.get("/export.csv")
 @login_required
-def export():
+def export() -> ResponseReturnValue:
     rows = reports.queue(get_db(), g.officer, **_filters(), limit=100000)
     audit.record(get_db(), g.officer, "export", detail=f"{len(rows)} rows", ip=_ip())
     stamp = dt.datetime.now(BEIJING).strftime("%Y%m%d-%H%M")
@@ -362,7 +365,7 @@ def _bars(pairs: list[tuple[str, int]], width: int = 640, bar: int = 18) -> dict
 
 @bp.get("/stats")
 @login_required
-def stats():
+def stats() -> ResponseReturnValue:
     try:
         days = min(max(int(request.args.get("days", 30)), 1), 366)
     except ValueError:
@@ -398,7 +401,7 @@ API_FIELDS = (
 
 @bp.get("/api/reports")
 @login_required
-def api_reports():
+def api_reports() -> ResponseReturnValue:
     rows = reports.queue(get_db(), g.officer, **_filters())
     audit.record(get_db(), g.officer, "api_list", detail=f"{len(rows)} rows", ip=_ip())
     return jsonify(
@@ -429,7 +432,7 @@ KIND_LABELS = {
 
 @bp.get("/incidents")
 @login_required
-def incident_list():
+def incident_list() -> ResponseReturnValue:
     status = request.args.get("status", "open")
     status = status if status in (*incidents.STATUSES, "all") else "open"
     rows = incidents.visible(get_db(), g.officer, None if status == "all" else status)
@@ -448,7 +451,7 @@ def _alert_url(incident_id: int) -> str | None:
 
 @bp.get(f"/incidents/{INCIDENT}")
 @login_required
-def incident_detail(incident_id: int):
+def incident_detail(incident_id: int) -> ResponseReturnValue:
     db = get_db()
     incident = scoped_incident(incident_id)
     if incident["id"] != incident_id:  # merged into another: show that one
@@ -469,7 +472,7 @@ def incident_detail(incident_id: int):
 
 @bp.post(f"/incidents/{INCIDENT}/status")
 @login_required
-def incident_status(incident_id: int):
+def incident_status(incident_id: int) -> ResponseReturnValue:
     db = get_db()
     incident = scoped_incident(incident_id)
     status = request.form.get("status", "")
@@ -484,7 +487,7 @@ def incident_status(incident_id: int):
 
 @bp.post(f"/reports/{REPORT}/scam-verdict")
 @login_required
-def scam_verdict(report_id: int):
+def scam_verdict(report_id: int) -> ResponseReturnValue:
     """Mark one of the report's numbers or links confirmed fraud or cleared (audited);
     everyone who asked about it in the last 30 days is told once (outside quiet hours)."""
     db = get_db()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from accounts import audit
 from accounts.web import secure_headers
@@ -67,7 +68,7 @@ def _labels() -> dict[str, Any]:
 
 @bp.get("/")
 @supervisor_required
-def pending():
+def pending() -> ResponseReturnValue:
     db = get_db()
     recent = list(
         db.query(
@@ -87,7 +88,7 @@ def pending():
 
 @bp.post("/label")
 @supervisor_required
-def label():
+def label() -> ResponseReturnValue:
     key = request.form.get("key", "")[:500]
     intent = request.form.get("intent", "")
     if intent not in choices():

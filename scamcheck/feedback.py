@@ -22,6 +22,7 @@ import sqlite_utils
 import responses
 from scamcheck.seen import fingerprint_text
 from storage.clock import now_iso
+from storage.tables import new_id
 
 _YES = re.compile(r"^(1|有用|有帮助|好|谢谢|yes|y)$", re.I)
 _NO = re.compile(r"^(2|没用|没有用|无用|不对|no|n)$", re.I)
@@ -56,7 +57,7 @@ def record(db: sqlite_utils.Database, helpful: bool, check: dict[str, Any], chan
         "channel": channel,
         "at": now_iso(),
     }
-    return int(db["scam_feedback"].insert(row).last_pk)
+    return new_id(db.table("scam_feedback").insert(row))
 
 
 def for_review(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
@@ -71,4 +72,4 @@ def for_review(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, An
 
 
 def reviewed(db: sqlite_utils.Database, feedback_id: int) -> None:
-    db["scam_feedback"].update(feedback_id, {"reviewed_at": now_iso()})
+    db.table("scam_feedback").update(feedback_id, {"reviewed_at": now_iso()})

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from scamcheck.signals import normalise
 from storage.clock import now_iso
+from storage.tables import new_id
 
 SIMILARITY = 0.8
 MATCH_DAYS = 30
@@ -101,13 +102,13 @@ def record(
     with db.atomic():
         message_id = find(db, text)
         if message_id is None:
-            message_id = int(
-                db["scam_messages"]
-                .insert({"text": fp, "first_seen_at": stamp, "last_seen_at": stamp})
-                .last_pk
+            message_id = new_id(
+                db.table("scam_messages").insert(
+                    {"text": fp, "first_seen_at": stamp, "last_seen_at": stamp}
+                )
             )
         else:
-            db["scam_messages"].update(message_id, {"last_seen_at": stamp})
+            db.table("scam_messages").update(message_id, {"last_seen_at": stamp})
         day = dt.datetime.now(BEIJING).date().isoformat()
         db.execute(
             "INSERT OR IGNORE INTO scam_sightings "

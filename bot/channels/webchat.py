@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
 import responses
@@ -20,7 +21,7 @@ def page() -> str:
     return render_template("chat.html", menu=responses.text("menu"))
 
 
-def _error(status: int, message: str):
+def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
@@ -38,7 +39,7 @@ def _sender(value: object) -> str | None:
 
 
 @bp.post("/api/chat")
-def chat():
+def chat() -> ResponseReturnValue:
     if not request.is_json:
         return _error(415, "send JSON: Content-Type: application/json")
     if (request.content_length or 0) > MAX_BODY:
@@ -63,7 +64,7 @@ BUSY_REPLY = "现在查看照片的人太多，请过几分钟再发。陌生二
 
 
 @bp.post("/api/chat/photo")
-def chat_photo():
+def chat_photo() -> ResponseReturnValue:
     """A photo from the chat page (multipart: sender, image), checked like an MMS photo:
     decoded once, off the request threads (bot/qr/workers.py), and not kept unless a
     report takes it."""

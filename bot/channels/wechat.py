@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -249,7 +250,7 @@ def inbound() -> Response:
 
 
 def _text(key: str) -> str:
-    node = responses.catalogue("wechat")
+    node: Any = responses.catalogue("wechat")  # nested dicts down to the text
     for part in key.split("."):
         node = node[part]
     return node.strip()

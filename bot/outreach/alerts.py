@@ -19,6 +19,7 @@ import sqlite_utils
 import responses
 from bot.outreach import campaigns, groups, texts
 from bot.outreach.quiet_hours import BEIJING, iso, next_allowed, utcnow
+from storage.tables import new_id
 
 ALERT_SCOPES = ("township", "county", "group")
 MAX_SEGMENTS = 3
@@ -124,9 +125,8 @@ def send(
         ).fetchone()
         return (row[0] if row else 0), planned
     with db.atomic():
-        alert_id = (
-            db["alerts"]
-            .insert(
+        alert_id = new_id(
+            db.table("alerts").insert(
                 {
                     "campaign_id": planned.campaign_id,
                     "scope_type": scope_type,
@@ -139,7 +139,6 @@ def send(
                     "report_id": report_id,
                 }
             )
-            .last_pk
         )
     return alert_id, planned
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def _drain_with_bar(env: Env, rate: float | None, campaign_id: int | None, label
         [campaign_id, campaign_id],
     ).fetchone()[0]
     sender = env.sender()
-    with click.progressbar(length=due, label=label, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=due, label=label, file=sys.stderr) as bar:
         stats = outbox.drain(
             env.db,
             env.vault,

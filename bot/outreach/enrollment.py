@@ -104,7 +104,7 @@ class EnrollmentForm(Form):
             turn.say(responses.text("already_unsubscribed"))
             return
         with db.atomic():
-            db["subscribers"].update(sub["id"], {"opt_out_reason": message.channel})
+            db.table("subscribers").update(sub["id"], {"opt_out_reason": message.channel})
             groups.record_consent(db, sub["id"], "opted_out", message.channel, "self")
         engine.plain_answer(turn, "unsubscribe")
 

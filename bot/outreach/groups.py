@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.outreach.quiet_hours import iso, utcnow
 from reporting import jurisdiction
 from storage.csvfile import readable_rows
 from storage.privacy import Vault, normalise_contact
+from storage.tables import new_id
 
 SCOPES = ("group", "township", "county")
 # Header aliases a cadre's spreadsheet may use.
@@ -52,9 +54,8 @@ def ensure_group(db: sqlite_utils.Database, county: str, township: str, village:
     if row:
         return row[0]
     with db.atomic():
-        return (
-            db["village_groups"]
-            .insert(
+        return new_id(
+            db.table("village_groups").insert(
                 {
                     "county": county,
                     "township": township,
@@ -62,7 +63,6 @@ def ensure_group(db: sqlite_utils.Database, county: str, township: str, village:
                     "created_at": now_iso(),
                 }
             )
-            .last_pk
         )
 
 
@@ -113,6 +113,7 @@ def resolve_scope(db: sqlite_utils.Database, scope_type: str, value: str) -> lis
     if scope_type not in SCOPES:
         raise ScopeError(f"scope must be one of {', '.join(SCOPES)}")
     parts = [p.strip() for p in value.split("/")]
+    args: Sequence[int | str]
     if scope_type == "group":
         if value.isascii() and value.isdigit() and len(value) <= 18:  # not "²", fits SQLite
             sql, args = "SELECT id FROM village_groups WHERE id = ?", [int(value)]
@@ -154,7 +155,7 @@ def record_consent(
     at: str | None = None,
     source: str | None = None,
 ) -> None:
-    db["consents"].insert(
+    db.table("consents").insert(
         {
             "subscriber_id": subscriber_id,
             "event": event,
@@ -219,7 +220,7 @@ def enroll(
             "updated_at": stamp,
         }
         if row:
-            db["subscribers"].update(row[0], record)
+            db.table("subscribers").update(row[0], record)
             record_consent(db, row[0], "moved", channel, by, consent_at, source)
             return "moved"
         record.update(
@@ -232,14 +233,14 @@ def enroll(
                 "consent_by": by,
             }
         )
-        sub_id = db["subscribers"].insert(record).last_pk
+        sub_id = new_id(db.table("subscribers").insert(record))
         record_consent(db, sub_id, "enrolled", channel, by, consent_at, source)
         return "enrolled"
 
 
 def assign_group(db: sqlite_utils.Database, subscriber_id: int, group: dict[str, Any]) -> None:
     with db.atomic():
-        db["subscribers"].update(
+        db.table("subscribers").update(
             subscriber_id,
             {"group_id": group["id"], "village": group["village"], "updated_at": now_iso()},
         )
@@ -248,7 +249,9 @@ def assign_group(db: sqlite_utils.Database, subscriber_id: int, group: dict[str,
 def set_village_text(db: sqlite_utils.Database, subscriber_id: int, village: str) -> None:
     """A village the villager named that no group has yet: kept for a cadre to match."""
     with db.atomic():
-        db["subscribers"].update(subscriber_id, {"village": village[:40], "updated_at": now_iso()})
+        db.table("subscribers").update(
+            subscriber_id, {"village": village[:40], "updated_at": now_iso()}
+        )
 
 
 def mark_opted_out(
@@ -261,7 +264,7 @@ def mark_opted_out(
             return False
         if row[0] != "opted_out":
             stamp = now_iso()
-            db["subscribers"].update(
+            db.table("subscribers").update(
                 subscriber_id,
                 {
                     "status": "opted_out",
@@ -272,7 +275,7 @@ def mark_opted_out(
             )
             record_consent(db, subscriber_id, "opted_out", channel, by)
             return True
-        db["subscribers"].update(subscriber_id, {"opt_out_reason": reason})
+        db.table("subscribers").update(subscriber_id, {"opt_out_reason": reason})
         return False
 
 

@@ -244,7 +244,7 @@ def _finish(
     """Write a row's new state; a final outcome is also recorded where the message
     came from (a report's 回告举报人), in the same transaction."""
     with db.atomic():
-        db["outbox"].update(row_id, values)
+        db.table("outbox").update(row_id, values)
         source = (row or {}).get("source") or ""
         status = values.get("status")
         if source.startswith("report:") and status not in (None, "pending"):

@@ -25,7 +25,7 @@ def set_phone(db: sqlite_utils.Database, vault: Vault, subscriber_id: int, phone
     if number is None:
         raise ValueError("not a mobile number")
     with db.atomic():
-        db["subscribers"].update(
+        db.table("subscribers").update(
             subscriber_id,
             {
                 **vault.protect(number, "phone"),
@@ -69,5 +69,5 @@ def redact_in_log(db: sqlite_utils.Database, sender_hash: str, number: str) -> N
     redacted = _SPELLED_NUMBER.sub(masked, logged)
     if redacted != logged:
         with db.atomic():
-            db["messages"].update(row[0], {"text": redacted})
+            db.table("messages").update(row[0], {"text": redacted})
         checkpoint(db)  # the clear text is still in the WAL's earlier frames

@@ -42,6 +42,7 @@ from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect
 from storage.privacy import Vault
+from storage.tables import new_id
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +269,8 @@ def add_schedule(
             "is what a villager reads; choose another day or half-day, or remove that one"
         )
     with db.atomic():
-        schedule_id = (
-            db["tip_schedules"]
-            .insert(
+        schedule_id = new_id(
+            db.table("tip_schedules").insert(
                 {
                     "scope_type": scope_type,
                     "scope_value": scope_value.strip(),
@@ -281,10 +281,9 @@ def add_schedule(
                     "active": 1,
                 }
             )
-            .last_pk
         )
         job_id = f"tips-{schedule_id}"
-        db["tip_schedules"].update(schedule_id, {"job_id": job_id})
+        db.table("tip_schedules").update(schedule_id, {"job_id": job_id})
     scheduler.add_job(
         "bot.outreach.scheduler:run_schedule",
         CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=TIMEZONE),
@@ -339,7 +338,7 @@ def list_schedules(db: sqlite_utils.Database, scheduler: BaseScheduler) -> list[
 def remove_schedule(db: sqlite_utils.Database, scheduler: BaseScheduler, schedule_id: int) -> None:
     row = schedule(db, scheduler, schedule_id)
     with db.atomic():
-        db["tip_schedules"].update(schedule_id, {"active": 0})
+        db.table("tip_schedules").update(schedule_id, {"active": 0})
     if row["next_run"] is not None:
         scheduler.remove_job(row["job_id"])
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 import responses
 from accounts import audit
@@ -165,8 +166,8 @@ def _county_campaigns() -> list[dict[str, Any]]:
             ids = groups.resolve_scope(db, c["scope_type"], c["scope_value"])
         except groups.ScopeError:
             continue
-        counties = {groups.get_group(db, i)["county"] for i in ids[:1]}
-        if counties == {_county()}:
+        group = groups.get_group(db, ids[0]) if ids else None
+        if group is not None and group["county"] == _county():
             mine.append(c)
     return mine[:30]
 
@@ -193,7 +194,7 @@ def index() -> str:
 
 @bp.post("/import")
 @login_required
-def import_csv():
+def import_csv() -> ResponseReturnValue:
     _require_supervisor()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -235,7 +236,7 @@ def import_csv():
 
 @bp.post("/run")
 @login_required
-def run_now():
+def run_now() -> ResponseReturnValue:
     scope = _own_scope("group", request.form.get("group_id", ""))
     planned = campaigns.plan(
         get_db(),
@@ -268,7 +269,7 @@ def _alert_form() -> tuple[str, str, str, bool]:
 
 @bp.post("/alert/preview")
 @login_required
-def alert_preview():
+def alert_preview() -> ResponseReturnValue:
     scope_type, scope_value, text, urgent = _alert_form()
     try:
         shown = alerts.preview(get_db(), scope_type, scope_value, text, urgent=urgent)
@@ -280,7 +281,7 @@ def alert_preview():
 
 @bp.post("/alert/send")
 @login_required
-def alert_send():
+def alert_send() -> ResponseReturnValue:
     scope_type, scope_value, text, urgent = _alert_form()
     report_id = request.form.get("report_id", type=int)
     # Only a report this officer may open can be named (404 like the report pages).

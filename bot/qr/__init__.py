@@ -77,7 +77,10 @@ def _pool() -> Any:
 
     from bot.qr.workers import pool_for
 
-    return pool_for(current_app._get_current_object()) if has_app_context() else None
+    if not has_app_context():
+        return None
+    # current_app is a LocalProxy that Flask types as Flask; the pool is keyed by the app.
+    return pool_for(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def analyse_photo(data: bytes, sender: str | None = None) -> Photo:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zxingcpp
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def register_analyser(name: str, analyser: Callable[[Image.Image], Any]) -> None
     ANALYSERS[name] = analyser
 
 
-def decoded_bytes(image: Image.Image) -> int:
+def decoded_bytes(image: ImageFile.ImageFile) -> int:
     """What decoding ``image`` would write, from its header alone."""
     per_pixel = _MODE_BYTES.get(image.mode, 4)
     raw = " ".join(str(getattr(tile, "args", "")) for tile in (image.tile or []))
@@ -106,7 +106,9 @@ def analyse(data: bytes) -> Photo:
         image = image.convert("RGB")
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE))
-    formats = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode]
+    formats = zxingcpp.BarcodeFormats(
+        [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode]
+    )
     results = zxingcpp.read_barcodes(image, formats=formats)
     codes = [r.text for r in results if r.valid and r.text][:MAX_CODES]
     photo = Photo(image, source_format, codes)

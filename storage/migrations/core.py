@@ -8,7 +8,7 @@ import sqlite_utils
 
 def _001_conversations(db: sqlite_utils.Database) -> None:
     # sender_hash is HMAC(sender); the raw number or openid is never stored here.
-    db["conversations"].create(
+    db.table("conversations").create(
         {
             "sender_hash": str,
             "channel": str,
@@ -17,7 +17,7 @@ def _001_conversations(db: sqlite_utils.Database) -> None:
         },
         pk="sender_hash",
     )
-    db["messages"].create(
+    db.table("messages").create(
         {
             "id": int,
             "sender_hash": str,
@@ -30,10 +30,10 @@ def _001_conversations(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["messages"].create_index(["sender_hash", "id"])
+    db.table("messages").create_index(["sender_hash", "id"])
     # Providers retry (Twilio on errors, WeChat three times in 15 s): the first
     # answer is stored and replayed so a retry never produces a second reply.
-    db["inbound_seen"].create(
+    db.table("inbound_seen").create(
         {
             "provider": str,
             "message_id": str,
@@ -45,7 +45,7 @@ def _001_conversations(db: sqlite_utils.Database) -> None:
 
 
 def _002_subscribers(db: sqlite_utils.Database) -> None:
-    db["subscribers"].create(
+    db.table("subscribers").create(
         {
             "id": int,
             "contact_hash": str,  # HMAC of the phone number or openid
@@ -63,7 +63,7 @@ def _002_subscribers(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["subscribers"].create_index(["contact_hash"], unique=True)
+    db.table("subscribers").create_index(["contact_hash"], unique=True)
 
 
 MIGRATIONS = [

@@ -13,7 +13,7 @@ import sqlite_utils
 
 
 def _001_incidents(db: sqlite_utils.Database) -> None:
-    db["report_links"].create(
+    db.table("report_links").create(
         {
             "id": int,
             "report_id": int,
@@ -28,15 +28,15 @@ def _001_incidents(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("report_id", "reports", "id")],
     )
-    db["report_links"].create_index(["report_id", "kind", "key"], unique=True)
-    db["report_links"].create_index(["kind", "key", "at"])
-    db["report_clusters"].create(
+    db.table("report_links").create_index(["report_id", "kind", "key"], unique=True)
+    db.table("report_links").create_index(["kind", "key", "at"])
+    db.table("report_clusters").create(
         {"report_id": int, "cluster_id": int, "joined_at": str},
         pk="report_id",
         foreign_keys=[("report_id", "reports", "id")],
     )
-    db["report_clusters"].create_index(["cluster_id"])
-    db["incidents"].create(
+    db.table("report_clusters").create_index(["cluster_id"])
+    db.table("incidents").create(
         {
             "id": int,
             "cluster_id": int,  # NULL once merged into another incident
@@ -59,8 +59,8 @@ def _001_incidents(db: sqlite_utils.Database) -> None:
         "CREATE UNIQUE INDEX idx_incidents_cluster ON incidents (cluster_id)"
         " WHERE cluster_id IS NOT NULL"
     )
-    db["incidents"].create_index(["status"])
-    db["incident_alerts"].create(
+    db.table("incidents").create_index(["status"])
+    db.table("incident_alerts").create(
         {
             "id": int,
             "incident_id": int,
@@ -72,7 +72,7 @@ def _001_incidents(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["incident_alerts"].create_index(["incident_id", "alert_id"], unique=True)
+    db.table("incident_alerts").create_index(["incident_id", "alert_id"], unique=True)
 
 
 MIGRATIONS = [

@@ -23,7 +23,7 @@ _PRIORITY = {"alert": 30, "report_update": 20, "scam_verdict": 10, "tip": 0}
 
 
 def _001_outbox_kinds(db: sqlite_utils.Database) -> None:
-    outbox = db["outbox"]
+    outbox = db.table("outbox")
     for column in (
         "kind",
         "contact_hash",
@@ -67,7 +67,7 @@ def _002_late_answers_from_wechat_pending(db: sqlite_utils.Database) -> None:
         " WHERE p.status IN ('pending', 'failed', 'sending') AND u.openid_enc IS NOT NULL"
     ).fetchall()
     for row_id, key, openid_hash, replies, status, attempts, error, enc, masked in rows:
-        db["outbox"].insert(
+        db.table("outbox").insert(
             {
                 "idem_key": f"late:wechat:{key or row_id}",
                 "kind": "late_answer",
@@ -88,7 +88,7 @@ def _002_late_answers_from_wechat_pending(db: sqlite_utils.Database) -> None:
             },
             ignore=True,
         )
-    db["wechat_pending"].drop()
+    db.table("wechat_pending").drop()
 
 
 MIGRATIONS = [

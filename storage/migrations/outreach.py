@@ -12,7 +12,7 @@ import sqlite_utils
 
 def _001_groups(db: sqlite_utils.Database) -> None:
     # "groups" is an SQL keyword (window functions), hence village_groups.
-    db["village_groups"].create(
+    db.table("village_groups").create(
         {
             "id": int,
             "county": str,
@@ -23,14 +23,14 @@ def _001_groups(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"county", "township", "village"},
     )
-    db["village_groups"].create_index(["county", "township", "village"], unique=True)
-    db["village_groups"].create_index(["village"])
+    db.table("village_groups").create_index(["county", "township", "village"], unique=True)
+    db.table("village_groups").create_index(["village"])
     # Why a subscriber stopped: "sms" (they texted T), "carrier:21610" (opted out at
     # the carrier), so a dashboard can tell the two apart.
-    db["subscribers"].add_column("opt_out_reason", str)
-    db["subscribers"].create_index(["group_id", "status"])
+    db.table("subscribers").add_column("opt_out_reason", str)
+    db.table("subscribers").create_index(["group_id", "status"])
     # Append-only consent history; subscribers.consent_* holds only the latest.
-    db["consents"].create(
+    db.table("consents").create(
         {
             "id": int,
             "subscriber_id": int,
@@ -44,11 +44,11 @@ def _001_groups(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("subscriber_id", "subscribers", "id")],
     )
-    db["consents"].create_index(["subscriber_id"])
+    db.table("consents").create_index(["subscriber_id"])
 
 
 def _002_campaigns_outbox(db: sqlite_utils.Database) -> None:
-    db["campaigns"].create(
+    db.table("campaigns").create(
         {
             "id": int,
             "key": str,  # idempotency key of the campaign itself (one per schedule per day)
@@ -65,8 +65,8 @@ def _002_campaigns_outbox(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["campaigns"].create_index(["key"], unique=True)
-    db["outbox"].create(
+    db.table("campaigns").create_index(["key"], unique=True)
+    db.table("outbox").create(
         {
             "id": int,
             "campaign_id": int,
@@ -92,20 +92,20 @@ def _002_campaigns_outbox(db: sqlite_utils.Database) -> None:
         defaults={"status": "pending", "attempts": 0, "urgent": 0},
         foreign_keys=[("campaign_id", "campaigns", "id")],
     )
-    db["outbox"].create_index(["idem_key"], unique=True)
+    db.table("outbox").create_index(["idem_key"], unique=True)
     # Claims walk pending rows in id order (urgent ones first) and stop after a batch.
-    db["outbox"].create_index(["status", "urgent", "id"])
-    db["outbox"].create_index(["campaign_id", "status"])
-    db["outbox"].create_index(["provider_id"])
+    db.table("outbox").create_index(["status", "urgent", "id"])
+    db.table("outbox").create_index(["campaign_id", "status"])
+    db.table("outbox").create_index(["provider_id"])
     # Tips a subscriber got in the current rotation; cleared for them when all were sent.
-    db["tip_history"].create(
+    db.table("tip_history").create(
         {"subscriber_id": int, "tip_id": str, "campaign_id": int, "sent_at": str},
         pk=("subscriber_id", "tip_id"),
     )
 
 
 def _003_alerts_schedules(db: sqlite_utils.Database) -> None:
-    db["alerts"].create(
+    db.table("alerts").create(
         {
             "id": int,
             "campaign_id": int,
@@ -121,7 +121,7 @@ def _003_alerts_schedules(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     # What a schedule means to people; APScheduler's table holds when it runs next.
-    db["tip_schedules"].create(
+    db.table("tip_schedules").create(
         {
             "id": int,
             "job_id": str,
@@ -135,21 +135,21 @@ def _003_alerts_schedules(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["tip_schedules"].create_index(["job_id"], unique=True)
+    db.table("tip_schedules").create_index(["job_id"], unique=True)
 
 
 def _004_wechat_push(db: sqlite_utils.Database) -> None:
     # A WeChat follower may give a phone number for SMS fallback (pushes outside the
     # 48-hour window). Same rule as every contact: hash for lookup, encrypted for use.
-    db["subscribers"].add_column("phone_hash", str)
-    db["subscribers"].add_column("phone_enc", str)
-    db["subscribers"].add_column("phone_masked", str)
-    db["subscribers"].create_index(["phone_hash"])  # not unique: a family shares a phone
+    db.table("subscribers").add_column("phone_hash", str)
+    db.table("subscribers").add_column("phone_enc", str)
+    db.table("subscribers").add_column("phone_masked", str)
+    db.table("subscribers").create_index(["phone_hash"])  # not unique: a family shares a phone
     # The channel a row is (now) sent through: the subscriber's at planning; a WeChat row
     # switches to "sms" when WeChat refuses it and there is a number (fallback_reason
     # then says why). Status gains "undeliverable": no channel could take it.
-    db["outbox"].add_column("channel", str)
-    db["outbox"].add_column("fallback_reason", str)
+    db.table("outbox").add_column("channel", str)
+    db.table("outbox").add_column("fallback_reason", str)
     db.execute("UPDATE outbox SET channel = 'sms' WHERE channel IS NULL")
 
 

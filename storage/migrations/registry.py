@@ -7,7 +7,7 @@ import sqlite_utils
 
 
 def _001_activities(db: sqlite_utils.Database) -> None:
-    db["registry_activities"].create(
+    db.table("registry_activities").create(
         {
             "id": int,
             "code": str,  # canonical authorisation code, YB-450881-2025-0001
@@ -33,9 +33,9 @@ def _001_activities(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["registry_activities"].create_index(["code"], unique=True)
-    db["registry_activities"].create_index(["county", "end_date"])
-    db["registry_members"].create(
+    db.table("registry_activities").create_index(["code"], unique=True)
+    db.table("registry_activities").create_index(["county", "end_date"])
+    db.table("registry_members").create(
         {
             "id": int,
             "activity_id": int,
@@ -46,9 +46,9 @@ def _001_activities(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("activity_id", "registry_activities", "id")],
     )
-    db["registry_members"].create_index(["work_id_hash"])
-    db["registry_members"].create_index(["activity_id"])
-    db["registry_forged_codes"].create(
+    db.table("registry_members").create_index(["work_id_hash"])
+    db.table("registry_members").create_index(["activity_id"])
+    db.table("registry_forged_codes").create(
         {
             "code": str,
             "county": str,

@@ -7,7 +7,7 @@ import sqlite_utils
 
 
 def _001_reports(db: sqlite_utils.Database) -> None:
-    db["stations"].create(
+    db.table("stations").create(
         {
             "code": str,  # the station's short code, e.g. GP-JT
             "name": str,
@@ -17,7 +17,7 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         },
         pk="code",
     )
-    db["jurisdictions"].create(
+    db.table("jurisdictions").create(
         {
             "id": int,
             "province": str,
@@ -32,9 +32,9 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("station_code", "stations", "code")],
     )
-    db["jurisdictions"].create_index(["county", "township", "village"], unique=True)
-    db["jurisdictions"].create_index(["village_norm"])
-    db["reports"].create(
+    db.table("jurisdictions").create_index(["county", "township", "village"], unique=True)
+    db.table("jurisdictions").create_index(["village_norm"])
+    db.table("reports").create(
         {
             "id": int,
             "ref": str,  # R7Q4K: what the reporter quotes
@@ -72,11 +72,11 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["reports"].create_index(["ref"], unique=True)
-    db["reports"].create_index(["station_code", "status"])
-    db["reports"].create_index(["county", "status"])
-    db["reports"].create_index(["contact_hash"])
-    db["report_messages"].create(
+    db.table("reports").create_index(["ref"], unique=True)
+    db.table("reports").create_index(["station_code", "status"])
+    db.table("reports").create_index(["county", "status"])
+    db.table("reports").create_index(["contact_hash"])
+    db.table("report_messages").create(
         {
             "id": int,
             "report_id": int,
@@ -87,8 +87,8 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("report_id", "reports", "id")],
     )
-    db["report_messages"].create_index(["report_id", "id"])
-    db["attachments"].create(
+    db.table("report_messages").create_index(["report_id", "id"])
+    db.table("attachments").create(
         {
             "id": int,
             "report_id": int,
@@ -99,8 +99,8 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("report_id", "reports", "id")],
     )
-    db["attachments"].create_index(["report_id"])
-    db["report_notes"].create(
+    db.table("attachments").create_index(["report_id"])
+    db.table("report_notes").create(
         {
             "id": int,
             "report_id": int,
@@ -111,8 +111,8 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("report_id", "reports", "id")],
     )
-    db["report_notes"].create_index(["report_id"])
-    db["cadres"].create(
+    db.table("report_notes").create_index(["report_id"])
+    db.table("cadres").create(
         {
             "id": int,
             "phone_hash": str,
@@ -125,8 +125,8 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["cadres"].create_index(["phone_hash"], unique=True)
-    db["officers"].create(
+    db.table("cadres").create_index(["phone_hash"], unique=True)
+    db.table("officers").create(
         {
             "id": int,
             "username": str,
@@ -143,8 +143,8 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("station_code", "stations", "code")],
     )
-    db["officers"].create_index(["username"], unique=True)
-    db["audit_log"].create(
+    db.table("officers").create_index(["username"], unique=True)
+    db.table("audit_log").create(
         {
             "id": int,
             "at": str,
@@ -157,20 +157,20 @@ def _001_reports(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["audit_log"].create_index(["report_id"])
+    db.table("audit_log").create_index(["report_id"])
 
 
 def _002_officer_sessions(db: sqlite_utils.Database) -> None:
     # Stored in the session cookie at login and compared on every request: raising it
     # (logout, deactivation, new password) ends the officer's sessions everywhere.
-    db["officers"].add_column("session_version", int, not_null_default=0)
+    db.table("officers").add_column("session_version", int, not_null_default=0)
 
 
 def _003_report_source(db: sqlite_utils.Database) -> None:
     # "provider:message id" of the message that opened the report: a message handled
     # again after a crash (the provider retries it) finds its report instead of filing
     # a second one.
-    db["reports"].add_column("source", str)
+    db.table("reports").add_column("source", str)
     db.execute(
         "CREATE UNIQUE INDEX idx_reports_source ON reports (source) WHERE source IS NOT NULL"
     )

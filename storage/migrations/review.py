@@ -11,7 +11,7 @@ import sqlite_utils
 
 
 def _review_items(db: sqlite_utils.Database) -> None:
-    db["review_items"].create(
+    db.table("review_items").create(
         {
             "id": int,
             "text": str,
@@ -28,8 +28,8 @@ def _review_items(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"text", "text_key", "reason", "created_at"},
     )
-    db["review_items"].create_index(["text_key"])
-    db["review_items"].create_index(["reviewed_at", "created_at"])
+    db.table("review_items").create_index(["text_key"])
+    db.table("review_items").create_index(["reviewed_at", "created_at"])
 
 
 MIGRATIONS = [("review_001_items", _review_items)]

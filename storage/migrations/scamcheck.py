@@ -11,13 +11,13 @@ def _001_seen(db: sqlite_utils.Database) -> None:
     # One row per distinct message (near-duplicates share it). ``text`` is the
     # normalised form with every run of digits masked: the scam's words, never a
     # recipient's number or code.
-    db["scam_messages"].create(
+    db.table("scam_messages").create(
         {"id": int, "text": str, "first_seen_at": str, "last_seen_at": str},
         pk="id",
     )
-    db["scam_messages"].create_index(["last_seen_at"])
+    db.table("scam_messages").create_index(["last_seen_at"])
     # One row per (message, villager, day): counts only, never shown who.
-    db["scam_sightings"].create(
+    db.table("scam_sightings").create(
         {
             "id": int,
             "message_id": int,
@@ -30,15 +30,15 @@ def _001_seen(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("message_id", "scam_messages", "id")],
     )
-    db["scam_sightings"].create_index(["message_id", "sender_hash", "day"], unique=True)
-    db["scam_sightings"].create_index(["seen_at"])
+    db.table("scam_sightings").create_index(["message_id", "sender_hash", "day"], unique=True)
+    db.table("scam_sightings").create_index(["seen_at"])
 
 
 def _002_verdicts(db: sqlite_utils.Database) -> None:
     # A number, link, message or team code the police (or bureau, for codes) marked.
     # ``key`` is Vault.hash of the canonical value for numbers and links (as report
     # keys are), the message id for messages, the code itself for team codes.
-    db["scam_verdicts"].create(
+    db.table("scam_verdicts").create(
         {
             "id": int,
             "kind": str,  # phone / url / message / code
@@ -50,9 +50,9 @@ def _002_verdicts(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["scam_verdicts"].create_index(["kind", "key"], unique=True)
+    db.table("scam_verdicts").create_index(["kind", "key"], unique=True)
     # Who asked about what: to send each of them one notice when a verdict comes.
-    db["scam_asks"].create(
+    db.table("scam_asks").create(
         {
             "id": int,
             "kind": str,
@@ -66,14 +66,14 @@ def _002_verdicts(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["scam_asks"].create_index(["kind", "key", "sender_hash"], unique=True)
-    db["scam_asks"].create_index(["asked_at"])
+    db.table("scam_asks").create_index(["kind", "key", "sender_hash"], unique=True)
+    db.table("scam_asks").create_index(["asked_at"])
 
 
 def _003_feedback(db: sqlite_utils.Database) -> None:
     # "Did this help?" after a verdict: 1 有用 / 2 没用. 没用 rows are what supervisors
     # review (the message as the bot judged it, digits masked).
-    db["scam_feedback"].create(
+    db.table("scam_feedback").create(
         {
             "id": int,
             "helpful": int,
@@ -86,7 +86,7 @@ def _003_feedback(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["scam_feedback"].create_index(["helpful", "reviewed_at"])
+    db.table("scam_feedback").create_index(["helpful", "reviewed_at"])
 
 
 MIGRATIONS = [

@@ -10,7 +10,7 @@ def _001_wechat(db: sqlite_utils.Database) -> None:
     # One row per follower (openid_hash = HMAC of the openid; never the openid in clear).
     # WeChat lets an account message a follower only within 48 hours of the follower's
     # last message, and only a few times per window: both are tracked here.
-    db["wechat_users"].create(
+    db.table("wechat_users").create(
         {
             "openid_hash": str,
             "openid_enc": str,  # encrypted, to send the customer-service messages
@@ -23,7 +23,7 @@ def _001_wechat(db: sqlite_utils.Database) -> None:
     )
     # Getting a new access token invalidates the old one after 5 minutes: the web
     # server, the scheduler and the CLI share one token through this table.
-    db["wechat_tokens"].create(
+    db.table("wechat_tokens").create(
         {
             "appid": str,
             "token_enc": str,  # Fernet-encrypted access token
@@ -31,7 +31,7 @@ def _001_wechat(db: sqlite_utils.Database) -> None:
         },
         pk="appid",
     )
-    db["wechat_pending"].create(
+    db.table("wechat_pending").create(
         {
             "id": int,
             "msg_key": str,  # the provider message key (MsgId or event hash)
@@ -44,14 +44,14 @@ def _001_wechat(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["wechat_pending"].create_index(["status"])
+    db.table("wechat_pending").create_index(["status"])
 
 
 def _002_pending_retry(db: sqlite_utils.Database) -> None:
     # Late answers that failed were retried (bot.channels.wechat_api.retry_pending, gone): a row
     # is claimed (status 'sending' + claim_token) in one UPDATE before it is sent, so two
     # retry runs never send one answer twice. 'undeliverable' = a permanent WeChat refusal.
-    table = db["wechat_pending"]
+    table = db.table("wechat_pending")
     table.add_column("attempts", int, not_null_default=0)
     table.add_column("next_attempt_at", float)  # epoch seconds; NULL = due now
     table.add_column("claim_token", str)
