@@ -110,10 +110,10 @@ def plan(
             if kind == "tip":
                 per_row_tip = _rotate(db, chunk, tip_id, order, campaign_id, stamp)
             db.conn.executemany(
-                "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
+                "INSERT INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
                 "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, "
                 "channel) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, "
-                "(SELECT channel FROM subscribers WHERE id = ?))",
+                "(SELECT channel FROM subscribers WHERE id = ?)) ON CONFLICT DO NOTHING",
                 [
                     (
                         campaign_id,
@@ -156,8 +156,9 @@ def _rotate(
             [_json_ids(restart)],
         )
     db.conn.executemany(
-        "INSERT OR REPLACE INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "
-        "VALUES (?, ?, ?, ?)",
+        "INSERT INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (subscriber_id, tip_id) DO UPDATE"
+        " SET campaign_id = excluded.campaign_id, sent_at = excluded.sent_at",
         [(sid, tid, campaign_id, stamp) for sid, tid in zip(chunk, chosen, strict=True)],
     )
     return chosen
