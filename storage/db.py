@@ -125,6 +125,17 @@ def location(url_or_path: str | Path) -> str:
     return text
 
 
+def sqlalchemy_url(where: str | Path) -> str:
+    """The same database as a SQLAlchemy URL (the APScheduler job store): SQLAlchemy 1.4
+    drives PostgreSQL through psycopg2, SQLite through the standard module."""
+    import re
+
+    text = location(where)
+    if is_postgres(text):
+        return re.sub(r"^postgres(ql)?(\+[a-z0-9]+)?://", "postgresql+psycopg2://", text)
+    return f"sqlite:///{text}"
+
+
 def location_of(db: Any) -> str:
     """Where ``db`` was opened (for another thread to open its own connection)."""
     if getattr(db, "location", ""):

@@ -427,7 +427,7 @@ def scheduler_cli() -> None:
     rt = scheduler.runtime_from_config(env.config, env.vault)
     click.echo(f"scheduler on {env.config['HOTLINE_DB']} (Ctrl-C stops)")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start(rt, blocking=True)
+        scheduler.lead(rt, blocking=True)
 
 
 COMMANDS = (groups_cli, tips_cli, alert_cli, outbox_cli, scheduler_cli)
