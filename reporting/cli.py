@@ -28,7 +28,11 @@ def _var() -> Path:
 
 
 def open_db() -> sqlite_utils.Database:
-    return connect(os.environ.get("HOTLINE_DB") or _var() / "hotline.db")
+    return connect(
+        os.environ.get("HOTLINE_DATABASE_URL")
+        or os.environ.get("HOTLINE_DB")
+        or _var() / "hotline.db"
+    )
 
 
 def open_vault() -> Vault:
