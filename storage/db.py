@@ -221,6 +221,8 @@ def get_db() -> sqlite_utils.Database:
         idle = _idle(current_app)
         db = getattr(idle, "db", None)
         idle.db = None  # a nested app context on this thread opens its own
+        if db is not None and getattr(db.conn, "closed", False):
+            db = None  # PostgreSQL restarted under a kept connection: open a new one
         if db is None:
             db = connect(current_app.config["HOTLINE_DB"], migrate_schema=False)
         g.db = db

@@ -236,6 +236,11 @@ class Connection:
         self.raw = raw
 
     @property
+    def closed(self) -> bool:
+        """True once the connection is gone (closed, or lost: a server restart)."""
+        return self.raw.closed
+
+    @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 

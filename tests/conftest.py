@@ -71,7 +71,14 @@ def pytest_configure(config):
 def pytest_generate_tests(metafunc):
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     marked = metafunc.definition.get_closest_marker("database") is not None
-    if "database_url" in metafunc.fixturenames and (module in DATABASE_MODULES or marked):
+    chosen = any(
+        "database_url" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")
+    )  # a test that names its engines itself (PostgreSQL only, say)
+    if (
+        "database_url" in metafunc.fixturenames
+        and (module in DATABASE_MODULES or marked)
+        and not chosen
+    ):
         metafunc.parametrize("database_url", ENGINES, indirect=True)
 
 
