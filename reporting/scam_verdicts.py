@@ -292,7 +292,8 @@ def incident_keys(db: sqlite_utils.Database, report_ids: list[int]) -> list[dict
     """The numbers and links of an incident's reports, one row each (with one of its
     reports to post the verdict to), their verdict and how many villagers asked."""
     rows = db.execute(
-        "SELECT min(l.id), min(l.report_id), l.kind, min(l.display), v.status,"
+        # max(v.status): one verdict per key; a bare column would be SQLite-only SQL.
+        "SELECT min(l.id), min(l.report_id), l.kind, min(l.display), max(v.status),"
         " (SELECT count(*) FROM scam_asks a WHERE a.kind = l.kind AND a.key = l.key)"
         " FROM report_links l LEFT JOIN scam_verdicts v ON v.kind = l.kind AND v.key = l.key"
         " WHERE l.report_id IN (SELECT value FROM json_each(?)) AND l.kind IN ('phone', 'url')"

@@ -85,13 +85,16 @@ _GROUP_CONCAT = re.compile(r"(?i)\bgroup_concat\(\s*(DISTINCT\s+)?([\w.]+)\s*\)"
 _JSON_MARK = "\x00"
 # "? IS NULL" (an optional filter): a NULL parameter has no type for PostgreSQL to infer.
 _PARAM_IS_NULL = re.compile(r"(?i)\?(\s+IS\s+(?:NOT\s+)?NULL)\b")
+# "x IS ?": SQLite's NULL-safe equality, PostgreSQL's IS [NOT] DISTINCT FROM.
+_IS_PARAM = re.compile(r"(?i)\bIS\s+(NOT\s+)?\?")
 
 
 def translate(sql: str) -> tuple[str, tuple[int, ...]]:
     """SQLite SQL as PostgreSQL's: ``?`` placeholders as ``%s`` (a literal ``%``
     doubled) outside quoted strings; ``last_insert_rowid()`` as ``lastval()``;
     ``group_concat(x)`` as ``string_agg(x::text, ',')``; ``? IS NULL`` with the
-    parameter cast to text (a NULL has no type to infer); and ``x IN (SELECT value FROM
+    parameter cast to text (a NULL has no type to infer); ``x IS ?`` as ``x IS NOT
+    DISTINCT FROM ?``; and ``x IN (SELECT value FROM
     json_each(?))`` as ``x = ANY(%s)``, with the positions of the parameters that are
     JSON lists to decode (an index on ``x`` still serves the lookup)."""
     return _translate(sql)
@@ -103,6 +106,9 @@ def _translate(sql: str) -> tuple[str, tuple[int, ...]]:
     sql = _GROUP_CONCAT.sub(lambda m: f"string_agg({m.group(1) or ''}{m.group(2)}::text, ',')", sql)
     sql = re.sub(r"(?i)\blast_insert_rowid\(\)", "lastval()", sql)
     sql = _PARAM_IS_NULL.sub(lambda m: f"CAST(? AS TEXT){m.group(1)}", sql)
+    sql = _IS_PARAM.sub(
+        lambda m: "IS DISTINCT FROM ?" if m.group(1) else "IS NOT DISTINCT FROM ?", sql
+    )
     out: list[str] = []
     json_positions: list[int] = []
     index = 0
@@ -150,6 +156,10 @@ class _NumericLoader(FloatLoader):
 
 
 def _value(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL, which SQLite stores; in the hotline's text (what a
+    # villager typed) it never means anything, and hashes and ciphertexts never hold one.
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
     # What sqlite-utils stores for these: JSON text and ISO text.
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str)
@@ -548,8 +558,13 @@ class PgDatabase:
 
 # SQLite functions the domain SQL calls that PostgreSQL lacks, as SQL functions of the
 # same name and meaning (installed with the schema: storage.schema.migrate).
-# date(timestamp, '+8 hours'): the Beijing day of a stored UTC ISO timestamp.
+# date(timestamp, '+8 hours'): the Beijing day of a stored UTC ISO timestamp;
+# sum(boolean): SQLite counts rows with SUM(a = b) (true is 1); NULL over no rows, as there.
 COMPAT_FUNCTIONS = (
+    "CREATE OR REPLACE FUNCTION hotline_sum_bool(total bigint, flag boolean) RETURNS bigint"
+    " LANGUAGE sql IMMUTABLE AS $$ SELECT COALESCE(total, 0)"
+    " + CASE WHEN flag THEN 1 ELSE 0 END $$",
+    "CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = hotline_sum_bool, STYPE = bigint)",
     "CREATE OR REPLACE FUNCTION date(stamp text, modifier text) RETURNS text"
     " LANGUAGE sql STABLE AS $$ SELECT to_char((stamp::timestamptz AT TIME ZONE 'UTC')"
     " + modifier::interval, 'YYYY-MM-DD') $$",

@@ -42,7 +42,8 @@ def keyword_parser() -> KeywordParser:
 # build (make_app) opens that engine. PostgreSQL: HOTLINE_TEST_DATABASE_URL if set, else
 # a throwaway server from scripts/ensure-postgres, started on first use and stopped at
 # the end of the session; one schema per test. No server: those runs SKIP, unless
-# HOTLINE_TEST_REQUIRE_POSTGRES=1 (CI), where they fail.
+# HOTLINE_TEST_REQUIRE_POSTGRES=1 (CI), where they fail. HOTLINE_TEST_ENGINES=all runs
+# every module's app-based tests on both.
 DATABASE_MODULES = {
     "test_db_reuse",
     "test_pg_storage",
@@ -76,7 +77,9 @@ def pytest_generate_tests(metafunc):
     )  # a test that names its engines itself (PostgreSQL only, say)
     if (
         "database_url" in metafunc.fixturenames
-        and (module in DATABASE_MODULES or marked)
+        and (
+            module in DATABASE_MODULES or marked or os.environ.get("HOTLINE_TEST_ENGINES") == "all"
+        )
         and not chosen
     ):
         metafunc.parametrize("database_url", ENGINES, indirect=True)
