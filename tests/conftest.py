@@ -58,6 +58,11 @@ DATABASE_MODULES = {
     "test_outreach_enrollment",
     "test_review",
     "test_scheduler_leader",
+    "test_reliability_kill",
+    "test_outreach_alerts",
+    "test_outreach_status",
+    "test_sms_receipts",
+    "test_incident_web",
 }
 ENGINES = ("sqlite", "postgresql")
 _current_database_url: str | None = None
