@@ -341,6 +341,7 @@ class Table:
             parts.append(column)
         if pk is not None and single_pk is None:
             parts.append(f"PRIMARY KEY ({', '.join(_ident(c) for c in pk)})")
+        self.db._pk_cache.pop(self.name, None)
         exists = "IF NOT EXISTS " if if_not_exists else ""
         self.db.execute(f"CREATE TABLE {exists}{_ident(self.name)} ({', '.join(parts)})")
         return self
@@ -375,7 +376,7 @@ class Table:
     # -- rows ---------------------------------------------------------------------
     def _pk_columns(self, pk: Any) -> list[str]:
         if pk is None:
-            return self.pks or ["id"]
+            return self._table_pks or ["id"]
         return [pk] if isinstance(pk, str) else list(pk)
 
     def insert(
@@ -454,9 +455,14 @@ class Table:
                         else tuple(record.get(c) for c in returning)
                     )
 
-    @functools.cached_property
+    @property
     def _table_pks(self) -> list[str]:
-        return self.pks
+        # Asked of the catalog once per connection and table: ``db["t"]`` is a new Table
+        # each time, and the schema only changes in migrations (create clears it).
+        cache = self.db._pk_cache
+        if self.name not in cache:
+            cache[self.name] = self.pks
+        return cache[self.name]
 
     def _returning(self, pk: Any) -> list[str]:
         if pk is not None:
@@ -517,6 +523,7 @@ class PgDatabase:
     def __init__(self, raw: psycopg.Connection, location: str) -> None:
         self.conn = Connection(raw)
         self.location = location
+        self._pk_cache: dict[str, list[str]] = {}
 
     def __getitem__(self, name: str) -> Table:
         return Table(self, name)
