@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # A working python3.10 (PATH, pyenv, or $PYTHON310); see scripts/find-python310.
 PY310   := $(shell scripts/find-python310)
 
-.PHONY: setup run test lint format train nlu-report bench bench-pipelines browser nginx clean
+.PHONY: setup run test lint format train nlu-report bench bench-pipelines browser nginx postgres clean
 
 setup: $(STAMP)
 
@@ -39,7 +39,13 @@ browser:
 nginx:
 	@scripts/ensure-nginx
 
-test: train browser nginx
+# The database tests run on SQLite and again on PostgreSQL: tests/conftest.py starts a
+# throwaway server with scripts/ensure-postgres (a unix socket in a temp folder, stopped
+# at the end); HOTLINE_TEST_DATABASE_URL points them at one of your own instead.
+postgres:
+	@scripts/ensure-postgres install
+
+test: train browser nginx postgres
 	$(PYTHON) -m pytest -q
 
 # Every top-level package of the project (not tests/); settings in pyproject.toml [tool.mypy].

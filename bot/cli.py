@@ -282,3 +282,7 @@ cli.add_command(registry_cli)
 from review.cli import nlu_cli  # noqa: E402
 
 cli.add_command(nlu_cli)
+
+from bot.db_cli import db_cli  # noqa: E402
+
+cli.add_command(db_cli)

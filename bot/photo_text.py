@@ -24,7 +24,7 @@ from reporting import scam_verdicts as verdicts
 from scamcheck import ocr, seen
 from scamcheck.replies import answer
 from scamcheck.signals import Judgement, judge, mask_phone
-from storage.db import connect
+from storage.db import connect, location_of
 from storage.privacy import normalise_contact
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def answer_later(dialogue: Dialogue, turn: Turn, readings: list[ocr.Reading | No
     pending = [r.pending for r in readings if r is not None and r.pending is not None]
     if not pending or turn.message.channel not in outbox.PUSH_CHANNELS:
         return False
-    path = dialogue.db.execute("PRAGMA database_list").fetchone()[2]
+    path = location_of(dialogue.db)
     vault, channel, contact = dialogue.vault, turn.message.channel, turn.message.sender
     tail = recipient_tail(turn)
     key = f"late:{turn.source or secrets.token_hex(8)}"

@@ -18,7 +18,7 @@ from storage.privacy import Vault, load_vault
 
 
 def open_db() -> sqlite_utils.Database:
-    # The same settings the app reads (settings/): HOTLINE_VAR, HOTLINE_DB, .env.
+    # The same settings the app reads (settings/): HOTLINE_DATABASE_URL, HOTLINE_DB, .env.
     return connect(settings.db_path())
 
 

@@ -317,8 +317,8 @@ def record_alert(
     stamp = now()
     with db.atomic():
         cursor = db.execute(
-            "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id, scope_value,"
-            " recipients, sent_by, at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO incident_alerts (incident_id, alert_id, scope_value,"
+            " recipients, sent_by, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [incident_id, alert_id, scope_value, recipients, sent_by, stamp],
         )
         if cursor.rowcount:

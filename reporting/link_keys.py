@@ -264,8 +264,8 @@ def store(db: sqlite_utils.Database, vault: Vault, report: dict[str, Any], keys:
     new = 0
     for key in keys:
         cursor = db.execute(
-            "INSERT OR IGNORE INTO report_links (report_id, kind, key, display, at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO report_links (report_id, kind, key, display, at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [report["id"], key.kind, stored_key(vault, key.kind, key.value)]
             + [key.display, at, stamp],
         )

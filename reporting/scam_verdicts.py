@@ -100,8 +100,8 @@ def remember_asks(
                 "INSERT INTO scam_asks (kind, key, sender_hash, channel, contact_enc, asked_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key, sender_hash) DO UPDATE SET"
                 " asked_at = excluded.asked_at, channel = excluded.channel,"
-                " contact_enc = CASE WHEN notified_at IS NULL THEN excluded.contact_enc"
-                " ELSE contact_enc END",
+                " contact_enc = CASE WHEN scam_asks.notified_at IS NULL"
+                " THEN excluded.contact_enc ELSE scam_asks.contact_enc END",
                 [k.kind, k.key, sender_hash, channel, contact_enc, stamp],
             )
 
@@ -137,9 +137,10 @@ def mark(
     by = officer["username"] if officer else "cli"
     with db.atomic():
         db.execute(
-            "INSERT INTO scam_verdicts (kind, key, label, status, by, at) VALUES (?, ?, ?, ?, ?, ?)"
+            'INSERT INTO scam_verdicts (kind, key, label, status, "by", at)'
+            " VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (kind, key) DO UPDATE SET status = excluded.status,"
-            " by = excluded.by, at = excluded.at, label = excluded.label",
+            ' "by" = excluded."by", at = excluded.at, label = excluded.label',
             [key.kind, key.key, key.label, status, by, stamp],
         )
         queued = db.execute(
@@ -291,7 +292,8 @@ def incident_keys(db: sqlite_utils.Database, report_ids: list[int]) -> list[dict
     """The numbers and links of an incident's reports, one row each (with one of its
     reports to post the verdict to), their verdict and how many villagers asked."""
     rows = db.execute(
-        "SELECT min(l.id), min(l.report_id), l.kind, min(l.display), v.status,"
+        # max(v.status): one verdict per key; a bare column would be SQLite-only SQL.
+        "SELECT min(l.id), min(l.report_id), l.kind, min(l.display), max(v.status),"
         " (SELECT count(*) FROM scam_asks a WHERE a.kind = l.kind AND a.key = l.key)"
         " FROM report_links l LEFT JOIN scam_verdicts v ON v.kind = l.kind AND v.key = l.key"
         " WHERE l.report_id IN (SELECT value FROM json_each(?)) AND l.kind IN ('phone', 'url')"

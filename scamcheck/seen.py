@@ -111,8 +111,8 @@ def record(
             db.table("scam_messages").update(message_id, {"last_seen_at": stamp})
         day = dt.datetime.now(BEIJING).date().isoformat()
         db.execute(
-            "INSERT OR IGNORE INTO scam_sightings "
-            "(message_id, sender_hash, village, channel, day, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO scam_sightings (message_id, sender_hash, village, channel, day,"
+            " seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [message_id, sender_hash, village, channel, day, stamp],
         )
     return counts(db, message_id)

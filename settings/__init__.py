@@ -25,6 +25,11 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "folder for the database, keys, uploads and reviewed NLU examples (git-ignored)",
     ),
     "HOTLINE_DB": (None, "SQLite database file (default: $HOTLINE_VAR/hotline.db)"),
+    "HOTLINE_DATABASE_URL": (
+        None,
+        "`sqlite:///path` or `postgresql://user@host/db` (wins over HOTLINE_DB;"
+        " README, When to move to PostgreSQL)",
+    ),
     "HOTLINE_MODEL_DIR": ("models", "where `hotline train` puts the Rasa NLU model"),
     "HOTLINE_PUBLIC_URL": (
         "http://127.0.0.1:5000",
@@ -185,8 +190,13 @@ def var_dir(config: Mapping[str, Any] | None = None) -> Path:
 
 
 def db_path(config: Mapping[str, Any] | None = None) -> str:
-    """``HOTLINE_DB``, default ``$HOTLINE_VAR/hotline.db``."""
-    return str(value("HOTLINE_DB", config) or var_dir(config) / "hotline.db")
+    """What ``storage.db.connect`` opens: ``HOTLINE_DATABASE_URL`` when set, else
+    ``HOTLINE_DB``, default ``$HOTLINE_VAR/hotline.db``."""
+    return str(
+        value("HOTLINE_DATABASE_URL", config)
+        or value("HOTLINE_DB", config)
+        or var_dir(config) / "hotline.db"
+    )
 
 
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -198,7 +208,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         config[name] = overrides.get(name, os.environ.get(name, default))
     var = var_dir(config)
     config["HOTLINE_VAR"] = var
-    config["HOTLINE_DB"] = str(config["HOTLINE_DB"] or var / "hotline.db")
+    # One location string for every opener (storage.db.connect): a file path, or the
+    # PostgreSQL URL as it is.
+    url = str(config["HOTLINE_DATABASE_URL"] or "")
+    if url.startswith("sqlite:///"):
+        url = url[len("sqlite:///") :]
+    config["HOTLINE_DB"] = str(url or config["HOTLINE_DB"] or var / "hotline.db")
     model_dir = Path(config["HOTLINE_MODEL_DIR"])
     config["HOTLINE_MODEL_DIR"] = model_dir if model_dir.is_absolute() else ROOT / model_dir
     config["SECRET_KEY"] = config.pop("HOTLINE_SECRET_KEY") or _dev_secret(var)

@@ -1,5 +1,11 @@
 """The one place that opens the database.
 
+``connect(location)``: a file path or ``sqlite:///path`` opens SQLite through
+sqlite-utils (the embedded default); a ``postgresql://`` URL opens PostgreSQL through
+psycopg 3 behind the same API (storage/pg.py says why an adapter). ``db.dialect`` is
+"sqlite" or "postgresql" and ``db.location`` what ``connect`` was given, so a worker
+thread can open its own connection to the same database.
+
 SQLite in WAL mode with a busy timeout: the web server, the scheduler and the CLI
 may all touch the file at the same time, so every connection is opened the same way.
 
@@ -110,6 +116,8 @@ class Database(sqlite_utils.Database):
     handler would sleep in growing steps of up to 100 ms (seconds of p99 at 10 senders,
     docs/benchmarks.md). Other processes (the CLI) still meet the busy timeout."""
 
+    dialect = "sqlite"
+    location = ""
     write_lock: threading.RLock | None = None
     write_file: str | None = None  # the database file, for the cross-process lock
 
@@ -174,9 +182,52 @@ class Database(sqlite_utils.Database):
             raise
 
 
-def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
-    """Open (and if needed create and migrate) the hotline database at ``path``."""
-    path = Path(path)
+def location(url_or_path: str | Path) -> str:
+    """What ``connect`` takes, from a HOTLINE_DATABASE_URL or a file path: a PostgreSQL
+    URL as it is, ``sqlite:///path`` as the path."""
+    text = str(url_or_path)
+    if text.startswith("sqlite:///"):
+        return text[len("sqlite:///") :] or ":memory:"
+    if text.startswith("sqlite://"):
+        return ":memory:"
+    return text
+
+
+def sqlalchemy_url(where: str | Path) -> str:
+    """The same database as a SQLAlchemy URL (the APScheduler job store): SQLAlchemy 1.4
+    drives PostgreSQL through psycopg2, SQLite through the standard module."""
+    import re
+
+    text = location(where)
+    if is_postgres(text):
+        return re.sub(r"^postgres(ql)?(\+[a-z0-9]+)?://", "postgresql+psycopg2://", text)
+    return f"sqlite:///{text}"
+
+
+def location_of(db: Any) -> str:
+    """Where ``db`` was opened (for another thread to open its own connection)."""
+    if getattr(db, "location", ""):
+        return db.location
+    return db.execute("PRAGMA database_list").fetchone()[2]
+
+
+def is_postgres(location: str | Path) -> bool:
+    from storage import pg
+
+    return pg.is_postgres_url(str(location))
+
+
+def connect(path: str | Path, *, migrate_schema: bool = True) -> Any:
+    """Open (and if needed create and migrate) the hotline database at ``path``: a file
+    path, ``sqlite:///path`` or a ``postgresql://`` URL."""
+    if is_postgres(path):
+        from storage import pg
+
+        pgdb = pg.connect(str(path))
+        if migrate_schema:
+            migrate(pgdb)
+        return pgdb
+    path = Path(location(path))
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
         # Created private like the keys; SQLite gives its -wal and -shm the same mode.
@@ -191,6 +242,7 @@ def connect(path: str | Path, *, migrate_schema: bool = True) -> Database:
     # or a purged report must not survive in the file (some SQLite builds default off).
     conn.execute("PRAGMA secure_delete = ON")
     db = Database(conn)
+    db.location = str(path)
     db.write_lock = _write_lock(str(path.resolve()) if str(path) != ":memory:" else str(id(db)))
     if str(path) != ":memory:":
         db.write_file = str(path.resolve())
@@ -210,7 +262,10 @@ def checkpoint(db: sqlite_utils.Database) -> bool:
     """Copy the WAL into the database and truncate it: after personal data is masked
     or purged, the old pages (clear text) must not stay in the -wal file until SQLite's
     next automatic checkpoint. False when it could not complete (readers still on old
-    pages, or called inside a transaction): the next checkpoint finishes the job."""
+    pages, or called inside a transaction): the next checkpoint finishes the job.
+    PostgreSQL: nothing to do here (its WAL is recycled by the server)."""
+    if getattr(db, "dialect", "sqlite") != "sqlite":
+        return True
     if db.conn.in_transaction:
         return False
     try:
@@ -236,6 +291,8 @@ def get_db() -> sqlite_utils.Database:
         idle = _idle(current_app)
         db = getattr(idle, "db", None)
         idle.db = None  # a nested app context on this thread opens its own
+        if db is not None and getattr(db.conn, "closed", False):
+            db = None  # PostgreSQL restarted under a kept connection: open a new one
         if db is None:
             db = connect(current_app.config["HOTLINE_DB"], migrate_schema=False)
         g.db = db

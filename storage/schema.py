@@ -46,12 +46,21 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        from storage import pg
+
+        with db.atomic():
+            pg.install_compat(db)
     done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
     for name, apply in MIGRATIONS:
         if name in done:
             continue
         with db.atomic():
+            # Checked again under the write lock: another process (a second worker, a
+            # second machine on PostgreSQL) may have applied it since the read above.
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                continue
             apply(db)
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",

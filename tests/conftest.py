@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,9 +37,122 @@ def keyword_parser() -> KeywordParser:
     return KeywordParser()
 
 
+# The database tests run twice: on SQLite (the default) and on PostgreSQL. These modules
+# (and any test marked ``database``) get the ``database_url`` parameter; every app they
+# build (make_app) opens that engine. PostgreSQL: HOTLINE_TEST_DATABASE_URL if set, else
+# a throwaway server from scripts/ensure-postgres, started on first use and stopped at
+# the end of the session; one schema per test. No server: those runs SKIP, unless
+# HOTLINE_TEST_REQUIRE_POSTGRES=1 (CI), where they fail. HOTLINE_TEST_ENGINES=all runs
+# every module's app-based tests on both.
+DATABASE_MODULES = {
+    "test_db_reuse",
+    "test_pg_storage",
+    "test_outbox_kinds",
+    "test_outreach_outbox",
+    "test_registry",
+    "test_routing",
+    "test_incidents",
+    "test_conversations",
+    "test_police_queue",
+    "test_report_form",
+    "test_outreach_enrollment",
+    "test_review",
+    "test_scheduler_leader",
+    "test_reliability_kill",
+    "test_outreach_alerts",
+    "test_outreach_status",
+    "test_sms_receipts",
+    "test_incident_web",
+}
+ENGINES = ("sqlite", "postgresql")
+_current_database_url: str | None = None
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "database: runs on SQLite and again on PostgreSQL (tests/conftest.py)"
+    )
+
+
+def pytest_generate_tests(metafunc):
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    marked = metafunc.definition.get_closest_marker("database") is not None
+    chosen = any(
+        "database_url" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")
+    )  # a test that names its engines itself (PostgreSQL only, say)
+    if (
+        "database_url" in metafunc.fixturenames
+        and (
+            module in DATABASE_MODULES or marked or os.environ.get("HOTLINE_TEST_ENGINES") == "all"
+        )
+        and not chosen
+    ):
+        metafunc.parametrize("database_url", ENGINES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """The URL of a PostgreSQL database for the session (see DATABASE_MODULES)."""
+    given = os.environ.get("HOTLINE_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    root = Path(__file__).resolve().parent.parent
+    folder = tempfile.mkdtemp(prefix="hotline-pg-")
+    os.chmod(folder, 0o755)  # noqa: S103 - the postgres user (as root) must enter it
+    started = subprocess.run(
+        [str(root / "scripts" / "ensure-postgres"), "start", folder],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if started.returncode != 0:
+        reason = f"PostgreSQL did not start: {started.stderr.strip() or started.returncode}"
+        subprocess.run([str(root / "scripts" / "ensure-postgres"), "stop", folder])
+        if os.environ.get("HOTLINE_TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([str(root / "scripts" / "ensure-postgres"), "stop", folder], timeout=120)
+
+
+def _with_schema(url: str, schema: str) -> str:
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(autouse=True)
+def database_url(request):
+    """None on SQLite (the app's own file in its var/), else a PostgreSQL URL whose
+    search_path is a schema of this test's own, dropped afterwards."""
+    global _current_database_url
+    engine = getattr(request, "param", "sqlite")
+    if engine == "sqlite":
+        yield None
+        return
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    _current_database_url = _with_schema(server, schema)
+    try:
+        yield _current_database_url
+    finally:
+        _current_database_url = None
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute("SET lock_timeout = '10s'")
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def make_app(tmp_path: Path, parser, **overrides):
     os.environ["HOTLINE_HASH_KEY"] = HASH_KEY
     os.environ["HOTLINE_ENCRYPTION_KEY"] = ENCRYPTION_KEY
+    if _current_database_url and "HOTLINE_DB" not in overrides:
+        overrides.setdefault("HOTLINE_DATABASE_URL", _current_database_url)
     config = {
         "HOTLINE_VAR": str(tmp_path / "var"),
         "HOTLINE_PUBLIC_URL": PUBLIC_URL,

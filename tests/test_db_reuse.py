@@ -30,6 +30,8 @@ def test_a_nested_app_context_gets_its_own_connection(degraded_app):
 def test_uncommitted_writes_are_rolled_back_at_teardown(degraded_app):
     with degraded_app.app_context():
         db = get_db()
+        if db.dialect == "postgresql":  # autocommit: a transaction is only ever explicit
+            db.conn.execute("BEGIN")
         db.conn.execute(  # plain sqlite3: opens a transaction (sqlite_utils would commit)
             "INSERT INTO messages (sender_hash, channel, direction, text, created_at) "
             "VALUES ('h', 'sms', 'in', 'half-written', '2025-01-01')"

@@ -44,7 +44,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, var: Path, models: Path) -> None:
+    def __init__(self, var: Path, models: Path, database_url: str | None = None) -> None:
         self.env = {
             **os.environ,
             "HOTLINE_VAR": str(var),
@@ -54,7 +54,10 @@ class Server:
             "HOTLINE_HASH_KEY": HASH_KEY,
             "HOTLINE_ENCRYPTION_KEY": ENCRYPTION_KEY,
             "HOTLINE_SMS_PROVIDER": "console",
+            "PYTHONPATH": str(ROOT),
         }
+        if database_url:  # the run on PostgreSQL (tests/conftest.py)
+            self.env["HOTLINE_DATABASE_URL"] = database_url
         self.var = var
         self.proc: subprocess.Popen | None = None
         self.base = ""
@@ -105,10 +108,10 @@ def signed(number: str, sid: str, body: str) -> tuple[dict, dict]:
     return data, {"X-Twilio-Signature": sig}
 
 
-def test_kill_9_during_report_intake_then_restart_loses_and_doubles_nothing(tmp_path):
+def test_kill_9_during_report_intake_then_restart_loses_and_doubles_nothing(tmp_path, database_url):
     models = tmp_path / "models"
     models.mkdir()
-    server = Server(tmp_path / "var", models)
+    server = Server(tmp_path / "var", models, database_url)
     server.start()
     restarted = threading.Event()
     answered = Counter()  # sender -> messages answered
@@ -165,7 +168,7 @@ def test_kill_9_during_report_intake_then_restart_loses_and_doubles_nothing(tmp_
     assert errors == []  # every message, resent or not, got a real answer
     assert all(answered[n] == len(SCRIPT) for n in range(SENDERS))
 
-    db = connect(tmp_path / "var" / "hotline.db")
+    db = connect(database_url or tmp_path / "var" / "hotline.db")
     vault = Vault(HASH_KEY.encode(), ENCRYPTION_KEY.encode())
     reports: dict[int, int] = {}
     for n in range(SENDERS):

@@ -37,6 +37,13 @@ class Planned:
     not_before: str
 
 
+# (Not INSERT OR REPLACE: the same statement runs on PostgreSQL.)
+_HISTORY_UPSERT = (
+    "ON CONFLICT (subscriber_id, tip_id) DO UPDATE"
+    " SET campaign_id = excluded.campaign_id, sent_at = excluded.sent_at"
+)
+
+
 def _json_ids(ids: list[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
@@ -214,15 +221,16 @@ def _enqueue_tip(
     where, args = _recipients_where(group_ids)
     had_it = "EXISTS (SELECT 1 FROM tip_history h WHERE h.subscriber_id = s.id AND h.tip_id = ?)"
     count = db.execute(
-        "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "  # noqa: S608
+        "INSERT INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "  # noqa: S608
         "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, channel) "
         "SELECT ?, s.id, ? || ':' || s.id, ?, 0, 'pending', 0, ?, ?, 'tip', ?, s.channel "
-        f"FROM subscribers s WHERE {where} AND NOT {had_it}",
+        f"FROM subscribers s WHERE {where} AND NOT {had_it} ON CONFLICT DO NOTHING",
         [campaign_id, key, tip_id, not_before, stamp, PRIORITY["tip"], *args, tip_id],
     ).rowcount
     db.execute(
-        "INSERT OR REPLACE INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "
-        "SELECT subscriber_id, tip_id, campaign_id, ? FROM outbox WHERE campaign_id = ?",
+        "INSERT INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "  # noqa: S608
+        "SELECT subscriber_id, tip_id, campaign_id, ? FROM outbox WHERE campaign_id = ?"
+        f" {_HISTORY_UPSERT}",
         [stamp, campaign_id],
     )
     if not had:
@@ -237,9 +245,10 @@ def _enqueue_tip(
         ids = [sid for sid, _ch in chunk]
         per_row_tip = _rotate(db, ids, tip_id, order, campaign_id, stamp)
         db.conn.executemany(
-            "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
+            "INSERT INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "
             "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, "
-            "channel) VALUES (?, ?, ?, ?, 0, 'pending', 0, ?, ?, 'tip', ?, ?)",
+            "channel) VALUES (?, ?, ?, ?, 0, 'pending', 0, ?, ?, 'tip', ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (
                 (campaign_id, sid, f"{key}:{sid}", tid, not_before, stamp, PRIORITY["tip"], ch)
                 for (sid, ch), tid in zip(chunk, per_row_tip, strict=True)
@@ -261,10 +270,10 @@ def _enqueue_all(
     """An alert's rows, every recipient the same: one statement inside the database."""
     where, args = _recipients_where(group_ids)
     return db.execute(
-        "INSERT OR IGNORE INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "  # noqa: S608
+        "INSERT INTO outbox (campaign_id, subscriber_id, idem_key, tip_id, "  # noqa: S608
         "urgent, status, attempts, next_attempt_at, updated_at, kind, priority, channel) "
         "SELECT ?, id, ? || ':' || id, NULL, ?, 'pending', 0, ?, ?, 'alert', ?, channel "
-        f"FROM subscribers WHERE {where}",
+        f"FROM subscribers WHERE {where} ON CONFLICT DO NOTHING",
         [campaign_id, key, int(urgent), not_before, stamp, PRIORITY["alert"], *args],
     ).rowcount
 
@@ -292,8 +301,8 @@ def _rotate(
             [_json_ids(restart)],
         )
     db.conn.executemany(
-        "INSERT OR REPLACE INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "
-        "VALUES (?, ?, ?, ?)",
+        "INSERT INTO tip_history (subscriber_id, tip_id, campaign_id, sent_at) "  # noqa: S608
+        f"VALUES (?, ?, ?, ?) {_HISTORY_UPSERT}",
         [(sid, tid, campaign_id, stamp) for sid, tid in zip(chunk, chosen, strict=True)],
     )
     return chosen

@@ -435,12 +435,12 @@ def scheduler_cli() -> None:
     """Run the tip scheduler and the outbox drain alone, in the foreground.
 
     `hotline serve` already runs them inside the web server: use this only when the
-    web server runs elsewhere, and not both at once."""
+    web server runs elsewhere. It waits while another process leads (storage/leader.py)."""
     env = Env()
     rt = scheduler.runtime_from_config(env.config, env.vault)
     click.echo(f"scheduler on {env.config['HOTLINE_DB']} (Ctrl-C stops)")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start(rt, blocking=True)
+        scheduler.lead(rt, blocking=True)
 
 
 COMMANDS = (groups_cli, tips_cli, alert_cli, outbox_cli, scheduler_cli)

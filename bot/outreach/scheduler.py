@@ -1,15 +1,17 @@
 """Weekly tip schedules, run by APScheduler with its job store in the hotline database.
 
-- Jobs live in the table ``apscheduler_jobs`` of the same SQLite file (SQLAlchemyJobStore,
-  ``sqlite:///<HOTLINE_DB>``), so schedules survive restarts.
+- Jobs live in the table ``apscheduler_jobs`` of the hotline database (SQLAlchemyJobStore
+  on the same SQLite file or PostgreSQL database), so schedules survive restarts.
 - ``coalesce=True`` and a misfire grace of 8 days: after downtime a missed weekly run
   fires once when the process comes back, not once per missed slot. The campaign key
   (schedule id + Beijing date) makes even a second firing the same day plan nothing new.
 - Times are Asia/Shanghai. A run that lands in quiet hours plans its campaign for
   08:00; the drain tick (every minute, in memory) sends it then, and picks up retries.
-- Who runs it: ``hotline serve`` starts a BackgroundScheduler in the web process
-  (``start_with_app``); ``hotline scheduler`` runs one alone. Run one or the other:
-  claims are atomic, so two would not double-send, but each paces on its own.
+- Who runs it: one leader (storage/leader.py: an advisory lock on PostgreSQL, a file
+  lock on SQLite) however many processes and machines serve. ``hotline serve`` starts
+  a BackgroundScheduler in the process that wins (``start_with_app``), and the others
+  ask again every LEADER_RETRY_SECONDS, so one takes over when the leader dies;
+  ``hotline scheduler`` waits for the leadership, then runs alone.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from messaging import outbox as messaging_outbox
 from messaging.providers.base import SmsSender
 from reporting import scam_verdicts
 from reporting.purge import remove_orphans
-from storage.db import connect
+from storage.db import connect, sqlalchemy_url
+from storage.leader import Leader
 from storage.privacy import Vault
 from storage.tables import new_id
 
@@ -50,6 +53,7 @@ TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE = 8 * 24 * 3600  # longer than a week: the latest missed weekly slot still runs
 DRAIN_TICK_SECONDS = 60
 JOB_TABLE = "apscheduler_jobs"
+LEADER_RETRY_SECONDS = 15.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PURGE_JOB_ID = "reports-purge"
 DRAIN_NOW_JOB_ID = "outbox-drain-now"  # one-off drain asked for by messaging.outbox.wake
@@ -91,7 +95,7 @@ def runtime() -> Runtime:
 
 def build_scheduler(db_path: str | Path, *, blocking: bool = False) -> BaseScheduler:
     jobstores = {
-        "default": SQLAlchemyJobStore(url=f"sqlite:///{db_path}", tablename=JOB_TABLE),
+        "default": SQLAlchemyJobStore(url=sqlalchemy_url(db_path), tablename=JOB_TABLE),
         # The drain tick is re-added at every start: nothing to persist.
         "memory": MemoryJobStore(),
     }
@@ -119,7 +123,7 @@ class open_store:  # noqa: N801 - used as a context manager, reads like one
     def __init__(self, db_path: str | Path) -> None:
         self.scheduler = _StoreOnlyScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(url=f"sqlite:///{db_path}", tablename=JOB_TABLE)
+                "default": SQLAlchemyJobStore(url=sqlalchemy_url(db_path), tablename=JOB_TABLE)
             },
             job_defaults=JOB_DEFAULTS,
             timezone=TIMEZONE,
@@ -422,8 +426,34 @@ def rate_from_config(config: dict[str, Any]) -> float:
     )
 
 
-def start_with_app(app: Any) -> BaseScheduler:
-    """Start the background scheduler inside the web process (``hotline serve``)."""
-    scheduler = start(runtime_from_config(app.config, app.extensions["hotline_vault"]))
-    app.extensions["hotline_scheduler"] = scheduler
-    return scheduler
+def lead(rt: Runtime, *, blocking: bool = False, retry: float = LEADER_RETRY_SECONDS) -> Leader:
+    """Run the scheduler only while this process leads (storage/leader.py). Blocking: wait
+    for the leadership, then run in the foreground. Else: start now if it is free, or
+    ask again every ``retry`` seconds in a daemon thread and start when it is won."""
+    leader = Leader(rt.db_path, "scheduler")
+    if blocking:
+        while not leader.try_acquire():
+            threading.Event().wait(retry)
+        start(rt, blocking=True)
+        return leader
+    if leader.try_acquire():
+        leader.scheduler = start(rt)
+        return leader
+    log.info("another process runs the scheduler; this one asks again every %ss", retry)
+
+    def wait_for_leadership() -> None:
+        while not leader.try_acquire():
+            threading.Event().wait(retry)
+        log.info("the scheduler leader is gone: this process takes over")
+        leader.scheduler = start(rt)
+
+    threading.Thread(target=wait_for_leadership, name="scheduler-leader", daemon=True).start()
+    return leader
+
+
+def start_with_app(app: Any) -> Leader:
+    """Start the background scheduler inside the web process (``hotline serve``) when
+    this process is (or later becomes) the one leader."""
+    leader = lead(runtime_from_config(app.config, app.extensions["hotline_vault"]))
+    app.extensions["hotline_scheduler_leader"] = leader
+    return leader
