@@ -338,7 +338,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     ocr_md = ocr_run.stdout.strip() or f"OCR bench failed: {ocr_run.stderr.strip()[-500:]}"
     block = report(
-        info, before, loadavg(), commands, nlu, load, out.getvalue(), ocr_md, workers_md,
+        info,
+        before,
+        loadavg(),
+        commands,
+        nlu,
+        load,
+        out.getvalue(),
+        ocr_md,
+        workers_md,
         outbox_figures,
     )
     print(block)

@@ -24,7 +24,6 @@ STALE_CLAIM_S = 60
 log = logging.getLogger(__name__)
 
 
-
 class InboundNotStored(Exception):
     """The inbound message could not be written (the database stayed locked): the
     villager must be told it was not received, never that it was."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.config import load_config
+from settings import load_config
 from storage.copy import CopyError, copy_database
 from storage.db import is_postgres
 

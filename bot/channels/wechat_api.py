@@ -41,8 +41,6 @@ def join_replies(replies: list[str]) -> str:
     return text
 
 
-
-
 # -- photos by MediaId -------------------------------------------------------------------
 
 
