@@ -7,10 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nlu.training import MODELS, ROOT
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.group()
@@ -168,7 +172,7 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
         raise click.ClickException(str(exc)) from None
     count = workers or prefork.default_workers()
 
-    def build_app(preloaded: bool):
+    def build_app(preloaded: bool) -> Flask:
         from bot.app import create_app
         from nlu.parser import BackgroundParser, load_parser
 
@@ -190,18 +194,18 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
         connect(config["HOTLINE_DB"]).conn.close()
         load_vault(config["HOTLINE_VAR"] / "keys.json")
 
-    def start_scheduler(app):
+    def start_scheduler(app: Flask) -> Any:
         from bot.outreach.scheduler import start_with_app
 
         # Tip schedules and the outbox drain: in one process only (worker 0).
         return start_with_app(app)
 
-    def warm_up():
+    def warm_up() -> None:
         from scamcheck import ocr
 
         ocr.warm_up()  # the photo reader loads in the background, not on the first photo
 
-    def announce(app) -> None:
+    def announce(app: Flask) -> None:
         nlu = app.extensions["hotline_parser"].name
         loading = " (NLU model loading; /healthz tells when in)" if not preload else ""
         click.echo(f"hotline on http://{host}:{port}/  {count} worker(s), NLU {nlu}{loading}")

@@ -287,7 +287,7 @@ def serve(
     """Bind, run the one-time ``setup`` (migrations, generated keys: done once, here, not
     raced by the workers), build the app (``build_app(preload)``: with the model loaded
     when ``preload``), fork ``workers`` workers and supervise them; the exit code."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     one_thread_per_library()
     sock = listen(host, port)

@@ -40,11 +40,17 @@ PURGE_EVERY_S = 60.0
 
 
 class _Limit(Protocol):  # throttle.Limit's fields (storage imports nothing of ours)
-    name: str
-    rate: float
-    burst: int
-    notice_window: float
-    max_keys: int
+    # Read-only, as throttle.Limit (a frozen dataclass) has them.
+    @property
+    def name(self) -> str: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def burst(self) -> int: ...
+    @property
+    def notice_window(self) -> float: ...
+    @property
+    def max_keys(self) -> int: ...
 
 
 # The bucket refilled to now, from the old row and the new one's rate and burst.

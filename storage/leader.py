@@ -69,7 +69,8 @@ class Leader:
 
         self._conn = None
         conn = psycopg.connect(_libpq_url(self.where), autocommit=True)
-        won = conn.execute("SELECT pg_try_advisory_lock(%s)", [_key(self.name)]).fetchone()[0]
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [_key(self.name)]).fetchone()
+        won = bool(row and row[0])
         if not won:
             conn.close()
             return False

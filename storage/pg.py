@@ -282,6 +282,9 @@ class Table:
         self.last_pk: Any = None
 
     # -- schema -------------------------------------------------------------------
+    def drop(self, ignore: bool = False) -> None:
+        self.db.execute(f"DROP TABLE {'IF EXISTS ' if ignore else ''}{_ident(self.name)}")
+
     def exists(self) -> bool:
         row = self.db.execute("SELECT to_regclass(?)", [_ident(self.name)]).fetchone()
         return row is not None and row[0] is not None
@@ -432,6 +435,7 @@ class Table:
             if ignore:
                 sql += " ON CONFLICT DO NOTHING"
             elif upsert or replace:
+                assert keys is not None
                 others = [c for c in columns if c not in keys]
                 conflict = f" ON CONFLICT ({', '.join(_ident(c) for c in keys)})"
                 if others:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import sqlite_utils
 
@@ -41,8 +42,9 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration not yet recorded; return the names applied."""
+def migrate(db: Any) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied. ``db``: a
+    sqlite-utils Database or a storage.pg.PgDatabase (the same API)."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )

@@ -112,7 +112,8 @@ class MemoryStore:
 
     def tokens(self, limit: Limit, key: str, now: float) -> float | None:
         with self._lock:
-            bucket = self._buckets.get(limit.name, {}).get(key)
+            buckets = self._buckets.get(limit.name)
+            bucket = buckets.get(key) if buckets is not None else None
             if bucket is None:
                 return None
             return refilled(bucket.tokens, bucket.updated, now, limit)
@@ -156,7 +157,8 @@ class RateLimiter:
             int(config.get("HOTLINE_RATE_LIMIT_BURST") or 1),
             store=store,
             name=name,
-            **({"clock": time.time} if store is not None else {}),
+            # A shared store compares stamps across processes: wall-clock time.
+            clock=time.time if store is not None else time.monotonic,
         )
 
     def check(self, sender_hash: str) -> Decision:

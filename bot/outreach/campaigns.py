@@ -24,6 +24,7 @@ import sqlite_utils
 from bot.outreach import groups, tips
 from bot.outreach.quiet_hours import iso, next_allowed, utcnow
 from messaging.outbox import PRIORITY, PUSH_CHANNELS
+from storage.tables import new_id
 
 # PUSH_CHANNELS: a WeChat follower's row may still go by SMS (their number): outbox.py.
 _CHUNK = 5000
@@ -170,9 +171,8 @@ def plan(
         counts = tip_counts(db, group_ids) if kind == "tip" else {}
         if kind == "tip":
             tip_id = tip_id or tip_of_the_week(counts)
-        inserted = (
-            db["campaigns"]
-            .insert(
+        campaign_id = new_id(
+            db.table("campaigns").insert(
                 {
                     "key": key,
                     "kind": kind,
@@ -187,9 +187,7 @@ def plan(
                     "recipients": 0,
                 }
             )
-            .last_pk
         )
-        campaign_id = int(inserted)
         if kind == "alert":
             count = _enqueue_all(db, campaign_id, key, group_ids, urgent, not_before, stamp)
         else:

@@ -28,6 +28,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def record_inbound(
 ) -> None:
     """The follower just wrote to us: a new 48-hour window opens, its quota resets."""
     with db.atomic():
-        db["wechat_users"].upsert(
+        db.table("wechat_users").upsert(
             {
                 **vault.protect(openid, "openid"),
                 "last_inbound_at": time.time() if at is None else at,
@@ -123,7 +124,7 @@ def save_token(
 ) -> None:
     encrypted = Fernet(vault.fernet_key).encrypt(token.encode()).decode()
     with db.atomic():
-        db["wechat_tokens"].upsert(
+        db.table("wechat_tokens").upsert(
             {"appid": appid, "token_enc": encrypted, "expires_at": expires_at}, pk="appid"
         )
 
@@ -258,7 +259,7 @@ class WeChatSender:
         self.quota = int(config.get("WECHAT_CS_QUOTA") or 5)
 
     @contextmanager
-    def _db(self):
+    def _db(self) -> Iterator[Any]:
         from storage.db import connect
 
         db = connect(self.config["HOTLINE_DB"], migrate_schema=False)
