@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.outreach import campaigns, outbox  # noqa: E402
-from bot.outreach.quiet_hours import BEIJING  # noqa: E402
 from messaging.providers.base import SendResult  # noqa: E402
 from messaging.providers.fake import FakeBatchGateway  # noqa: E402
+from outreach import campaigns, outbox  # noqa: E402
+from outreach.quiet_hours import BEIJING  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.privacy import Vault, mask  # noqa: E402
 

@@ -93,7 +93,7 @@ def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = 
     # The officers' sign-in frame: base and login templates, the stylesheet.
     app.register_blueprint(accounts_web.bp)
     app.register_blueprint(police_web.bp)
-    from bot.outreach import web as outreach_web
+    from outreach import web as outreach_web
 
     app.register_blueprint(outreach_web.bp)
     from registry import web as bureau_web

@@ -195,7 +195,7 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
         load_vault(config["HOTLINE_VAR"] / "keys.json")
 
     def start_scheduler(app: Flask) -> Any:
-        from bot.outreach.scheduler import start_with_app
+        from outreach.scheduler import start_with_app
 
         # Tip schedules and the outbox drain: in one process only (worker 0).
         return start_with_app(app)
@@ -271,7 +271,7 @@ from reporting import cli as reporting_cli  # noqa: E402
 for _command in reporting_cli.COMMANDS:
     cli.add_command(_command)
 
-from bot.outreach import cli as outreach_cli  # noqa: E402
+from outreach import cli as outreach_cli  # noqa: E402
 
 cli.add_command(outreach_cli.groups_cli)
 cli.add_command(outreach_cli.tips_cli)

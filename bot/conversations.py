@@ -40,7 +40,7 @@ class Store:
         self.state: dict[str, Any] = {}
         self._saved: str | None = None
         # The inbound row logged by receive(), and its text as logged: a step that masks
-        # it afterwards (a typed phone number, bot/outreach/phones.redact_in_log) must
+        # it afterwards (a typed phone number, outreach/phones.redact_in_log) must
         # mask the words carried in the state too (``recent``), never save them in clear.
         self._logged: tuple[int, str] | None = None
         # The provider's (name, message id) this turn claimed: its replies are remembered.

@@ -13,17 +13,17 @@ import re
 
 import responses
 from bot.engine import Engine, Skill, Turn, join_if_fits
+from bot.enrollment import EnrollmentForm, asks_authenticity
 from bot.feedback import FeedbackSkill
 from bot.feedback import ask as ask_feedback
 from bot.lookups import LookupSkill
-from bot.outreach import texts
-from bot.outreach.enrollment import EnrollmentForm, asks_authenticity
 from bot.photo_text import answer_text, recipient_tail
 from bot.qr import media_step
 from bot.qr.report_hook import attach_earlier_check, attach_qr_check
 from bot.report_form import ReportForm
 from bot.verify_team import VerifyTeamForm
 from nlu import Parse
+from outreach import texts
 from reporting import cadres
 from scamcheck import signals as scam_signals
 

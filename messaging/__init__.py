@@ -2,7 +2,7 @@
 
 Any domain may put a message in it (``messaging.outbox.enqueue``) without knowing how
 it is sent; the drain that sends (claim -> sending -> sent, retries, WeChat -> SMS
-fallback, crash recovery) is still bot/outreach/outbox.py; the providers it sends
+fallback, crash recovery) is still outreach/outbox.py; the providers it sends
 through are ``messaging.providers``. This package imports only ``storage/`` (and
 ``responses/`` for SMS segment counting).
 """

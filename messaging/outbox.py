@@ -1,6 +1,6 @@
 """Putting a message in the outbox: one row per message, sent later by the drain.
 
-The drain (bot/outreach/outbox.py) sends each row exactly once (claim -> sending ->
+The drain (outreach/outbox.py) sends each row exactly once (claim -> sending ->
 sent / unknown after a crash), retries passing failures with backoff, and switches a
 WeChat row that WeChat refuses (48-hour window) to SMS when a number is known. So a
 domain that wants someone told only writes a row here, in its own short transaction,

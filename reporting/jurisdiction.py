@@ -22,7 +22,7 @@ import sqlite_utils
 CSV_COLUMNS = ("province", "city", "county", "township", "village", "station_code", "station_name")
 
 # Longest first: 村民委员会 must go before 村.
-# One spelling rule for village names, shared with village groups (bot/outreach/groups.py).
+# One spelling rule for village names, shared with village groups (outreach/groups.py).
 VILLAGE_SUFFIXES = (
     "村民委员会",
     "居民委员会",

@@ -155,7 +155,7 @@ def purge(db: sqlite_utils.Database, days: int, at: dt.datetime | None = None) -
 
 
 def purge_job(db_path: str, days: int | None = None) -> int:
-    """The daily job (bot/outreach/scheduler.py ``schedule_purge`` adds it beside the
+    """The daily job (outreach/scheduler.py ``schedule_purge`` adds it beside the
     reports' purge, in the persistent job store)."""
     from storage.db import connect
 

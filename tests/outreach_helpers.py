@@ -6,9 +6,9 @@ import base64
 import datetime as dt
 from pathlib import Path
 
-from bot.outreach import groups
-from bot.outreach.quiet_hours import BEIJING
 from messaging.providers.base import SendResult
+from outreach import groups
+from outreach.quiet_hours import BEIJING
 from storage.db import connect
 from storage.privacy import Vault
 

@@ -56,7 +56,7 @@ def post_form(client, path: str, data: dict, page: str = "/police/"):
 def drain_outbox(app, sender=None):
     """What the scheduler's drain does after a police action: send the due outbox rows
     (``sender``: one SMS sender or a channel -> sender mapping; default: the app's)."""
-    from bot.outreach import outbox
+    from outreach import outbox
 
     db = connect(app.config["HOTLINE_DB"])
     try:

@@ -9,7 +9,7 @@ from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.outreach import scheduler
+from outreach import scheduler
 from storage.db import connect
 from tests.conftest import SmsPhone, make_app
 

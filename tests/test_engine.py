@@ -188,7 +188,7 @@ def test_bot_engine_and_skills_import_no_skill_from_another():
         "bot.report_form",
         "bot.verify_team",
         "bot.lookups",
-        "bot.outreach.enrollment",
+        "bot.enrollment",
         "bot.qr",
         "bot.qr.report_hook",
         "bot.skills",

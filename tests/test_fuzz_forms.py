@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import responses
-from bot.outreach import groups
+from outreach import groups
 from registry import activities, staff
 from reporting import incidents, jurisdiction, reports
 from storage.db import connect

@@ -23,6 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "registry": {"accounts", "reporting", "responses", "storage"},
     "review": {"nlu", "storage", "accounts", "reporting"},
     "scamcheck": {"registry", "weburl", "responses", "storage"},
+    # Village groups, subscribers, tips, campaigns, alerts, the drain, their pages and CLI;
+    # the subscribe conversation is a skill in bot/ (bot/enrollment.py).
+    "outreach": {"accounts", "messaging", "reporting", "responses", "storage", "weburl"},
 }
 for _package, _below in ALLOWED.items():
     if _package != "settings":

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.outreach import groups
+from outreach import groups
 from reporting import incidents, jurisdiction, reports
 from tests.police_helpers import logged_in, post_form
 

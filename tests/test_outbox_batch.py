@@ -12,11 +12,11 @@ from urllib.parse import parse_qsl
 import pytest
 
 from bot.channels.aliyun_sms import AliyunSms
-from bot.outreach import campaigns, outbox
 from messaging.providers.aliyun import AliyunSender
 from messaging.providers.base import BatchItem, SendResult, SmsLimits, make_sender
 from messaging.providers.fake import THROTTLED, FakeBatchGateway
 from messaging.providers.tencent import TencentSender
+from outreach import campaigns, outbox
 from tests.outreach_helpers import DAYTIME, VAULT, enroll, new_db, numbers
 from tests.sms_helpers import ALIYUN_CONFIG, TENCENT_CONFIG, FakeGateway, aliyun_ok
 from tests.test_sms_gateways import acs3_authorization, tc3_authorization

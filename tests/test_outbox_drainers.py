@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
-from bot.outreach import outbox
 from messaging.providers.fake import FakeBatchGateway
+from outreach import outbox
 from tests.outreach_helpers import DAYTIME
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"

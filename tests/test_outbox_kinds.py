@@ -3,7 +3,7 @@ priority: tips and alerts (campaigns), reporter notices (report_update) and verd
 notices (scam_verdict). Each is sent exactly once by a drain, a transient failure is
 retried by the next drain, a crash mid-send leaves it sent once or ``unknown``, and a
 WeChat reporter outside the 48-hour window hears by SMS (messaging/outbox.py,
-bot/outreach/outbox.py)."""
+outreach/outbox.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import datetime as dt
 import pytest
 
 from bot import subscriptions
-from bot.outreach import campaigns, groups, outbox, phones
-from bot.outreach.quiet_hours import BEIJING
 from messaging import outbox as messaging_outbox
 from messaging.providers.base import SendResult
+from outreach import campaigns, groups, outbox, phones
+from outreach.quiet_hours import BEIJING
 from reporting import reports, scam_verdicts
 from tests.outreach_helpers import (
     VAULT,
@@ -306,7 +306,7 @@ def test_wake_asks_the_scheduler_and_never_sends_itself(db):
 def test_drain_now_runs_the_tick_in_the_scheduler(tmp_path, monkeypatch):
     import time
 
-    from bot.outreach import scheduler as outreach_scheduler
+    from outreach import scheduler as outreach_scheduler
 
     ran = []
     monkeypatch.setattr(outreach_scheduler, "drain_tick", lambda: ran.append(1))

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.outreach import alerts, outbox
+from outreach import alerts, outbox
 from storage.db import connect
 from tests.outreach_helpers import NIGHT, VAULT, FakeProvider, enroll, new_db, numbers
 

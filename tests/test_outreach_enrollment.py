@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import responses
-from bot.outreach import campaigns, groups, texts
+from outreach import campaigns, groups, texts
 from storage.db import connect
 from tests.conftest import SmsPhone
 from tests.outreach_helpers import DAYTIME, VAULT, new_db

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from bot.outreach import campaigns, groups, outbox
-from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed
 from messaging.providers.console import ConsoleSender
+from outreach import campaigns, groups, outbox
+from outreach.quiet_hours import in_quiet_hours, iso, next_allowed
 from tests.outreach_helpers import (
     DAYTIME,
     NIGHT,

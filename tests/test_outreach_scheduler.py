@@ -12,7 +12,7 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.outreach import scheduler
+from outreach import scheduler
 from tests.outreach_helpers import VAULT, FakeProvider, enroll, new_db, numbers
 
 
@@ -53,7 +53,7 @@ def test_a_schedule_survives_a_restart(db_path):
         rows = scheduler.list_schedules(db, store)
         assert [(r["id"], r["next_run"]) for r in rows] == [(row["id"], first)]
         job = store.get_job(row["job_id"])
-        assert job.func_ref == "bot.outreach.scheduler:run_schedule"
+        assert job.func_ref == "outreach.scheduler:run_schedule"
         scheduler.remove_schedule(db, store, row["id"])
     with scheduler.open_store(db_path) as store:
         assert store.get_jobs() == [] and scheduler.list_schedules(db, store) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.outreach import campaigns, groups, outbox
+from outreach import campaigns, groups, outbox
 from storage.db import connect
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
 from tests.outreach_helpers import DAYTIME, FakeProvider, numbers

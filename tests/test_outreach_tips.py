@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import responses
-from bot.outreach import campaigns, groups, outbox, texts, tips
+from outreach import campaigns, groups, outbox, texts, tips
 from tests.outreach_helpers import DAYTIME, VAULT, FakeProvider, enroll, new_db, numbers
 
 

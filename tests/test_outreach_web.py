@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.outreach import alerts
+from outreach import alerts
 from storage.db import connect
 from tests.conftest import SmsPhone
 from tests.police_helpers import csrf_token, load_county, logged_in
@@ -113,7 +113,7 @@ def test_a_wrong_code_sends_nothing_and_other_counties_are_404(officer, degraded
     assert alerts.recent(db) == []
     other = next(db.query("SELECT id FROM village_groups WHERE county = '平南县'"), None)
     if other is None:  # created by the CLI path in real use; make one here
-        from bot.outreach import groups
+        from outreach import groups
 
         other = {"id": groups.ensure_group(db, "平南县", "东坝镇", "石桥村")}
     assert post(officer, "/police/outreach/run", {"group_id": str(other["id"])}).status_code == 404

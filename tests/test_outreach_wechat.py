@@ -17,10 +17,10 @@ from click.testing import CliRunner
 import responses
 from bot import subscriptions
 from bot.cli import cli
-from bot.outreach import campaigns, groups, outbox, phones, texts, tips
 from messaging.providers import wechat as wechat_provider
 from messaging.providers.console import ConsoleSender
 from messaging.providers.wechat import WeChatSender
+from outreach import campaigns, groups, outbox, phones, texts, tips
 from storage.db import connect
 from storage.privacy import load_vault
 from tests.outreach_helpers import (
@@ -469,7 +469,7 @@ def test_sms_subscribers_are_not_asked_for_a_number(degraded_app):
 def test_the_wechat_sender_is_registered_without_the_flask_app():
     # The CLI and the scheduler import the outbox, not the app: WeChat must be there.
     code = (
-        "import sys; import bot.outreach.cli, bot.outreach.scheduler; "
+        "import sys; import outreach.cli, outreach.scheduler; "
         "from messaging.providers.base import CHANNEL_SENDERS; "
         "assert 'bot.app' not in sys.modules; assert 'wechat' in CHANNEL_SENDERS"
     )

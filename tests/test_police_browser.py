@@ -72,7 +72,7 @@ def test_officer_resolves_report_and_reporter_hears(
 def test_officer_confirms_a_number_and_the_villager_who_asked_hears(
     degraded_app, degraded_server, browser, monkeypatch
 ):
-    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
+    monkeypatch.setattr("outreach.outbox.in_quiet_hours", lambda moment: False)
     db = load_county(degraded_app)
     sender = ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)

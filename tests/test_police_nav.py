@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.outreach.web import OFFICER_ERRORS, officer_error
+from outreach.web import OFFICER_ERRORS, officer_error
 from registry import staff
 from reporting import officer_pages
 from tests.conftest import SmsPhone

@@ -338,7 +338,7 @@ def test_purge_takes_the_conversation_and_photo_files(degraded_app, county, sp_r
 
 
 def test_purge_is_scheduled_daily_at_3_beijing_time(degraded_app, county):
-    from bot.outreach import scheduler
+    from outreach import scheduler
 
     rt = scheduler.runtime_from_config(
         degraded_app.config, degraded_app.extensions["hotline_vault"]
@@ -362,7 +362,7 @@ def test_purge_missed_while_down_runs_at_next_start(degraded_app, county, sp_rep
     """A server down across 03:00 purges when it comes back, and keeps one job."""
     import time
 
-    from bot.outreach import scheduler
+    from outreach import scheduler
 
     reports.set_status(county, reports.get(county, sp_report["id"]), "resolved")
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)).isoformat()

@@ -19,7 +19,7 @@ import pytest
 import requests
 from defusedxml import ElementTree
 
-from bot.outreach import campaigns, outbox
+from outreach import campaigns, outbox
 from storage.db import connect
 from tests.conftest import PUBLIC_URL, SmsPhone, make_app, serve
 from tests.outreach_helpers import DAYTIME, VAULT, enroll, new_db, numbers

@@ -282,7 +282,7 @@ def test_purge_keeps_only_labelled_training_examples(county):
 
 
 def test_review_purge_is_scheduled_with_the_reports_purge(degraded_app, county):
-    from bot.outreach import scheduler
+    from outreach import scheduler
 
     rt = scheduler.runtime_from_config(
         degraded_app.config, degraded_app.extensions["hotline_vault"]

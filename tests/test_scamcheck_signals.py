@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import responses
-from bot.outreach import texts, tips
+from outreach import texts, tips
 from scamcheck.replies import answer
 from scamcheck.signals import judge
 

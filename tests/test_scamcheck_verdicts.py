@@ -93,7 +93,7 @@ def _report_with_suspect(db, vault) -> dict:
 
 
 def test_police_confirm_tells_everyone_who_asked_once(wapp, api, pic_host, monkeypatch):  # noqa: F811
-    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
+    monkeypatch.setattr("outreach.outbox.in_quiet_hours", lambda moment: False)
     monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
     pic_host(png(SCAM))
     replies = push_image(wapp, PicUrl=PIC_URL, MediaId="M1") or [
@@ -190,10 +190,10 @@ def test_quiet_hours_hold_the_notice(degraded_app, db, monkeypatch):
             sent.append((to, text))
             return SendResult(True, "SM1")
 
-    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: True)
+    monkeypatch.setattr("outreach.outbox.in_quiet_hours", lambda moment: True)
     assert drain_outbox(degraded_app, Sender()).handled == 0
     assert sent == []
-    monkeypatch.setattr("bot.outreach.outbox.in_quiet_hours", lambda moment: False)
+    monkeypatch.setattr("outreach.outbox.in_quiet_hours", lambda moment: False)
     assert drain_outbox(degraded_app, Sender()).sent == 1
     ((to, text),) = sent
     assert to == "13600000002" and "确认是诈骗" in text and "（尾号002）回T退订" in text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.outreach import scheduler
+from outreach import scheduler
 from storage.db import connect
 from storage.leader import Leader
 

@@ -265,7 +265,7 @@ def test_every_connection_sets_secure_delete(tmp_path):
 
 
 def test_number_a_wechat_follower_typed_is_not_left_in_the_wal(wapp):
-    from bot.outreach import groups
+    from outreach import groups
     from storage.db import connect
     from tests.test_privacy import assert_nowhere
     from tests.wechat_helpers import WeChatPush
@@ -311,7 +311,7 @@ def test_purged_report_is_not_left_in_the_wal(degraded_app, county):
 
 _HANGING_DRAINER = """
 import sys, time
-from bot.outreach import outbox
+from outreach import outbox
 from messaging.providers.base import SendResult
 from storage.db import connect
 from tests.outreach_helpers import DAYTIME, VAULT
@@ -335,7 +335,7 @@ def test_rows_of_a_drainer_killed_mid_push_are_taken_over_at_once(tmp_path):
     import subprocess
     import sys
 
-    from bot.outreach import campaigns, outbox
+    from outreach import campaigns, outbox
     from tests.outreach_helpers import DAYTIME, enroll, new_db, numbers
 
     db = new_db(tmp_path)

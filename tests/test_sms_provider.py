@@ -16,10 +16,10 @@ from bot.channels.console_sms import ConsoleSms
 from bot.channels.sms_provider import SendResult, SmsProvider, make_provider, provider_name
 from bot.channels.tencent_sms import TencentSms
 from bot.channels.twilio_sms import TwilioSms
-from bot.outreach import scheduler, texts, tips
 from messaging.providers.base import make_sender
 from messaging.providers.console import ConsoleSender
 from messaging.providers.gateway import strip_signature
+from outreach import scheduler, texts, tips
 from settings import load_config
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN, make_app
 from tests.sms_helpers import (

@@ -8,7 +8,7 @@ import pytest
 
 from bot.channels.aliyun_sms import AliyunSms
 from bot.channels.tencent_sms import TencentSms
-from bot.outreach import campaigns, groups, outbox
+from outreach import campaigns, groups, outbox
 from storage.db import connect
 from tests.outreach_helpers import DAYTIME, numbers
 from tests.sms_helpers import (

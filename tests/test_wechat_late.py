@@ -17,11 +17,11 @@ import pytest
 import requests
 
 from bot import subscriptions
-from bot.outreach import groups, outbox, phones
 from messaging import outbox as messaging_outbox
 from messaging.providers import wechat as wechat_store
 from messaging.providers.base import sender_for
 from nlu.keywords import KeywordParser
+from outreach import groups, outbox, phones
 from storage.db import connect
 from tests.outreach_helpers import FakeProvider
 from tests.wechat_helpers import (
@@ -177,7 +177,7 @@ def test_outside_the_window_without_a_number_it_is_recorded_undeliverable(lapp, 
 
 def test_the_old_queue_and_its_retry_job_are_gone(lapp, db):
     from bot.channels import wechat_api
-    from bot.outreach import scheduler
+    from outreach import scheduler
 
     assert "wechat_pending" not in db.table_names()
     assert not hasattr(wechat_api, "retry_pending") and not hasattr(scheduler, "wechat_retry_tick")

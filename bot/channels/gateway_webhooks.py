@@ -97,7 +97,7 @@ def handle_receipts(provider: SmsProvider) -> Response:
     """A delivery-status webhook: each receipt updates its outbox row (an opted-out
     code also opts the subscriber out); receipts for messages that are not ours (a
     reply, another app on the account) are ignored."""
-    from bot.outreach import outbox  # outreach imports the channels, not the reverse
+    from outreach import outbox  # outreach imports the channels, not the reverse
 
     if not provider.authenticate(request):
         return provider.reject(403, "forbidden")

@@ -3,7 +3,7 @@
 Late answers are rows of the one outbox (kind ``late_answer``): the drain sends them
 with the WeChat sender (messaging/providers/wechat.py: customer-service messages, the
 48-hour window, the access token), retries passing failures and falls back to SMS on a
-permanent one (bot/outreach/outbox.py). ``fetch_media`` downloads a photo a follower
+permanent one (outreach/outbox.py). ``fetch_media`` downloads a photo a follower
 sent by its MediaId (when its PicUrl fails).
 """
 

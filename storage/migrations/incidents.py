@@ -64,7 +64,7 @@ def _001_incidents(db: sqlite_utils.Database) -> None:
         {
             "id": int,
             "incident_id": int,
-            "alert_id": int,  # alerts.id (bot/outreach/alerts.py)
+            "alert_id": int,  # alerts.id (outreach/alerts.py)
             "scope_value": str,  # county/township
             "recipients": int,
             "sent_by": str,

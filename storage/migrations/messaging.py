@@ -7,7 +7,7 @@ like every contact (``contact_hash`` for lookups, ``contact_enc`` for sending,
 ``contact_masked`` for screens), the channel that contact is on, an optional SMS number
 for a WeChat recipient (``phone_*``) and their own ``text``; their campaign and
 subscriber are NULL. ``source`` names what the row tells about (``report:12``).
-The code is messaging/outbox.py (enqueue) and bot/outreach/outbox.py (drain).
+The code is messaging/outbox.py (enqueue) and outreach/outbox.py (drain).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tables of the outreach domain: village groups, consent records, campaigns, the
 outbox that makes every push exactly-once, tip rotation, urgent alerts and schedules.
 
-The queries live in ``bot/outreach/`` (groups.py, outbox.py, campaigns.py, ...).
+The queries live in ``outreach/`` (groups.py, outbox.py, campaigns.py, ...).
 APScheduler keeps its own table (``apscheduler_jobs``), created by its job store.
 """
 

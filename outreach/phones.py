@@ -11,7 +11,7 @@ import unicodedata
 
 import sqlite_utils
 
-from bot.outreach.groups import now_iso, valid_phone
+from outreach.groups import now_iso, valid_phone
 from storage.db import checkpoint
 from storage.privacy import Vault, mask
 

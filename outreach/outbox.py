@@ -43,14 +43,14 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.outreach import groups, phones, texts
-from bot.outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
 from messaging.outbox import PUSH_CHANNELS
 from messaging.providers import base as providers
 
 # Importing the WeChat provider registers CHANNEL_SENDERS["wechat"] (CLI, scheduler).
 from messaging.providers import wechat as wechat_provider
 from messaging.providers.base import BatchItem, SendResult, SmsSender, can_batch, sender_for
+from outreach import groups, phones, texts
+from outreach.quiet_hours import in_quiet_hours, iso, next_allowed, utcnow
 from reporting import reports
 from storage import owners
 from storage.owners import owner_dead

@@ -14,7 +14,7 @@ what vouches for a WeChat message.
 from __future__ import annotations
 
 import responses
-from bot.outreach import tips
+from outreach import tips
 from storage.privacy import normalise_contact
 
 

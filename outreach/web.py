@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 import responses
 from accounts import audit
 from accounts.web import secure_headers
-from bot.outreach import alerts, campaigns, groups, outbox
+from outreach import alerts, campaigns, groups, outbox
 from reporting import incidents, jurisdiction
 from reporting.access import police_required as login_required
 from reporting.access import scoped_incident, scoped_report

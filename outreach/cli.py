@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from bot.outreach import alerts, campaigns, groups, outbox, scheduler, tips
-from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
+from outreach import alerts, campaigns, groups, outbox, scheduler, tips
+from outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
 
 RATE_HELP = (
     "Provider calls per second: one number each, or a batch through Aliyun / Tencent "

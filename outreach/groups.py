@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.outreach.quiet_hours import iso, utcnow
+from outreach.quiet_hours import iso, utcnow
 from reporting import jurisdiction
 from storage.csvfile import readable_rows
 from storage.privacy import Vault, normalise_contact

@@ -7,7 +7,7 @@ small form. Opt-out words never reach the form: the dialogue honours them first.
 
 In WeChat the bot then offers to take a phone number (optional, "跳过" skips): WeChat
 lets the account write to a follower only within 48 hours of their last message, so
-outside that window tips and alerts go by SMS to this number (bot/outreach/outbox.py).
+outside that window tips and alerts go by SMS to this number (outreach/outbox.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 import responses
 from bot import subscriptions
 from bot.engine import Engine, Form, Turn
-from bot.outreach import groups, phones, texts
+from outreach import groups, phones, texts
 
 FORM = "subscribe"
 MAX_TRIES = 2

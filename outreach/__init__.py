@@ -8,9 +8,12 @@ outbox.py      the drain of the one outbox (tips, alerts and the notices other d
                queue through messaging/outbox.py): claim -> send -> mark by priority;
                pacing, retries, WeChat -> SMS fallback, crash recovery
 alerts.py      urgent alerts with a confirmation step and a log
-scheduler.py   APScheduler with its job store in the hotline database
-status.py      Twilio delivery-status callbacks
-enrollment.py  the 订阅 conversation: which village are you in?
+scheduler.py   the app's job runner (tips, the drain tick, every domain's purges): APScheduler,
+               its job store in the hotline database, one leader (storage/leader.py)
+web.py         the pages at /police/outreach
 quiet_hours.py 21:00-08:00 Beijing time
 cli.py         `hotline groups|tips|alert|outbox|scheduler`
+
+The 订阅 conversation (which village are you in?) is a skill: bot/enrollment.py.
+Nothing here imports bot/.
 """

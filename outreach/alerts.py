@@ -17,8 +17,8 @@ from typing import Any
 import sqlite_utils
 
 import responses
-from bot.outreach import campaigns, groups, texts
-from bot.outreach.quiet_hours import BEIJING, iso, next_allowed, utcnow
+from outreach import campaigns, groups, texts
+from outreach.quiet_hours import BEIJING, iso, next_allowed, utcnow
 from storage.tables import new_id
 
 ALERT_SCOPES = ("township", "county", "group")

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from bot.outreach import groups, tips
-from bot.outreach.quiet_hours import iso, next_allowed, utcnow
 from messaging.outbox import PRIORITY, PUSH_CHANNELS
+from outreach import groups, tips
+from outreach.quiet_hours import iso, next_allowed, utcnow
 from storage.tables import new_id
 
 # PUSH_CHANNELS: a WeChat follower's row may still go by SMS (their number): outbox.py.

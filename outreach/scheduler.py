@@ -36,10 +36,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 import settings
-from bot.outreach import campaigns, groups, outbox
-from bot.outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
 from messaging import outbox as messaging_outbox
 from messaging.providers.base import SmsSender
+from outreach import campaigns, groups, outbox
+from outreach.quiet_hours import BEIJING, in_quiet_hours, iso, utcnow
 from reporting import scam_verdicts
 from reporting.purge import remove_orphans
 from storage.db import connect, sqlalchemy_url
@@ -289,7 +289,7 @@ def add_schedule(
         job_id = f"tips-{schedule_id}"
         db.table("tip_schedules").update(schedule_id, {"job_id": job_id})
     scheduler.add_job(
-        "bot.outreach.scheduler:run_schedule",
+        "outreach.scheduler:run_schedule",
         CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=TIMEZONE),
         args=[schedule_id],
         id=job_id,
