@@ -103,6 +103,11 @@ def asks_what_now(text: str) -> bool:
     return bool(parts) and len(text) <= 16 and all(_WHAT_NOW.match(p) for p in parts)
 
 
+def _short_and_whole(pattern: re.Pattern[str], text: str, most: int) -> bool:
+    """The reply is short and its core is all ``pattern``: nothing else to judge."""
+    return len(text) <= most and bool(pattern.match(core(text)))
+
+
 # "I did not" after first aid: 没转, 没给他, 还没呢, 俺没上当, 没有没有.
 _DENIAL = re.compile(
     r"^(?:还|幸好|好在|当时)?(?:没|没有|冇|莫|未|没敢|不曾)(?:有)?"
@@ -113,7 +118,7 @@ _DENIAL = re.compile(
 
 def denies_harm(text: str) -> bool:
     """A short reply saying the harm did not happen (after the hotline's first aid)."""
-    return len(text) <= 16 and bool(_DENIAL.match(core(text)))
+    return _short_and_whole(_DENIAL, text, 16)
 
 
 # "Is it real / a scam?" asked bare, about what was just described.
@@ -125,7 +130,7 @@ _IS_IT_REAL = re.compile(
 
 def asks_if_real(text: str) -> bool:
     """A short "is it real?", "是不是骗子", "靠谱吗" with nothing else to judge."""
-    return len(text) <= 14 and bool(_IS_IT_REAL.match(core(text)))
+    return _short_and_whole(_IS_IT_REAL, text, 14)
 
 
 # "Should I go / do what they say?" about what was just described: 这个要去吗, 要给他吗.
@@ -138,7 +143,7 @@ _COMPLY = re.compile(
 
 def asks_to_comply(text: str) -> bool:
     """A short "should I go / give it / do it?" with nothing else to judge."""
-    return len(text) <= 12 and bool(_COMPLY.match(core(text)))
+    return _short_and_whole(_COMPLY, text, 12)
 
 
 # "I can't do it myself / can you do it for me" (after how to open the e-voucher).
