@@ -1,0 +1,57 @@
+"""CPU of one answered SMS outside the NLU: signed Twilio webhooks through the real app
+in-process (Flask test client, keyword parser), timed with the process clock.
+
+    .venv/bin/python bench/answer_cpu.py [--messages 1000]
+
+The keyword parser stands in for the model, so the figure is what the hotline itself
+costs per message (plus the test client building each request, and the keyword match).
+CPU time, not wall time: a busy machine changes it far less than it changes latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.twilio_webhooks import PUBLIC_URL, TOKEN, in_process_sender  # noqa: E402
+from nlu import evaluate  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("--messages", type=int, default=1000)
+    opts = args.parse_args(argv)
+    os.environ.setdefault("HOTLINE_HASH_KEY", base64.urlsafe_b64encode(b"h" * 32).decode())
+    os.environ.setdefault("HOTLINE_ENCRYPTION_KEY", base64.urlsafe_b64encode(b"e" * 32).decode())
+    from bot.app import create_app
+    from nlu.keywords import KeywordParser
+
+    app = create_app(
+        {
+            "HOTLINE_VAR": tempfile.mkdtemp(prefix="hotline-cpu-"),
+            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+        },
+        parser=KeywordParser(),
+    )
+    texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
+    send = in_process_sender(app.test_client(), "cpu", texts)
+    for i in range(300):  # warm-up: lazy imports (scikit-learn for pasted messages)
+        send(10_000_000 + i)
+    started = time.process_time()
+    for i in range(opts.messages):
+        send(i)
+    per = 1000 * (time.process_time() - started) / opts.messages
+    print(f"{opts.messages} answered SMS: {per:.2f} ms CPU each (keyword parser, in-process)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
