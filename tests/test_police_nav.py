@@ -223,7 +223,7 @@ def test_every_audit_action_written_has_a_label():
     pattern = re.compile(
         r'(?:audit\.record\(\s*[^,]+,\s*[^,]+,\s*|_audit\(\s*(?:[^,]+,\s*)?)"([a-z_]+)"'
     )
-    for folder in ("reporting", "bot", "registry", "review", "scamcheck"):
+    for folder in ("accounts", "reporting", "bot", "outreach", "registry", "review", "scamcheck"):
         for path in (root / folder).rglob("*.py"):
             written |= set(pattern.findall(path.read_text(encoding="utf-8")))
     assert {"view", "reveal_contact", "outreach_alert", "review_label"} <= written

@@ -4,6 +4,7 @@ review attacked. docs/reliability.md lists them with their outcomes."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -494,6 +495,13 @@ def test_photos_are_decoded_in_a_bounded_pool_off_the_text_threads(degraded_app,
     assert started.wait(10)
     second = threading.Thread(target=send, args=("browser-2",))  # waits in the queue
     second.start()
+    from bot.qr.workers import pool_for
+
+    slots = pool_for(degraded_app)._slots
+    for _ in range(500):  # until the second photo holds the queue's one place
+        if slots._value == 0:  # type: ignore[attr-defined]
+            break
+        time.sleep(0.01)
     try:
         # The pool (1) and its queue (1) are full: the next is told at once to come back.
         third = photo_post(degraded_app.test_client(), photo, "browser-3")

@@ -64,12 +64,15 @@ def test_page_uses_no_external_assets(client):
 
 
 def test_healthz_reports_live_nlu(client, degraded_app):
-    assert client.get("/healthz").get_json() == {
+    health = client.get("/healthz").get_json()
+    assert health == {
         "status": "ok",
         "nlu": "rasa",
         "degraded": False,
         "loading": False,
+        "worker": health["worker"],  # the answering process (hotline serve --workers)
     }
+    assert isinstance(health["worker"], int)
     degraded = degraded_app.test_client().get("/healthz").get_json()
     assert degraded["nlu"] == "keywords" and degraded["degraded"] is True
 
