@@ -73,9 +73,8 @@ class Store:
                 if seen is not None:
                     return seen
                 with self.db.atomic():  # taken over from a crash: logged unless it was
-                    if log_inbound(self.db, self.sender_hash, self.channel, text, *claim):
-                        row_id = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
-                        self._logged = (row_id, redact_id_numbers(text[:MAX_STORED]))
+                    if _mark_logged(self.db, *claim):
+                        self._log(text)
                     self._read()
                     if within is not None:
                         within()
@@ -215,34 +214,19 @@ def log_message(
         )
 
 
-def log_inbound(
-    db: sqlite_utils.Database,
-    sender_hash: str,
-    channel: str,
-    text: str,
-    provider: str | None = None,
-    message_id: str | None = None,
-) -> bool:
-    """Log a received message once. A provider message handled again after a crash
-    (its claim taken over) is already in the log: False, nothing added. The log row and
-    the claim's ``logged`` mark commit together, so a kill -9 leaves both or neither."""
-    with db.atomic():
-        if provider and message_id:
-            row = db.execute(
-                "SELECT logged FROM inbound_seen WHERE provider = ? AND message_id = ?",
-                [provider, message_id],
-            ).fetchone()
-            if row and row[0]:
-                return False
-            db.execute(
-                "UPDATE inbound_seen SET logged = 1 WHERE provider = ? AND message_id = ?",
-                [provider, message_id],
-            )
-        db.execute(
-            "INSERT INTO messages (sender_hash, channel, direction, text, created_at)"
-            " VALUES (?, ?, 'in', ?, ?)",
-            [sender_hash, channel, redact_id_numbers(text[:MAX_STORED]), now()],
-        )
+def _mark_logged(db: sqlite_utils.Database, provider: str, message_id: str) -> bool:
+    """Mark a claimed message logged; False when it was logged already (the crash came
+    after). Called in the transaction that writes the log row: both or neither."""
+    row = db.execute(
+        "SELECT logged FROM inbound_seen WHERE provider = ? AND message_id = ?",
+        [provider, message_id],
+    ).fetchone()
+    if row and row[0]:
+        return False
+    db.execute(
+        "UPDATE inbound_seen SET logged = 1 WHERE provider = ? AND message_id = ?",
+        [provider, message_id],
+    )
     return True
 
 

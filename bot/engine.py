@@ -595,9 +595,7 @@ class Engine:
         else:
             before = len(turn.replies)
             if self._about_the_last_answer(turn):  # "这个要去吗" right after the warning
-                answer = turn.replies[before:]
-                del turn.replies[before:]
-                turn.say(*join_if_fits(*answer, form.current_question(self, turn)))
+                self._ask_again_after(form, turn, before)
                 return True
             turn.parse = self.parser.parse(turn.text[:MAX_TEXT])
         intent, confidence = turn.parse.intent, turn.parse.confidence
@@ -615,10 +613,15 @@ class Engine:
             self.run(intent, turn)
         finally:
             turn.answer_only = False
+        self._ask_again_after(form, turn, before)
+        return True
+
+    def _ask_again_after(self, form: Form, turn: Turn, before: int) -> None:
+        """The answer given since reply ``before``, then the slot's question again in the
+        same reply (unless the answer ended the form)."""
         answer = turn.replies[before:]
         del turn.replies[before:]
         if turn.form is None:  # the other skill ended the form
             turn.say(*answer)
-            return True
+            return
         turn.say(*join_if_fits(*answer, form.current_question(self, turn)))
-        return True

@@ -164,8 +164,8 @@ def answer_text(dialogue: Dialogue, turn: Turn, text: str, j: Judgement | None =
     if counted:
         state["message_id"] = counted.message_id
     turn.state["last_text_check"] = state
-    # A bare "是真的吗" next is about this message (Engine._about_the_last_answer).
-    turn.state["topic"] = "scam_text" if j.verdict == "scam" else "checked_text"
+    if j.verdict == "scam":  # a bare "是真的吗" next is about it (_about_the_last_answer)
+        turn.state["topic"] = "scam_text"
     log.info("text judged %s (%s)", j.verdict, ",".join(sorted(j.kinds())))
     t = responses.catalogue("scamcheck")
     marked = verdicts.verdict(dialogue.db, keys)
