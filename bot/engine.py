@@ -277,7 +277,15 @@ class Engine:
                 self._forms[skill.form_name] = skill
 
     # --- the one entry point -------------------------------------------------------
-    def handle(self, message: InboundMessage, provider: str | None = None) -> list[str]:
+    def handle(
+        self,
+        message: InboundMessage,
+        provider: str | None = None,
+        with_replies: Callable[[list[str]], None] | None = None,
+    ) -> list[str]:
+        """Answer one message; ``with_replies`` is called with the replies inside the
+        transaction that stores them (a gateway's channel queues them in the outbox
+        there: stored and queued, or neither)."""
         # Lone surrogates (from JSON "\ud800") cannot be stored as UTF-8.
         message.text = message.text.encode("utf-8", "replace").decode("utf-8")
         store = conversations.Store(self.db, self.vault.hash(message.sender), message.channel)
@@ -308,6 +316,8 @@ class Engine:
         # retries and the deferred writes: one transaction at the end. (A skill's own side
         # effects, such as a report, commit where they happen: the model's parse and a
         # photo's download must not run inside a transaction holding the write lock.)
+        if with_replies is not None and turn.replies:
+            turn.deferred.append(functools.partial(with_replies, list(turn.replies)))
         store.finish(turn.replies, intent, conf, turn.state, turn.deferred)
         return turn.replies
 

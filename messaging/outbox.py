@@ -23,11 +23,20 @@ from storage.privacy import Vault, mask
 
 log = logging.getLogger(__name__)
 
-KINDS = ("tip", "alert", "report_update", "scam_verdict", "late_answer")
-# Higher goes first among rows due at once: an urgent alert, then an answer a villager
-# is waiting for (a photo read after the webhook returned), a reporter's notice, a
-# verdict notice, then the weekly tips (urgent rows are claimed first anyway).
-PRIORITY = {"alert": 30, "late_answer": 25, "report_update": 20, "scam_verdict": 10, "tip": 0}
+KINDS = ("tip", "alert", "report_update", "scam_verdict", "late_answer", "reply")
+# Higher goes first among rows due at once: the answer to an SMS the villager just sent
+# through a gateway whose webhook answer cannot carry it (Aliyun, Tencent), an urgent
+# alert, then an answer a villager is waiting for (a photo read after the webhook
+# returned), a reporter's notice, a verdict notice, then the weekly tips (urgent rows
+# are claimed first anyway).
+PRIORITY = {
+    "reply": 40,
+    "alert": 30,
+    "late_answer": 25,
+    "report_update": 20,
+    "scam_verdict": 10,
+    "tip": 0,
+}
 PUSH_CHANNELS = ("sms", "wechat")
 # error_code of a row whose recipient's channel cannot be pushed to (web chat).
 NO_PUSH_CHANNEL = "no_push_channel"

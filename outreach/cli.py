@@ -403,7 +403,8 @@ def outbox_drain(rate: float | None, campaign_id: int | None, recover: bool) -> 
 def outbox_status(limit: int) -> None:
     """Sent / delivered / failed / undeliverable per campaign, then the notices
     (report_update: reporters told their report was closed; scam_verdict: villagers
-    told a police verdict) per kind.
+    told a police verdict; late_answer: answers that missed WeChat's passive reply;
+    reply: answers to an SMS through Aliyun or Tencent) per kind.
 
     undeliv: WeChat followers outside their 48-hour window who gave no phone number;
     wx: sent by WeChat; wx>sms: WeChat refused, sent (or queued) by SMS instead."""

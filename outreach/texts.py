@@ -50,11 +50,11 @@ def message_for(kind: str, tip_id: str | None, text: str | None, phone: str | No
     """The words of an outbox row for the owner of ``phone`` (None: no marker).
 
     ``text``: the alert's text, or the row's own body (report_update, scam_verdict,
-    late_answer)."""
+    late_answer, reply)."""
     if kind == "alert":
         return render_alert(text or "", phone)
-    if kind in ("report_update", "late_answer"):
-        # A reply to the villager's own report or photo: they know what it answers.
+    if kind in ("report_update", "late_answer", "reply"):
+        # A reply to the villager's own message, report or photo: they know what it answers.
         return text or ""
     if kind == "scam_verdict":
         return render_notice(text or "", phone)

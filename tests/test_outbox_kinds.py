@@ -1,9 +1,10 @@
 """Every message the hotline starts is a row of the one outbox, with a kind and a
-priority: tips and alerts (campaigns), reporter notices (report_update) and verdict
-notices (scam_verdict). Each is sent exactly once by a drain, a transient failure is
-retried by the next drain, a crash mid-send leaves it sent once or ``unknown``, and a
-WeChat reporter outside the 48-hour window hears by SMS (messaging/outbox.py,
-outreach/outbox.py)."""
+priority: tips and alerts (campaigns), reporter notices (report_update), verdict
+notices (scam_verdict) and replies to an SMS through a gateway that cannot carry them
+in its webhook answer (reply); late WeChat answers: test_wechat_late.py. Each is
+sent exactly once by a drain, a transient failure is retried by the next drain, a
+crash mid-send leaves it sent once or ``unknown``, and a WeChat reporter outside the
+48-hour window hears by SMS (messaging/outbox.py, outreach/outbox.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import datetime as dt
 import pytest
 
 from bot import subscriptions
+from bot.channels import gateway_webhooks
+from bot.messages import InboundMessage
 from messaging import outbox as messaging_outbox
 from messaging.providers.base import SendResult
 from outreach import campaigns, groups, outbox, phones
@@ -156,6 +159,42 @@ def test_a_second_verdict_while_the_first_notice_waits_is_one_notice(db):
     assert drain(db, provider).sent == 1
     ((_to, text),) = provider.deliveries
     assert "确认是诈骗" in text  # told the worse verdict, once
+
+
+def test_a_gateway_reply_is_an_outbox_row_sent_once_before_everything(db):
+    """An Aliyun / Tencent inbound SMS is answered by a new SMS: rows of kind ``reply``,
+    the highest priority, urgent (sent at night too), one per reply, once per message
+    (bot/channels/gateway_webhooks.py; the webhooks themselves: test_sms_gateways.py)."""
+    queue_report_notice(db, contact="13900000009")
+    message = InboundMessage(channel="sms", sender=PHONE, text="1", message_id="4711")
+    with db.atomic():
+        gateway_webhooks.queue_replies(db, VAULT, message, "aliyun", "4711", ["第一条", "第二条"])
+        # The gateway's repeat of the same message queues nothing more.
+        gateway_webhooks.queue_replies(db, VAULT, message, "aliyun", "4711", ["第一条", "第二条"])
+    found = rows(db, "reply")
+    assert [r["text"] for r in found] == ["第一条", "第二条"]
+    assert {r["priority"] for r in found} == {max(messaging_outbox.PRIORITY.values())}
+    assert {r["urgent"] for r in found} == {1} and PHONE not in str(found)
+    provider = FakeProvider()
+    night = later_daytime().replace(hour=23)
+    assert drain(db, provider, at=night, limit=2).sent == 2  # before the notice
+    assert provider.deliveries == [(PHONE, "第一条"), (PHONE, "第二条")]
+    assert drain(db, provider, at=night).sent == 1  # then the reporter's notice
+    assert drain(db, provider).handled == 0 and len(provider.deliveries) == 3
+
+
+def test_a_crash_mid_reply_is_unknown_never_twice(db):
+    message = InboundMessage(channel="sms", sender=PHONE, text="1", message_id="4712")
+    with db.atomic():
+        gateway_webhooks.queue_replies(db, VAULT, message, "tencent", "4712", ["回复"])
+    provider = PlainProvider(crash_after_accepting=1)  # Aliyun, Tencent: no idempotency key
+    with pytest.raises(Crash):
+        drain(db, provider)
+    recover_after_kill(db, provider)
+    (row,) = rows(db, "reply")
+    assert row["status"] == "unknown" and row["error_code"] == "crash_during_send"
+    assert drain(db, PlainProvider()).handled == 0
+    assert provider.deliveries == [(PHONE, "回复")]
 
 
 @pytest.mark.parametrize("kind", ["tip", "alert"])

@@ -15,11 +15,13 @@ import pytest
 import responses
 from bot.channels.aliyun_sms import AliyunSms
 from bot.channels.tencent_sms import TencentSms
+from messaging import outbox as messaging_outbox
 from messaging.providers import base as senders
 from messaging.providers.aliyun import AliyunSender
 from messaging.providers.base import SendResult, make_sender
 from messaging.providers.gateway import contains_url, strip_signature
 from messaging.providers.tencent import TencentSender
+from outreach import outbox as drain
 from storage.db import connect
 from tests.sms_helpers import (
     ALIYUN_CONFIG,
@@ -59,11 +61,46 @@ def gw_db(gw_app):
 
 
 @pytest.fixture
-def outbox(monkeypatch):
-    """Replies to gateway pushes land here instead of a real gateway."""
+def drains(degraded_app):
+    """What the scheduler does when the webhook wakes it (outreach.scheduler.drain_now):
+    drain the outbox, here at once in the test's thread. Yields the wake count."""
+    wakes: list[int] = []
+
+    def drain_now() -> None:
+        wakes.append(1)
+        drain_outbox(degraded_app)
+
+    messaging_outbox.set_waker(drain_now)
+    yield wakes
+    messaging_outbox.set_waker(None)
+
+
+def drain_outbox(app, at: dt.datetime | None = None, sender=None):
+    db = connect(app.config["HOTLINE_DB"], migrate_schema=False)
+    try:
+        moment = at or dt.datetime.now(dt.timezone.utc)
+        return drain.drain(
+            db,
+            app.extensions["hotline_vault"],
+            sender or drain.senders_from_config(app.config),
+            rate=0,
+            now=lambda: moment,
+        )
+    finally:
+        db.conn.close()
+
+
+@pytest.fixture
+def outbox(monkeypatch, drains):
+    """Replies to gateway pushes are outbox rows, sent by the woken drain through this
+    sender instead of a real gateway."""
     sender = RecordingSender("aliyun")
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
     return sender
+
+
+def reply_rows(db) -> list[dict]:
+    return list(db.query("SELECT * FROM outbox WHERE kind = 'reply' ORDER BY id"))
 
 
 @pytest.fixture
@@ -584,7 +621,7 @@ def test_make_sender_names_missing_settings(config, missing):
         make_sender(config)
 
 
-def test_aliyun_push_answered_through_configured_aliyun_gateway(gw_app, fake_gateway):
+def test_aliyun_push_answered_through_configured_aliyun_gateway(gw_app, fake_gateway, drains):
     """End to end: SMS_PROVIDER=aliyun, the reply goes to the (fake) Aliyun API."""
     gw_app.config.update(ALIYUN_CONFIG, ALIYUN_SMS_ENDPOINT=fake_gateway.url)
     fake_gateway.answer((200, aliyun_ok()))
@@ -596,7 +633,7 @@ def test_aliyun_push_answered_through_configured_aliyun_gateway(gw_app, fake_gat
     assert json.loads(params["TemplateParam"]) == {"content": responses.answer("verify_team")[0]}
 
 
-def test_tencent_push_answered_through_configured_tencent_gateway(gw_app, fake_gateway):
+def test_tencent_push_answered_through_configured_tencent_gateway(gw_app, fake_gateway, drains):
     gw_app.config.update(TENCENT_CONFIG, TENCENT_SMS_ENDPOINT=fake_gateway.url)
     fake_gateway.answer((200, tencent_ok()))
     response = tencent_push(gw_app.test_client(), tencent_item("1"))
@@ -607,7 +644,7 @@ def test_tencent_push_answered_through_configured_tencent_gateway(gw_app, fake_g
     assert body["TemplateParamSet"] == [responses.answer("verify_team")[0]]
 
 
-def test_gateway_failure_does_not_fail_the_push(gw_app, fake_gateway):
+def test_gateway_failure_does_not_fail_the_push(gw_app, fake_gateway, drains):
     """A reply the gateway refuses is logged; the push is still acknowledged (a retry
     would not help and the message is stored)."""
     gw_app.config.update(ALIYUN_CONFIG, ALIYUN_SMS_ENDPOINT=fake_gateway.url)
@@ -649,3 +686,88 @@ def test_lost_answer_is_in_doubt_not_retried(fake_gateway, name):
     assert (result.ok, result.error_code, result.permanent) == (False, "in_doubt", True)
     time.sleep(1.2)  # the gateway did get it (recorded once its slow answer is written)
     assert len(fake_gateway.requests) == 1
+
+
+# --- replies are rows of the one outbox -------------------------------------------------
+
+
+class FlakySender(RecordingSender):
+    """Refuses its first sends with a passing error (the gateway's flow control)."""
+
+    def __init__(self, name: str, failures: int) -> None:
+        super().__init__(name)
+        self.failures = failures
+        self.calls = 0
+
+    def send(self, to: str, text: str) -> SendResult:
+        self.calls += 1
+        if self.failures:
+            self.failures -= 1
+            return SendResult(False, None, "isv.BUSINESS_LIMIT_CONTROL")
+        return super().send(to, text)
+
+
+GATEWAY_PUSHES = {
+    "aliyun": (
+        lambda client, text: aliyun_push(client, [aliyun_item(text, 7001)]),
+        {"code": 0, "msg": "接收成功"},
+    ),
+    "tencent": (
+        lambda client, text: tencent_push(client, tencent_item(text, when=1714530000)),
+        {"result": 0, "errmsg": "OK"},
+    ),
+}
+
+
+@pytest.mark.parametrize("gateway", sorted(GATEWAY_PUSHES))
+def test_a_reply_is_an_outbox_row_sent_once(gw_client, gw_app, gw_db, outbox, drains, gateway):
+    push, expected = GATEWAY_PUSHES[gateway]
+    response = push(gw_client, "1")
+    assert response.status_code == 200 and response.get_json() == expected
+    (row,) = reply_rows(gw_db)
+    assert row["priority"] == max(messaging_outbox.PRIORITY.values())
+    assert row["urgent"] == 1 and row["channel"] == "sms" and row["source"] == gateway
+    assert row["status"] == "sent" and row["attempts"] == 1
+    assert PHONE not in str(row) and row["contact_masked"] == "138****5678"
+    assert drains == [1], "the webhook woke the drain once"
+    assert outbox.sent == [(PHONE, responses.answer("verify_team")[0])]
+    # The gateway pushes it again (it missed our answer): no new row, no second SMS.
+    assert push(gw_client, "1").get_json() == expected
+    assert len(reply_rows(gw_db)) == 1 and len(outbox.sent) == 1
+    assert drain_outbox(gw_app).handled == 0 and len(outbox.sent) == 1
+
+
+@pytest.mark.parametrize("gateway", sorted(GATEWAY_PUSHES))
+def test_a_failed_reply_is_recorded_and_retried(gw_client, gw_app, gw_db, drains, gateway):
+    push, expected = GATEWAY_PUSHES[gateway]
+    sender = FlakySender(gateway, failures=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
+        assert push(gw_client, "1").get_json() == expected
+        (row,) = reply_rows(gw_db)
+        # The attempt is on the row: tried once, refused, due again after the backoff.
+        assert row["status"] == "pending" and row["attempts"] == 1
+        assert row["error_code"] == "isv.BUSINESS_LIMIT_CONTROL" and sender.sent == []
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)
+        assert drain_outbox(gw_app, at=later).sent == 1
+        assert drain_outbox(gw_app, at=later).handled == 0
+    (row,) = reply_rows(gw_db)
+    assert row["status"] == "sent" and row["attempts"] == 2
+    assert sender.calls == 2 and sender.sent == [(PHONE, responses.answer("verify_team")[0])]
+
+
+@pytest.mark.parametrize("gateway", sorted(GATEWAY_PUSHES))
+def test_a_reply_waits_in_the_outbox_when_no_drain_runs_here(gw_client, gw_app, gw_db, gateway):
+    """No scheduler in this process (another worker leads): the answer and its row are
+    stored together, and the leader's next tick sends it."""
+    push, expected = GATEWAY_PUSHES[gateway]
+    assert push(gw_client, "1").get_json() == expected
+    (row,) = reply_rows(gw_db)
+    assert row["status"] == "pending" and row["attempts"] == 0
+    remembered = gw_db.execute(
+        "SELECT replies FROM inbound_seen WHERE provider = ?", [gateway]
+    ).fetchone()[0]
+    assert json.loads(remembered) == [row["text"]]
+    sender = RecordingSender(gateway)
+    assert drain_outbox(gw_app, sender=sender).sent == 1
+    assert sender.sent == [(PHONE, responses.answer("verify_team")[0])]

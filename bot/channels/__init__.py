@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 
 from flask import current_app
 
@@ -34,16 +35,22 @@ def current_dialogue() -> Engine:
     )
 
 
-def deliver(message: InboundMessage, provider: str | None = None) -> list[str]:
+def deliver(
+    message: InboundMessage,
+    provider: str | None = None,
+    with_replies: Callable[[list[str]], None] | None = None,
+) -> list[str]:
     """Run one inbound message through the dialogue, at most once per provider id.
 
     A retry of a message already answered gets the same replies again (the provider
     did not see the first answer); the claim of the id, the log and the answer are the
     engine's (bot/conversations.Store). A failure inside the dialogue gets an apology,
-    never a 500, and the message itself was already logged.
+    never a 500, and the message itself was already logged. ``with_replies`` runs in
+    the transaction that stores a fresh answer (Engine.handle); not for a retry's
+    remembered replies or an apology.
     """
     try:
-        return current_dialogue().handle(message, provider)
+        return current_dialogue().handle(message, provider, with_replies)
     except InboundNotStored:
         # The database stayed locked past every bounded wait: say so, never "received".
         log.error("a %s message could not be stored (database locked)", message.channel)

@@ -4,17 +4,19 @@ request, parse it, run it through the dialogue or the outbox, and answer in the
 provider's own shape. Also the console provider's local webhook, POST /sms/console.
 
 Providers that read replies from the HTTP answer (Twilio, console) get them there;
-the mainland gateways do not, so their replies go out as new SMS through the
-configured provider (``SMS_PROVIDER``, normally the same gateway).
+the mainland gateways do not, so their replies are messages the hotline starts: rows
+of the one outbox (kind ``reply``), sent by its drain through the configured provider
+(``SMS_PROVIDER``, normally the same gateway), retried and recorded like every other.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
+import sqlite_utils
 from flask import Blueprint, Response, current_app, request
 
-from bot import conversations
 from bot.channels import deliver
 from bot.channels.sms_provider import (
     BadRequest,
@@ -23,55 +25,63 @@ from bot.channels.sms_provider import (
     provider_name,
 )
 from bot.messages import InboundMessage
-from messaging.providers.base import sender_for
+from messaging import outbox
 from storage.db import get_db
-from storage.privacy import get_vault, mask
+from storage.privacy import Vault, get_vault
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms_console", __name__)
 
 
-def answer_by_sms(message: InboundMessage, provider: str) -> None:
-    """Run the message through the dialogue and text the replies back, once.
+def answer_by_sms(message: InboundMessage, provider: str) -> bool:
+    """Run the message through the dialogue and queue the replies in the outbox (kind
+    ``reply``, urgent), once; True when there are replies to send (wake the drain).
 
-    A push the gateway repeats (our first answer was lost or late) is deduped by
-    ``deliver``; the replies are claimed separately under ``<provider>-reply`` so a
-    repeat never texts them twice. Empty replies are not claimed: either there is
-    nothing to send, or the first delivery is still running and will send them.
+    A fresh answer's rows are written in the transaction that stores the answer, so a
+    crash after it leaves them queued and a crash before it leaves neither (the
+    gateway's retry runs the message again). A push the gateway repeats gets the
+    remembered replies from ``deliver``, queued under the same keys: rows already there
+    are kept as they are, so a repeat never texts them twice. Empty replies: nothing
+    to send, or the first delivery is still running and queues them.
     """
-    replies = deliver(message, provider=provider)
-    if not replies or not message.message_id:
-        return
-    db = get_db()
-    if conversations.claim_message(db, f"{provider}-reply", message.message_id) is not None:
-        return
-    try:
-        sender = sender_for("sms", current_app.config)
-    except RuntimeError as exc:  # misconfigured provider: the message is kept, not answered
-        log.error("cannot answer %s SMS from %s: %s", provider, mask(message.sender), exc)
-        return
-    if sender is None:
-        return
-    if sender.name not in (provider, "console"):
-        log.warning(
-            "replies to %s messages go out through %s: set SMS_PROVIDER=%s",
-            provider,
-            sender.name,
-            provider,
+    db, vault = get_db(), get_vault()
+    # The key the rows are made once by; without the gateway's id a push is its own.
+    key = message.message_id or secrets.token_hex(8)
+    queued: list[bool] = []
+
+    def queue(replies: list[str]) -> None:
+        queue_replies(db, vault, message, provider, key, replies)
+        queued.append(True)
+
+    replies = deliver(message, provider=provider, with_replies=queue)
+    if replies and not queued:  # a repeat's remembered replies, or the apology
+        with db.atomic():
+            queue_replies(db, vault, message, provider, key, replies)
+    return bool(replies)
+
+
+def queue_replies(
+    db: sqlite_utils.Database,
+    vault: Vault,
+    message: InboundMessage,
+    provider: str,
+    key: str,
+    replies: list[str],
+) -> None:
+    """One outbox row per reply, in the caller's transaction; the drain sends them by
+    the configured SMS provider (``SMS_PROVIDER``, normally the same gateway)."""
+    for index, reply in enumerate(replies):
+        outbox.enqueue(
+            db,
+            vault,
+            kind="reply",
+            channel="sms",
+            contact=message.sender,
+            text=reply,
+            idem_key=f"reply:{provider}:{key}:{index}",
+            urgent=True,  # they just texted us, at night too
+            source=provider,
         )
-    for reply in replies:
-        try:
-            result = sender.send(message.sender, reply)
-        except Exception:  # a provider hiccup must not turn the push into a retried 500
-            log.exception("reply to %s via %s raised", mask(message.sender), sender.name)
-            continue
-        if not result.ok:
-            log.warning(
-                "reply to %s via %s not sent: %s",
-                mask(message.sender),
-                sender.name,
-                result.error_code,
-            )
 
 
 def handle_inbound(provider: SmsProvider) -> Response:
@@ -88,16 +98,25 @@ def handle_inbound(provider: SmsProvider) -> Response:
         for message in messages:
             replies.extend(deliver(message, provider=provider.name))
         return provider.ack(replies)
-    for message in messages:
-        answer_by_sms(message, provider.name)
+    queued = [answer_by_sms(message, provider.name) for message in messages]
+    if any(queued):
+        configured = provider_name(current_app.config)
+        if configured not in (provider.name, "console"):
+            log.warning(
+                "replies to %s messages go out through %s: set SMS_PROVIDER=%s",
+                provider.name,
+                configured,
+                provider.name,
+            )
+        outbox.wake()  # the drain sends them now, outside this request
     return provider.ack()
 
 
 def handle_receipts(provider: SmsProvider) -> Response:
     """A delivery-status webhook: each receipt updates its outbox row (an opted-out
-    code also opts the subscriber out); receipts for messages that are not ours (a
-    reply, another app on the account) are ignored."""
-    from outreach import outbox  # outreach imports the channels, not the reverse
+    code also opts the subscriber out); receipts for messages that are not ours
+    (another app on the account) are ignored."""
+    from outreach import outbox as drain  # outreach imports the channels, not the reverse
 
     if not provider.authenticate(request):
         return provider.reject(403, "forbidden")
@@ -110,7 +129,7 @@ def handle_receipts(provider: SmsProvider) -> Response:
     unknown = 0
     for receipt in receipts:
         recipient = vault.hash(receipt.recipient) if receipt.recipient else None
-        applied = outbox.apply_status(
+        applied = drain.apply_status(
             db, receipt.provider_id, receipt.status, receipt.error_code, recipient
         )
         if applied == "unknown":
