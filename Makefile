@@ -49,7 +49,7 @@ test: train browser nginx postgres
 	$(PYTHON) -m pytest -q
 
 # Every top-level package of the project (not tests/); settings in pyproject.toml [tool.mypy].
-PACKAGES := accounts bot messaging nlu outreach registry reporting responses review scamcheck settings storage throttle weburl
+PACKAGES := accounts bot jobs messaging nlu outreach registry reporting responses review scamcheck settings storage throttle weburl
 
 lint:
 	$(BIN)/ruff check .

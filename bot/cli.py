@@ -195,9 +195,9 @@ def serve(host: str, port: int, threads: int, workers: int | None, preload: bool
         load_vault(config["HOTLINE_VAR"] / "keys.json")
 
     def start_scheduler(app: Flask) -> Any:
-        from outreach.scheduler import start_with_app
+        from bot.periodic import start_with_app
 
-        # Tip schedules and the outbox drain: in one process only (worker 0).
+        # Every domain's periodic work: in one process only (worker 0).
         return start_with_app(app)
 
     def warm_up() -> None:
@@ -277,7 +277,27 @@ cli.add_command(outreach_cli.groups_cli)
 cli.add_command(outreach_cli.tips_cli)
 cli.add_command(outreach_cli.alert_cli)
 cli.add_command(outreach_cli.outbox_cli)
-cli.add_command(outreach_cli.scheduler_cli)
+
+
+@cli.command("scheduler")
+def scheduler_cli() -> None:
+    """Run every domain's periodic work alone, in the foreground: the outbox drain, tip
+    schedules, the daily purges.
+
+    `hotline serve` already runs them inside the web server: use this only when the
+    web server runs elsewhere. It waits while another process leads (storage/leader.py)."""
+    from bot.periodic import run_alone
+    from settings import load_config
+    from storage.db import connect
+    from storage.privacy import load_vault
+
+    config = load_config()
+    connect(config["HOTLINE_DB"]).conn.close()  # migrated before any job runs
+    vault = load_vault(config["HOTLINE_VAR"] / "keys.json")
+    click.echo(f"scheduler on {config['HOTLINE_DB']} (Ctrl-C stops)")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        run_alone(config, vault)
+
 
 from registry.cli import registry_cli  # noqa: E402
 

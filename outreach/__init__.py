@@ -8,11 +8,11 @@ outbox.py      the drain of the one outbox (tips, alerts and the notices other d
                queue through messaging/outbox.py): claim -> send -> mark by priority;
                pacing, retries, WeChat -> SMS fallback, crash recovery
 alerts.py      urgent alerts with a confirmation step and a log
-scheduler.py   the app's job runner (tips, the drain tick, every domain's purges): APScheduler,
-               its job store in the hotline database, one leader (storage/leader.py)
+schedules.py   weekly tip schedules and the drain tick, declared to the app's job runner
+               (jobs/) by ``periodic_jobs``
 web.py         the pages at /police/outreach
 quiet_hours.py 21:00-08:00 Beijing time
-cli.py         `hotline groups|tips|alert|outbox|scheduler`
+cli.py         `hotline groups|tips|alert|outbox`
 
 The 订阅 conversation (which village are you in?) is a skill: bot/enrollment.py.
 Nothing here imports bot/.

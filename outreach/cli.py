@@ -1,4 +1,5 @@
-"""`hotline groups`, `hotline tips`, `hotline alert`, `hotline outbox`, `hotline scheduler`.
+"""`hotline groups`, `hotline tips`, `hotline alert`, `hotline outbox` (`hotline scheduler`,
+which runs every domain's jobs, is the app's: bot/cli.py).
 
 These commands open the database directly (no NLU model is loaded) and send through
 the configured SMS provider (SMS_PROVIDER; `console` prints) and, to WeChat
@@ -9,7 +10,6 @@ through a batch gateway, paced to HOTLINE_SMS_NUMBERS_RATE numbers per second to
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import getpass
 import sys
@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 
-from outreach import alerts, campaigns, groups, outbox, scheduler, tips
+from jobs import runner
+from outreach import alerts, campaigns, groups, outbox, schedules, tips
 from outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
 
 RATE_HELP = (
@@ -74,7 +75,7 @@ def _local(value: str | None) -> str:
 
 
 def _drain_with_bar(env: Env, rate: float | None, campaign_id: int | None, label: str) -> None:
-    rate = scheduler.rate_from_config(env.config) if rate is None else rate
+    rate = schedules.rate_from_config(env.config) if rate is None else rate
     due = env.db.execute(
         "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND (? IS NULL OR campaign_id = ?)",
         [campaign_id, campaign_id],
@@ -182,9 +183,9 @@ def tips_schedule(
     morning (or afternoon) is refused, naming the one already there."""
     env = Env()
     scope_type, value = _target(group, township, county)
-    with scheduler.open_store(env.config["HOTLINE_DB"]) as store:
+    with runner.open_store(env.config["HOTLINE_DB"]) as store:
         try:
-            row = scheduler.add_schedule(
+            row = schedules.add_schedule(
                 env.db,
                 store,
                 scope_type=scope_type,
@@ -193,7 +194,7 @@ def tips_schedule(
                 time=time_,
                 created_by=_who(by),
             )
-        except scheduler.ScheduleError as exc:
+        except schedules.ScheduleError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(
         f"schedule {row['id']}: tips to {scope_type} {value} every {row['day_of_week']} "
@@ -212,8 +213,8 @@ def tips_list(catalogue: bool) -> None:
             click.echo(f"{tip.id:<22} {tip.topic:<18} {tip.text}")
         return
     env = Env()
-    with scheduler.open_store(env.config["HOTLINE_DB"]) as store:
-        rows = scheduler.list_schedules(env.db, store)
+    with runner.open_store(env.config["HOTLINE_DB"]) as store:
+        rows = schedules.list_schedules(env.db, store)
     if not rows:
         click.echo("no tip schedules: `hotline tips schedule --group ... --day tue --time 10:00`")
         return
@@ -230,10 +231,10 @@ def tips_list(catalogue: bool) -> None:
 def tips_unschedule(schedule_id: int) -> None:
     """Stop a tip schedule."""
     env = Env()
-    with scheduler.open_store(env.config["HOTLINE_DB"]) as store:
+    with runner.open_store(env.config["HOTLINE_DB"]) as store:
         try:
-            scheduler.remove_schedule(env.db, store, schedule_id)
-        except scheduler.ScheduleError as exc:
+            schedules.remove_schedule(env.db, store, schedule_id)
+        except schedules.ScheduleError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"schedule {schedule_id} stopped")
 
@@ -431,17 +432,4 @@ def outbox_status(limit: int) -> None:
         )
 
 
-@click.command("scheduler")
-def scheduler_cli() -> None:
-    """Run the tip scheduler and the outbox drain alone, in the foreground.
-
-    `hotline serve` already runs them inside the web server: use this only when the
-    web server runs elsewhere. It waits while another process leads (storage/leader.py)."""
-    env = Env()
-    rt = scheduler.runtime_from_config(env.config, env.vault)
-    click.echo(f"scheduler on {env.config['HOTLINE_DB']} (Ctrl-C stops)")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.lead(rt, blocking=True)
-
-
-COMMANDS = (groups_cli, tips_cli, alert_cli, outbox_cli, scheduler_cli)
+COMMANDS = (groups_cli, tips_cli, alert_cli, outbox_cli)

@@ -117,8 +117,8 @@ def _remove_upload(url: str, uploads: str | Path | None) -> None:
 
 
 def purge_job(db_path: str, days: int | None = None, uploads: str | None = None) -> int:
-    """The daily job (outreach/scheduler.py ``schedule_purge`` keeps it at 03:00
-    Beijing time in the persistent job store, by name)."""
+    """The daily job (reporting/periodic.py declares it at 03:00 Beijing time, kept
+    in the persistent job store by name)."""
     from storage.db import connect
 
     db = connect(db_path, migrate_schema=False)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import sqlite_utils
 
 import settings
+from jobs import Job, daily
 from nlu.parser import FALLBACK_INTENT, Parse
 from review.redact import redact, text_key
 from storage.clock import now_iso as now
+from storage.privacy import Vault
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +157,19 @@ def purge(db: sqlite_utils.Database, days: int, at: dt.datetime | None = None) -
     return cursor.rowcount
 
 
+PURGE_JOB_ID = "review-purge"
+
+
+def periodic_jobs(config: Mapping[str, Any], vault: Vault) -> list[Job]:
+    """Review's job for the app's runner (bot/periodic.py hands it over): the daily
+    purge at 03:00 Beijing time, stored so a run missed while down runs at start."""
+    days = settings.integer("HOTLINE_REVIEW_DAYS", config)
+    args = (str(config["HOTLINE_DB"]), days)
+    return [Job(PURGE_JOB_ID, "review.queue:purge_job", daily(3), args=args, stored=True)]
+
+
 def purge_job(db_path: str, days: int | None = None) -> int:
-    """The daily job (outreach/scheduler.py ``schedule_purge`` adds it beside the
-    reports' purge, in the persistent job store)."""
+    """The daily job (``periodic_jobs``), by name in the persistent job store."""
     from storage.db import connect
 
     db = connect(db_path, migrate_schema=False)

@@ -40,7 +40,7 @@ class Leader:
         self.name = name
         self._conn: Any = None  # PostgreSQL: the connection that holds the lock
         self._fd: int | None = None  # SQLite: the locked file
-        self.scheduler: Any = None  # what the leader runs (outreach/scheduler.lead)
+        self.scheduler: Any = None  # what the leader runs (jobs/runner.lead)
 
     @property
     def held(self) -> bool:

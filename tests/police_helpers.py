@@ -9,6 +9,9 @@ from pathlib import Path
 from accounts import officers
 from reporting import jurisdiction
 from storage.db import connect
+from tests.sms_helpers import drain_outbox
+
+__all__ = ["drain_outbox"]  # the one drain helper (tests/sms_helpers.py), used here too
 
 SAMPLE = Path(__file__).resolve().parent.parent / "reporting" / "data" / "jurisdictions-sample.csv"
 PASSWORD = "correct horse battery"
@@ -51,19 +54,6 @@ def logged_in(app, username: str):
 
 def post_form(client, path: str, data: dict, page: str = "/police/"):
     return client.post(path, data={**data, "csrf_token": csrf_token(client, page)})
-
-
-def drain_outbox(app, sender=None):
-    """What the scheduler's drain does after a police action: send the due outbox rows
-    (``sender``: one SMS sender or a channel -> sender mapping; default: the app's)."""
-    from outreach import outbox
-
-    db = connect(app.config["HOTLINE_DB"])
-    try:
-        senders = sender if sender is not None else outbox.senders_from_config(app.config)
-        return outbox.drain(db, app.extensions["hotline_vault"], senders, rate=0)
-    finally:
-        db.conn.close()
 
 
 ENROLL_CSV = (

@@ -158,3 +158,26 @@ def tencent_status(sid: str, success: bool, errmsg: str = "DELIVRD") -> dict:
         "description": "用户短信送达成功" if success else "失败",
         "sid": sid,
     }
+
+
+def drain_outbox(app, at=None, sender=None):
+    """What the scheduler's drain does after a request queued messages (a webhook's
+    replies, a police action's notices): send the due outbox rows (``sender``: one SMS
+    sender or a channel -> sender mapping; default: the app's configured providers)."""
+    import datetime as dt
+
+    from outreach import outbox
+    from storage.db import connect
+
+    db = connect(app.config["HOTLINE_DB"], migrate_schema=False)
+    try:
+        moment = at or dt.datetime.now(dt.timezone.utc)
+        return outbox.drain(
+            db,
+            app.extensions["hotline_vault"],
+            sender or outbox.senders_from_config(app.config),
+            rate=0,
+            now=lambda: moment,
+        )
+    finally:
+        db.conn.close()

@@ -8,8 +8,9 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from click.testing import CliRunner
 
+import jobs
 from bot.cli import cli
-from outreach import scheduler
+from jobs import runner
 from storage.db import connect
 from tests.conftest import SmsPhone, make_app
 
@@ -25,10 +26,10 @@ def _county(tmp_path, keyword_parser):
         assert phone.send(text)
     other = SmsPhone(app.test_client(), "+8613900001111")
     assert other.send("订阅")
-    with scheduler.open_store(path) as store:
+    with runner.open_store(path) as store:
         store.add_job(
             "reporting.purge:purge_job",
-            CronTrigger(hour=3, minute=0, timezone=scheduler.TIMEZONE),
+            CronTrigger(hour=3, minute=0, timezone=jobs.TIMEZONE),
             args=[str(path), 30, None],
             id="reports-purge",
         )
@@ -86,7 +87,7 @@ def test_copy_moves_every_row_and_keeps_encrypted_fields(tmp_path, keyword_parse
         source.conn.close()
         target.conn.close()
     # The copied schedule is in the job store the scheduler reads on PostgreSQL.
-    with scheduler.open_store(database_url) as store:
+    with runner.open_store(database_url) as store:
         assert store.get_job("reports-purge") is not None
 
 

@@ -18,14 +18,17 @@ ALLOWED: dict[str, set[str]] = {
     "throttle": set(),
     "weburl": set(),
     "messaging": {"storage", "responses"},
+    # The one job runner: every domain's periodic work is handed in (bot/periodic.py),
+    # so it imports no domain and every domain may declare its jobs with it.
+    "jobs": {"storage"},
     "accounts": {"storage", "throttle", "weburl"},
-    "reporting": {"responses", "storage", "messaging", "accounts", "throttle", "weburl"},
+    "reporting": {"responses", "storage", "messaging", "accounts", "throttle", "weburl", "jobs"},
     "registry": {"accounts", "reporting", "responses", "storage"},
-    "review": {"nlu", "storage", "accounts", "reporting"},
+    "review": {"nlu", "storage", "accounts", "reporting", "jobs"},
     "scamcheck": {"registry", "weburl", "responses", "storage"},
     # Village groups, subscribers, tips, campaigns, alerts, the drain, their pages and CLI;
     # the subscribe conversation is a skill in bot/ (bot/enrollment.py).
-    "outreach": {"accounts", "messaging", "reporting", "responses", "storage", "weburl"},
+    "outreach": {"accounts", "messaging", "reporting", "responses", "storage", "weburl", "jobs"},
 }
 for _package, _below in ALLOWED.items():
     if _package != "settings":

@@ -9,6 +9,7 @@ crash mid-send leaves it sent once or ``unknown``, and a WeChat reporter outside
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -342,25 +343,38 @@ def test_wake_asks_the_scheduler_and_never_sends_itself(db):
     assert messaging_outbox.wake() is False
 
 
-def test_drain_now_runs_the_tick_in_the_scheduler(tmp_path, monkeypatch):
-    import time
+def test_wake_runs_the_drain_tick_in_the_scheduler(tmp_path, monkeypatch):
+    """The runner hands the drain tick's job a waker (jobs.Job.wake_with): wake runs the
+    tick once at once in the scheduler's thread, never in the caller's."""
+    import threading
 
-    from outreach import scheduler as outreach_scheduler
+    from jobs import runner
+    from outreach import schedules
 
     ran = []
-    monkeypatch.setattr(outreach_scheduler, "drain_tick", lambda: ran.append(1))
-    sched = outreach_scheduler.build_scheduler(tmp_path / "jobs.db")
-    outreach_scheduler.drain_now(sched)  # not running: nothing queued
-    sched.start()
+    tick = threading.Event()
+
+    def fake_tick():
+        ran.append(threading.current_thread().name)
+        tick.set()
+
+    monkeypatch.setattr(schedules, "drain_tick", fake_tick)
+    drain_job = schedules.periodic_jobs({"HOTLINE_DB": str(tmp_path / "jobs.db")}, VAULT)[0]
+    assert drain_job.wake_with is messaging_outbox.set_waker
+    sched = runner.build_scheduler(tmp_path / "jobs.db")
+    runner.run_now(sched, drain_job)  # not running: nothing queued
+    assert sched.get_jobs() == []
+    sched = runner.start(tmp_path / "jobs.db", [replace(drain_job, func=fake_tick)])
     try:
-        outreach_scheduler.drain_now(sched)
-        for _ in range(100):
-            if ran:
-                break
-            time.sleep(0.02)
-        assert ran == [1]
+        assert tick.wait(5)  # at start
+        tick.clear()
+        assert messaging_outbox.wake() is True
+        assert tick.wait(5), "the wake did not run the tick"
+        assert len(ran) == 2 and threading.current_thread().name not in ran
     finally:
         sched.shutdown(wait=False)
+        messaging_outbox.set_waker(None)
+        schedules.set_runtime(None)
 
 
 # --- no side doors -------------------------------------------------------------------

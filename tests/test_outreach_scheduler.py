@@ -1,6 +1,7 @@
-"""Tip schedules live in the hotline database (APScheduler SQLAlchemyJobStore): they
-survive a restart, and runs missed while the process was down fire once, not once
-per missed slot. Bounded real-time waits (a few seconds at most)."""
+"""Tip schedules (outreach/schedules.py) live in the hotline database, in the job
+runner's store (jobs/runner.py, APScheduler SQLAlchemyJobStore): they survive a
+restart, and runs missed while the process was down fire once, not once per missed
+slot. Bounded real-time waits (a few seconds at most)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.triggers.cron import CronTrigger
 
-from outreach import scheduler
+from jobs import runner
+from outreach import schedules
 from tests.outreach_helpers import VAULT, FakeProvider, enroll, new_db, numbers
 
 
@@ -27,17 +29,17 @@ def db_path(tmp_path):
 @pytest.fixture
 def provider(db_path):
     fake = FakeProvider()
-    scheduler.set_runtime(
-        scheduler.Runtime(db_path=db_path, vault=VAULT, sender_factory=lambda: fake, rate=0)
+    schedules.set_runtime(
+        schedules.Runtime(db_path=db_path, vault=VAULT, sender_factory=lambda: fake, rate=0)
     )
     yield fake
-    scheduler.set_runtime(None)
+    schedules.set_runtime(None)
 
 
 def test_a_schedule_survives_a_restart(db_path):
     db = new_db_path(db_path)
-    with scheduler.open_store(db_path) as store:
-        row = scheduler.add_schedule(
+    with runner.open_store(db_path) as store:
+        row = schedules.add_schedule(
             db,
             store,
             scope_type="group",
@@ -49,14 +51,14 @@ def test_a_schedule_survives_a_restart(db_path):
         first = row["next_run"]
     assert first.weekday() == 1 and (first.hour, first.minute) == (10, 0)
     assert str(first.tzinfo) == "Asia/Shanghai"
-    with scheduler.open_store(db_path) as store:  # a new process, the same file
-        rows = scheduler.list_schedules(db, store)
+    with runner.open_store(db_path) as store:  # a new process, the same file
+        rows = schedules.list_schedules(db, store)
         assert [(r["id"], r["next_run"]) for r in rows] == [(row["id"], first)]
         job = store.get_job(row["job_id"])
-        assert job.func_ref == "outreach.scheduler:run_schedule"
-        scheduler.remove_schedule(db, store, row["id"])
-    with scheduler.open_store(db_path) as store:
-        assert store.get_jobs() == [] and scheduler.list_schedules(db, store) == []
+        assert job.func_ref == "outreach.schedules:run_schedule"
+        schedules.remove_schedule(db, store, row["id"])
+    with runner.open_store(db_path) as store:
+        assert store.get_jobs() == [] and schedules.list_schedules(db, store) == []
 
 
 def new_db_path(path):
@@ -76,9 +78,9 @@ def new_db_path(path):
 )
 def test_bad_schedules_are_refused(db_path, target, day, time, error):
     db = new_db_path(db_path)
-    with scheduler.open_store(db_path) as store:
-        with pytest.raises(scheduler.ScheduleError, match=error):
-            scheduler.add_schedule(
+    with runner.open_store(db_path) as store:
+        with pytest.raises(schedules.ScheduleError, match=error):
+            schedules.add_schedule(
                 db,
                 store,
                 scope_type="group",
@@ -92,8 +94,8 @@ def test_bad_schedules_are_refused(db_path, target, day, time, error):
 
 def test_missed_runs_fire_once_when_the_process_comes_back(db_path, provider):
     db = new_db_path(db_path)
-    with scheduler.open_store(db_path) as store:
-        row = scheduler.add_schedule(
+    with runner.open_store(db_path) as store:
+        row = schedules.add_schedule(
             db,
             store,
             scope_type="group",
@@ -122,7 +124,7 @@ def test_missed_runs_fire_once_when_the_process_comes_back(db_path, provider):
     second = dt.datetime.now().second
     if second >= 45:
         time.sleep(60 - second + 1)
-    restarted = scheduler.build_scheduler(db_path)
+    restarted = runner.build_scheduler(db_path)
     restarted.add_listener(listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     restarted.start()
     try:
@@ -143,8 +145,8 @@ def test_missed_runs_fire_once_when_the_process_comes_back(db_path, provider):
 
 def test_running_a_schedule_twice_the_same_day_plans_once(db_path, provider):
     db = new_db_path(db_path)
-    with scheduler.open_store(db_path) as store:
-        row = scheduler.add_schedule(
+    with runner.open_store(db_path) as store:
+        row = schedules.add_schedule(
             db,
             store,
             scope_type="group",
@@ -153,8 +155,8 @@ def test_running_a_schedule_twice_the_same_day_plans_once(db_path, provider):
             time="10:00",
             created_by="t",
         )
-    scheduler.run_schedule(row["id"])
-    scheduler.run_schedule(row["id"])
+    schedules.run_schedule(row["id"])
+    schedules.run_schedule(row["id"])
     assert db.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 1
     assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 3
     assert len(provider.deliveries) in (0, 3)  # 0 only in quiet hours
@@ -162,8 +164,8 @@ def test_running_a_schedule_twice_the_same_day_plans_once(db_path, provider):
 
 def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
     db = new_db_path(db_path)
-    with scheduler.open_store(db_path) as store:
-        first = scheduler.add_schedule(
+    with runner.open_store(db_path) as store:
+        first = schedules.add_schedule(
             db,
             store,
             scope_type="group",
@@ -175,8 +177,8 @@ def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
         # The township covers 石桥村: the same Friday morning twice is refused, naming it.
         township = db.execute("SELECT township FROM village_groups WHERE village = '石桥村'")
         [[name]] = township.fetchall()
-        with pytest.raises(scheduler.ScheduleError, match=f"schedule {first['id']}"):
-            scheduler.add_schedule(
+        with pytest.raises(schedules.ScheduleError, match=f"schedule {first['id']}"):
+            schedules.add_schedule(
                 db,
                 store,
                 scope_type="township",
@@ -186,7 +188,7 @@ def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
                 created_by="派出所",
             )
         # The afternoon, or another day, is a different tip; a removed one clashes no more.
-        scheduler.add_schedule(
+        schedules.add_schedule(
             db,
             store,
             scope_type="township",
@@ -195,7 +197,7 @@ def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
             time="15:00",
             created_by="派出所",
         )
-        scheduler.add_schedule(
+        schedules.add_schedule(
             db,
             store,
             scope_type="group",
@@ -204,8 +206,8 @@ def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
             time="09:30",
             created_by="县医保局",
         )
-        scheduler.remove_schedule(db, store, first["id"])
-        scheduler.add_schedule(
+        schedules.remove_schedule(db, store, first["id"])
+        schedules.add_schedule(
             db,
             store,
             scope_type="township",
@@ -214,4 +216,4 @@ def test_a_second_tip_the_same_morning_is_refused_and_says_which(db_path):
             time="08:00",
             created_by="派出所",
         )
-        assert len(scheduler.list_schedules(db, store)) == 3
+        assert len(schedules.list_schedules(db, store)) == 3

@@ -469,7 +469,7 @@ def test_sms_subscribers_are_not_asked_for_a_number(degraded_app):
 def test_the_wechat_sender_is_registered_without_the_flask_app():
     # The CLI and the scheduler import the outbox, not the app: WeChat must be there.
     code = (
-        "import sys; import outreach.cli, outreach.scheduler; "
+        "import sys; import outreach.cli, bot.periodic; "
         "from messaging.providers.base import CHANNEL_SENDERS; "
         "assert 'bot.app' not in sys.modules; assert 'wechat' in CHANNEL_SENDERS"
     )

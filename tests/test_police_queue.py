@@ -338,12 +338,13 @@ def test_purge_takes_the_conversation_and_photo_files(degraded_app, county, sp_r
 
 
 def test_purge_is_scheduled_daily_at_3_beijing_time(degraded_app, county):
-    from outreach import scheduler
+    from bot import periodic
+    from jobs import runner
+    from outreach import schedules
 
-    rt = scheduler.runtime_from_config(
-        degraded_app.config, degraded_app.extensions["hotline_vault"]
-    )
-    running = scheduler.start(rt)
+    db_path = degraded_app.config["HOTLINE_DB"]
+    app_jobs = periodic.periodic_jobs(degraded_app.config, degraded_app.extensions["hotline_vault"])
+    running = runner.start(db_path, app_jobs)
     try:
         job = running.get_job("reports-purge")
         assert job.func_ref == "reporting.purge:purge_job"
@@ -354,7 +355,7 @@ def test_purge_is_scheduled_daily_at_3_beijing_time(degraded_app, county):
         assert (next_run.hour, next_run.minute) == (3, 0)
     finally:
         running.shutdown(wait=False)
-        scheduler.set_runtime(None)
+        schedules.set_runtime(None)
     assert purge.purge_job(*job.args) == 0  # the job itself runs
 
 
@@ -362,33 +363,35 @@ def test_purge_missed_while_down_runs_at_next_start(degraded_app, county, sp_rep
     """A server down across 03:00 purges when it comes back, and keeps one job."""
     import time
 
-    from outreach import scheduler
+    from bot import periodic
+    from jobs import runner
+    from outreach import schedules
+    from reporting import periodic as reporting_periodic
 
     reports.set_status(county, reports.get(county, sp_report["id"]), "resolved")
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)).isoformat()
     with county.atomic():
         county["reports"].update(sp_report["id"], {"closed_at": long_ago})
-    rt = scheduler.runtime_from_config(
-        degraded_app.config, degraded_app.extensions["hotline_vault"]
-    )
-    scheduler.start(rt).shutdown(wait=False)
-    scheduler.set_runtime(None)
+    db_path = degraded_app.config["HOTLINE_DB"]
+    app_jobs = periodic.periodic_jobs(degraded_app.config, degraded_app.extensions["hotline_vault"])
+    runner.start(db_path, app_jobs).shutdown(wait=False)
+    schedules.set_runtime(None)
     # While the server is down, "last night's" 03:00 passes: the stored job is due.
     missed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=20)
-    with scheduler.open_store(rt.db_path) as store:
-        store.modify_job(scheduler.PURGE_JOB_ID, next_run_time=missed)
+    with runner.open_store(db_path) as store:
+        store.modify_job(reporting_periodic.PURGE_JOB_ID, next_run_time=missed)
 
-    running = scheduler.start(rt)
+    running = runner.start(db_path, app_jobs)
     try:
         deadline = time.monotonic() + 10
         while reports.get(county, sp_report["id"])["purged_at"] is None:
             assert time.monotonic() < deadline, "the missed purge did not run at start"
             time.sleep(0.1)
-        jobs = [j for j in running.get_jobs() if j.id == scheduler.PURGE_JOB_ID]
+        jobs = [j for j in running.get_jobs() if j.id == reporting_periodic.PURGE_JOB_ID]
         assert len(jobs) == 1 and jobs[0].next_run_time > dt.datetime.now(dt.timezone.utc)
     finally:
         running.shutdown(wait=False)
-        scheduler.set_runtime(None)
+        schedules.set_runtime(None)
 
 
 def test_purge_drops_the_keys_taken_from_what_the_reporter_wrote(degraded_app, county, sp_report):

@@ -282,18 +282,19 @@ def test_purge_keeps_only_labelled_training_examples(county):
 
 
 def test_review_purge_is_scheduled_with_the_reports_purge(degraded_app, county):
-    from outreach import scheduler
+    from bot import periodic
+    from jobs import runner
+    from outreach import schedules
 
-    rt = scheduler.runtime_from_config(
-        degraded_app.config, degraded_app.extensions["hotline_vault"]
-    )
-    running = scheduler.start(rt)
+    db_path = degraded_app.config["HOTLINE_DB"]
+    app_jobs = periodic.periodic_jobs(degraded_app.config, degraded_app.extensions["hotline_vault"])
+    running = runner.start(db_path, app_jobs)
     try:
-        job = running.get_job(scheduler.REVIEW_PURGE_JOB_ID)
+        job = running.get_job(queue.PURGE_JOB_ID)
         assert job.func_ref == "review.queue:purge_job"
         assert job.args == (degraded_app.config["HOTLINE_DB"], 30)
         assert (job.next_run_time.hour, job.next_run_time.minute) == (3, 0)
     finally:
         running.shutdown(wait=False)
-        scheduler.set_runtime(None)
+        schedules.set_runtime(None)
     assert queue.purge_job(*job.args) == 0

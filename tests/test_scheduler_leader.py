@@ -12,7 +12,8 @@ from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
 
-from outreach import scheduler
+import jobs
+from jobs import runner
 from storage.db import connect
 from storage.leader import Leader
 
@@ -94,21 +95,21 @@ def test_different_leaderships_do_not_meet(database_url, tmp_path):
 def test_job_store_lives_in_the_same_database(database_url, tmp_path):
     where = _where(database_url, tmp_path)
     connect(where).conn.close()
-    with scheduler.open_store(where) as store:
+    with runner.open_store(where) as store:
         store.add_job(
             "reporting.purge:purge_job",
-            CronTrigger(hour=3, minute=0, timezone=scheduler.TIMEZONE),
+            CronTrigger(hour=3, minute=0, timezone=jobs.TIMEZONE),
             args=[where, 30, None],
             id="probe",
         )
-    with scheduler.open_store(where) as store:  # a new process, the same database
+    with runner.open_store(where) as store:  # a new process, the same database
         job = store.get_job("probe")
         assert job is not None and list(job.args) == [where, 30, None]
     db = connect(where, migrate_schema=False)
     try:
         names = db.table_names()
-        assert scheduler.JOB_TABLE in names
-        count = db.execute(f"SELECT count(*) FROM {scheduler.JOB_TABLE}").fetchone()[0]  # noqa: S608
+        assert runner.JOB_TABLE in names
+        count = db.execute(f"SELECT count(*) FROM {runner.JOB_TABLE}").fetchone()[0]  # noqa: S608
         assert count == 1
     finally:
         db.conn.close()

@@ -21,7 +21,6 @@ from messaging.providers.aliyun import AliyunSender
 from messaging.providers.base import SendResult, make_sender
 from messaging.providers.gateway import contains_url, strip_signature
 from messaging.providers.tencent import TencentSender
-from outreach import outbox as drain
 from storage.db import connect
 from tests.sms_helpers import (
     ALIYUN_CONFIG,
@@ -33,6 +32,7 @@ from tests.sms_helpers import (
     RecordingSender,
     aliyun_item,
     aliyun_ok,
+    drain_outbox,
     tencent_error,
     tencent_item,
     tencent_ok,
@@ -62,8 +62,8 @@ def gw_db(gw_app):
 
 @pytest.fixture
 def drains(degraded_app):
-    """What the scheduler does when the webhook wakes it (outreach.scheduler.drain_now):
-    drain the outbox, here at once in the test's thread. Yields the wake count."""
+    """What the scheduler does when the webhook wakes it (jobs.runner.run_now of the
+    drain tick): drain the outbox, here at once in the test's thread. Yields the wakes."""
     wakes: list[int] = []
 
     def drain_now() -> None:
@@ -73,21 +73,6 @@ def drains(degraded_app):
     messaging_outbox.set_waker(drain_now)
     yield wakes
     messaging_outbox.set_waker(None)
-
-
-def drain_outbox(app, at: dt.datetime | None = None, sender=None):
-    db = connect(app.config["HOTLINE_DB"], migrate_schema=False)
-    try:
-        moment = at or dt.datetime.now(dt.timezone.utc)
-        return drain.drain(
-            db,
-            app.extensions["hotline_vault"],
-            sender or drain.senders_from_config(app.config),
-            rate=0,
-            now=lambda: moment,
-        )
-    finally:
-        db.conn.close()
 
 
 @pytest.fixture

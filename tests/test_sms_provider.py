@@ -19,7 +19,7 @@ from bot.channels.twilio_sms import TwilioSms
 from messaging.providers.base import make_sender
 from messaging.providers.console import ConsoleSender
 from messaging.providers.gateway import strip_signature
-from outreach import scheduler, texts, tips
+from outreach import schedules, texts, tips
 from settings import load_config
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN, make_app
 from tests.sms_helpers import (
@@ -31,6 +31,7 @@ from tests.sms_helpers import (
     FakeGateway,
     aliyun_item,
     aliyun_ok,
+    drain_outbox,
     tencent_item,
     tencent_ok,
 )
@@ -102,10 +103,10 @@ def test_unknown_provider_is_named():
 
 
 def test_rate_defaults_to_the_providers_limit():
-    assert scheduler.rate_from_config({"SMS_PROVIDER": "console"}) == 1.0
-    assert scheduler.rate_from_config({"SMS_PROVIDER": "twilio"}) == 1.0
-    assert scheduler.rate_from_config({"SMS_PROVIDER": "aliyun"}) == 10.0
-    assert scheduler.rate_from_config({"SMS_PROVIDER": "tencent", "HOTLINE_SMS_RATE": "3"}) == 3.0
+    assert schedules.rate_from_config({"SMS_PROVIDER": "console"}) == 1.0
+    assert schedules.rate_from_config({"SMS_PROVIDER": "twilio"}) == 1.0
+    assert schedules.rate_from_config({"SMS_PROVIDER": "aliyun"}) == 10.0
+    assert schedules.rate_from_config({"SMS_PROVIDER": "tencent", "HOTLINE_SMS_RATE": "3"}) == 3.0
     with pytest.raises(ValueError, match="HOTLINE_SMS_RATE"):
         sms_provider.rate({"HOTLINE_SMS_RATE": "fast"})
 
@@ -276,6 +277,7 @@ def converse(name: str, app, gateway: FakeGateway) -> list[list[str]]:
                     f"/sms/aliyun?token={ALIYUN_SECRET}", json=[aliyun_item(text, n)]
                 )
                 assert answer.get_json() == {"code": 0, "msg": "接收成功"}
+                drain_outbox(app)  # the replies are outbox rows, sent by the drain
                 sent = [
                     dict(parse_qsl(urlsplit(r["path"]).query))["TemplateParam"]
                     for r in gateway.requests[before:]
@@ -286,6 +288,7 @@ def converse(name: str, app, gateway: FakeGateway) -> list[list[str]]:
                     f"/sms/tencent?token={TENCENT_SECRET}", json=tencent_item(text, when=n)
                 )
                 assert answer.get_json() == {"result": 0, "errmsg": "OK"}
+                drain_outbox(app)
                 sent = [json.loads(r["body"]) for r in gateway.requests[before:]]
                 replies.append([b["TemplateParamSet"][0] for b in sent])
     return replies

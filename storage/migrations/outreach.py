@@ -7,6 +7,8 @@ APScheduler keeps its own table (``apscheduler_jobs``), created by its job store
 
 from __future__ import annotations
 
+import pickle
+
 import sqlite_utils
 
 
@@ -153,9 +155,32 @@ def _004_wechat_push(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE outbox SET channel = 'sms' WHERE channel IS NULL")
 
 
+def _005_tip_jobs_named_in_outreach_schedules(db: sqlite_utils.Database) -> None:
+    # A weekly tip job names its function by text inside APScheduler's pickled job state.
+    # The function moved from outreach/scheduler.py (now the app's runner, jobs/) to
+    # outreach/schedules.py; a job still naming the old place would fail to load, and
+    # APScheduler drops a job it cannot load: the schedule would stop without a word.
+    if "apscheduler_jobs" not in db.table_names():
+        return
+    for job_id, blob in db.execute("SELECT id, job_state FROM apscheduler_jobs").fetchall():
+        # Our own job store, written by APScheduler, which unpickles it the same way.
+        state = pickle.loads(bytes(blob))  # noqa: S301
+        if state.get("func") != "outreach.scheduler:run_schedule":
+            continue
+        state["func"] = "outreach.schedules:run_schedule"
+        db.execute(
+            "UPDATE apscheduler_jobs SET job_state = ? WHERE id = ?",
+            [pickle.dumps(state, pickle.HIGHEST_PROTOCOL), job_id],
+        )
+
+
 MIGRATIONS = [
     ("outreach_001_groups", _001_groups),
     ("outreach_002_campaigns_outbox", _002_campaigns_outbox),
     ("outreach_003_alerts_schedules", _003_alerts_schedules),
     ("outreach_004_wechat_push", _004_wechat_push),
+    (
+        "outreach_005_tip_jobs_named_in_outreach_schedules",
+        _005_tip_jobs_named_in_outreach_schedules,
+    ),
 ]
