@@ -756,3 +756,28 @@ def test_a_reply_waits_in_the_outbox_when_no_drain_runs_here(gw_client, gw_app, 
     sender = RecordingSender(gateway)
     assert drain_outbox(gw_app, sender=sender).sent == 1
     assert sender.sent == [(PHONE, responses.answer("verify_team")[0])]
+
+
+@pytest.mark.parametrize("gateway", sorted(GATEWAY_PUSHES))
+def test_replies_that_cannot_be_queued_make_the_gateway_push_again(
+    gw_client, gw_db, outbox, gateway, monkeypatch
+):
+    """The database stays locked while the replies are queued: the gateway gets a 503,
+    so it pushes again, and the retry queues the answer it remembered, once."""
+    import sqlite3
+
+    from bot.channels import gateway_webhooks
+
+    push, expected = GATEWAY_PUSHES[gateway]
+    queue = gateway_webhooks.queue_replies
+
+    def locked(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(gateway_webhooks, "queue_replies", locked)
+    assert push(gw_client, "1").status_code == 503
+    assert reply_rows(gw_db) == [] and outbox.sent == []
+    monkeypatch.setattr(gateway_webhooks, "queue_replies", queue)
+    assert push(gw_client, "1").get_json() == expected
+    assert len(reply_rows(gw_db)) == 1
+    assert outbox.sent == [(PHONE, responses.answer("verify_team")[0])]

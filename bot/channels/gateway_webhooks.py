@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 
 import sqlite_utils
 from flask import Blueprint, Response, current_app, request
@@ -55,9 +56,17 @@ def answer_by_sms(message: InboundMessage, provider: str) -> bool:
 
     replies = deliver(message, provider=provider, with_replies=queue)
     if replies and not queued:  # a repeat's remembered replies, or the apology
-        with db.atomic():
-            queue_replies(db, vault, message, provider, key, replies)
+        try:
+            with db.atomic():
+                queue_replies(db, vault, message, provider, key, replies)
+        except (sqlite3.OperationalError, TimeoutError) as exc:
+            raise RepliesNotQueued(str(exc)) from exc
     return bool(replies)
+
+
+class RepliesNotQueued(Exception):
+    """The database stayed locked: the replies are not in the outbox. The gateway is
+    told to push again (503), and its retry queues the remembered replies."""
 
 
 def queue_replies(
@@ -98,7 +107,11 @@ def handle_inbound(provider: SmsProvider) -> Response:
         for message in messages:
             replies.extend(deliver(message, provider=provider.name))
         return provider.ack(replies)
-    queued = [answer_by_sms(message, provider.name) for message in messages]
+    try:
+        queued = [answer_by_sms(message, provider.name) for message in messages]
+    except RepliesNotQueued as exc:
+        log.error("%s replies not queued (%s): the gateway will push again", provider.name, exc)
+        return provider.reject(503, "busy, push again")
     if any(queued):
         configured = provider_name(current_app.config)
         if configured not in (provider.name, "console"):
