@@ -781,3 +781,64 @@ def test_replies_that_cannot_be_queued_make_the_gateway_push_again(
     assert push(gw_client, "1").get_json() == expected
     assert len(reply_rows(gw_db)) == 1
     assert outbox.sent == [(PHONE, responses.answer("verify_team")[0])]
+
+
+def test_kill_9_while_a_reply_is_sent_then_restart_never_sends_it_twice(tmp_path):
+    """hotline serve behind Aliyun: the woken drain is inside Aliyun's API with the
+    reply when the server is killed. After the restart the row is ``unknown`` (Aliyun
+    takes no idempotency key), the gateway's repeat push queues nothing, nothing is
+    resent: the villager got it once or not at all, never twice."""
+    import threading
+
+    import requests
+
+    from tests.test_reliability_kill import Server
+
+    gateway = FakeGateway()
+    gateway.answer((200, aliyun_ok()))
+    handler = gateway.server.RequestHandlerClass
+    answer = handler.do_POST
+    calls, received, release = [], threading.Event(), threading.Event()
+
+    def hang(self):
+        calls.append(1)
+        received.set()
+        release.wait(30)
+        answer(self)
+
+    handler.do_POST = hang
+    models = tmp_path / "models"
+    models.mkdir()
+    server = Server(tmp_path / "var", models)
+    server.env.update(
+        ALIYUN_CONFIG,
+        ALIYUN_SMS_ENDPOINT=gateway.url,
+        ALIYUN_SMS_WEBHOOK_SECRET=ALIYUN_SECRET,
+        SMS_GATEWAY_TIMEOUT="60",  # the call is still in flight when the kill comes
+    )
+
+    def push():
+        return requests.post(
+            f"{server.base}/sms/aliyun?token={ALIYUN_SECRET}",
+            json=[aliyun_item("1", 8001)],
+            timeout=10,
+        )
+
+    try:
+        server.start()
+        assert push().json() == {"code": 0, "msg": "接收成功"}
+        assert received.wait(20), "the reply never reached the gateway"
+        server.kill9()
+        release.set()  # the gateway took it: the villager has the reply once
+        server.start()
+        assert push().json() == {"code": 0, "msg": "接收成功"}  # the gateway's repeat
+        time.sleep(2)  # a drain tick's worth at start-up: nothing must be resent
+        db = connect(tmp_path / "var" / "hotline.db", migrate_schema=False)
+        rows = reply_rows(db)
+        db.conn.close()
+    finally:
+        server.stop()
+        gateway.close()
+    assert len(calls) == 1
+    assert len(rows) == 1
+    assert (rows[0]["status"], rows[0]["error_code"]) == ("unknown", "crash_during_send")
