@@ -284,8 +284,8 @@ class Engine:
         with_replies: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
         """Answer one message; ``with_replies`` is called with the replies inside the
-        transaction that stores them (a gateway's channel queues them in the outbox
-        there: stored and queued, or neither)."""
+        transaction that stores them, as a deferred write (a gateway's channel queues
+        them in the outbox there: committed with the answer)."""
         # Lone surrogates (from JSON "\ud800") cannot be stored as UTF-8.
         message.text = message.text.encode("utf-8", "replace").decode("utf-8")
         store = conversations.Store(self.db, self.vault.hash(message.sender), message.channel)

@@ -842,3 +842,24 @@ def test_kill_9_while_a_reply_is_sent_then_restart_never_sends_it_twice(tmp_path
     assert len(calls) == 1
     assert len(rows) == 1
     assert (rows[0]["status"], rows[0]["error_code"]) == ("unknown", "crash_during_send")
+
+
+@pytest.mark.parametrize("gateway", sorted(GATEWAY_PUSHES))
+def test_when_the_answer_cannot_be_stored_the_apology_is_queued(
+    gw_client, gw_db, outbox, gateway, monkeypatch
+):
+    """The answer's transaction fails (its rows with it): the villager still gets the
+    apology, as an outbox row like any reply."""
+    import sqlite3
+
+    from bot import conversations
+
+    def locked(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(conversations, "remember_replies", locked)
+    push, expected = GATEWAY_PUSHES[gateway]
+    assert push(gw_client, "1").get_json() == expected
+    (row,) = reply_rows(gw_db)
+    assert row["text"] == responses.text("system_busy") and row["status"] == "sent"
+    assert outbox.sent == [(PHONE, responses.text("system_busy"))]

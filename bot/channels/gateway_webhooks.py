@@ -48,14 +48,16 @@ def answer_by_sms(message: InboundMessage, provider: str) -> bool:
     db, vault = get_db(), get_vault()
     # The key the rows are made once by; without the gateway's id a push is its own.
     key = message.message_id or secrets.token_hex(8)
-    queued: list[bool] = []
+    queued: list[list[str]] = []
 
     def queue(replies: list[str]) -> None:
         queue_replies(db, vault, message, provider, key, replies)
-        queued.append(True)
+        queued.append(replies)
 
     replies = deliver(message, provider=provider, with_replies=queue)
-    if replies and not queued:  # a repeat's remembered replies, or the apology
+    # Not the replies queued with the answer: a repeat's remembered replies, or the
+    # apology (the dialogue failed, or the answer's transaction did, rows and all).
+    if replies and replies not in queued:
         try:
             with db.atomic():
                 queue_replies(db, vault, message, provider, key, replies)
