@@ -160,7 +160,7 @@ def tencent_status(sid: str, success: bool, errmsg: str = "DELIVRD") -> dict:
     }
 
 
-def drain_outbox(app, at=None, sender=None):
+def drain_outbox(app, sender=None, at=None):
     """What the scheduler's drain does after a request queued messages (a webhook's
     replies, a police action's notices): send the due outbox rows (``sender``: one SMS
     sender or a channel -> sender mapping; default: the app's configured providers)."""
