@@ -162,7 +162,8 @@ PURGE_JOB_ID = "review-purge"
 
 def periodic_jobs(config: Mapping[str, Any], vault: Vault) -> list[Job]:
     """Review's job for the app's runner (bot/periodic.py hands it over): the daily
-    purge at 03:00 Beijing time, stored so a run missed while down runs at start."""
+    purge at 03:00 Beijing time, stored so a run missed while down runs at start.
+    (``vault`` unused: every domain's declaration takes the same arguments.)"""
     days = settings.integer("HOTLINE_REVIEW_DAYS", config)
     args = (str(config["HOTLINE_DB"]), days)
     return [Job(PURGE_JOB_ID, "review.queue:purge_job", daily(3), args=args, stored=True)]
