@@ -12,7 +12,7 @@ pool of phone numbers, so conversations carry on but no number trips the flood l
 <Message>. Also reports the server's resident memory and CPU time per request.
 
 ``--model-dir`` pointing at an empty folder runs the keyword fallback (no model to load):
-that is what tests/test_bench_smoke.py does, in seconds.
+that is what tests/system/test_bench_smoke.py does, in seconds.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ scikit-learn and jieba only (docs/benchmarks.md).
 ``ArchiveParser`` reads the archive's metadata, checks that its predict graph holds
 nothing but those nodes, takes the classifier's file and the fallback's configuration,
 and runs the same code Rasa's graph runs (nlu.textclf.predict_proba, then the fallback
-rule below). ``tests/test_nlu_archive.py`` checks it against ``RasaParser`` message by
+rule below). ``tests/nlu/test_nlu_archive.py`` checks it against ``RasaParser`` message by
 message. A graph with any other component (DIET, a CRF, a featurizer) is refused with
 ``UnsupportedGraph`` and the caller loads it through Rasa instead.
 

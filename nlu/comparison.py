@@ -4,7 +4,7 @@ outcomes, the fallback threshold that minimises their cost, and the overlap betw
 held-out set and the training data. ``make nlu-report`` prints and writes it.
 
 The product's held-out row comes from the trained Rasa model through the product parser
-(nlu/archive.py, what the hotline runs; tests/test_nlu_archive.py holds it equal to
+(nlu/archive.py, what the hotline runs; tests/nlu/test_nlu_archive.py holds it equal to
 Rasa's own graph, message by message); every cross-validation row, the product's
 included, is scikit-learn on the same folds (training a Rasa model per fold and per
 candidate would take an hour on two cores). The product's CV folds use its features and

@@ -34,7 +34,7 @@ class Area:
 
 # In the order shown. The roles mirror the guards of the views (accounts/web.py Guard):
 # reporting/access.py police_required (police roles) and supervisor_required,
-# registry/web.py login_required (any account) and bureau_only; tests/test_police_nav*.py
+# registry/web.py login_required (any account) and bureau_only; tests/reporting/test_police_nav*.py
 # opens every area as every role to keep the two in step.
 AREAS: tuple[Area, ...] = (
     Area("police.queue", "待处理举报", POLICE_ROLES, ("police.detail",)),

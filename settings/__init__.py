@@ -18,7 +18,7 @@ from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (default, what it is). README's table is `hotline settings` (tests/test_config.py).
+# name -> (default, what it is). README's table is `hotline settings` (tests/system/test_config.py).
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "HOTLINE_VAR": (
         "var",

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
 from nlu.keywords import KeywordParser
-
-PUBLIC_URL = "https://hotline.example.org"
-TWILIO_TOKEN = "test-twilio-token"
-# Fixed test keys, so tests can also compute hashes and decrypt what the app stored.
-HASH_KEY = base64.urlsafe_b64encode(b"h" * 32).decode()
-ENCRYPTION_KEY = base64.urlsafe_b64encode(b"e" * 32).decode()
+from tests.helpers.app import SmsPhone, build_app, serve
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +32,7 @@ def keyword_parser() -> KeywordParser:
 
 # The database tests run twice: on SQLite (the default) and on PostgreSQL. These modules
 # (and any test marked ``database``) get the ``database_url`` parameter; every app they
-# build (make_app) opens that engine. PostgreSQL: HOTLINE_TEST_DATABASE_URL if set, else
+# build (app_factory) opens that engine. PostgreSQL: HOTLINE_TEST_DATABASE_URL if set, else
 # a throwaway server from scripts/ensure-postgres, started on first use and stopped at
 # the end of the session; one schema per test. No server: those runs SKIP, unless
 # HOTLINE_TEST_REQUIRE_POSTGRES=1 (CI), where they fail. HOTLINE_TEST_ENGINES=all runs
@@ -65,7 +58,6 @@ DATABASE_MODULES = {
     "test_incident_web",
 }
 ENGINES = ("sqlite", "postgresql")
-_current_database_url: str | None = None
 
 
 def pytest_configure(config):
@@ -127,7 +119,6 @@ def _with_schema(url: str, schema: str) -> str:
 def database_url(request):
     """None on SQLite (the app's own file in its var/), else a PostgreSQL URL whose
     search_path is a schema of this test's own, dropped afterwards."""
-    global _current_database_url
     engine = getattr(request, "param", "sqlite")
     if engine == "sqlite":
         yield None
@@ -138,40 +129,32 @@ def database_url(request):
     schema = f"t_{secrets.token_hex(6)}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
-    _current_database_url = _with_schema(server, schema)
     try:
-        yield _current_database_url
+        yield _with_schema(server, schema)
     finally:
-        _current_database_url = None
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute("SET lock_timeout = '10s'")
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def make_app(tmp_path: Path, parser, **overrides):
-    os.environ["HOTLINE_HASH_KEY"] = HASH_KEY
-    os.environ["HOTLINE_ENCRYPTION_KEY"] = ENCRYPTION_KEY
-    if _current_database_url and "HOTLINE_DB" not in overrides:
-        overrides.setdefault("HOTLINE_DATABASE_URL", _current_database_url)
-    config = {
-        "HOTLINE_VAR": str(tmp_path / "var"),
-        "HOTLINE_PUBLIC_URL": PUBLIC_URL,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "HOTLINE_SMS_PROVIDER": "console",
-        "TESTING": True,
-        **overrides,
-    }
-    return create_app(config, parser=parser)
+@pytest.fixture
+def app_factory(database_url) -> Callable[..., object]:
+    """``app_factory(tmp_path, parser, **settings)``: an app on this test's engine."""
+
+    def make(tmp_path: Path, parser, **overrides):
+        return build_app(tmp_path, parser, database_url, **overrides)
+
+    return make
 
 
 @pytest.fixture
-def app(tmp_path, rasa_parser):
-    return make_app(tmp_path, rasa_parser)
+def app(tmp_path, rasa_parser, app_factory):
+    return app_factory(tmp_path, rasa_parser)
 
 
 @pytest.fixture
-def degraded_app(tmp_path, keyword_parser):
-    return make_app(tmp_path, keyword_parser)
+def degraded_app(tmp_path, keyword_parser, app_factory):
+    return app_factory(tmp_path, keyword_parser)
 
 
 @pytest.fixture
@@ -193,59 +176,21 @@ def vault(app):
     return app.extensions["hotline_vault"]
 
 
-class SmsPhone:
-    """A villager's phone texting the hotline through Twilio's signed webhook."""
-
-    def __init__(self, client, number: str) -> None:
-        self.client = client
-        self.number = number
-        self.count = 0
-
-    def post(self, body: str, sid: str | None = None, **extra: str):
-        self.count += 1
-        params = {
-            "MessageSid": sid or f"SM{self.number[-4:]}{self.count:06d}",
-            "AccountSid": "ACtest",
-            "From": self.number,
-            "To": "+8610690000",
-            "Body": body,
-            "NumMedia": "0",
-            **extra,
-        }
-        signature = RequestValidator(TWILIO_TOKEN).compute_signature(
-            PUBLIC_URL + "/sms/twilio", params
-        )
-        return self.client.post(
-            "/sms/twilio", data=params, headers={"X-Twilio-Signature": signature}
-        )
-
-    def send(self, body: str) -> list[str]:
-        """Text the hotline; return the SMS replies from the TwiML."""
-        from defusedxml import ElementTree
-
-        response = self.post(body)
-        assert response.status_code == 200, response.data
-        root = ElementTree.fromstring(response.data)
-        return [m.text or "" for m in root.iter("Message")]
-
-
 @pytest.fixture
 def phone(client) -> SmsPhone:
     return SmsPhone(client, "+8613812345678")
 
 
-def serve(app):
-    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
-    import threading
+@pytest.fixture
+def phone_for() -> Callable[..., SmsPhone]:
+    """``phone_for(client, number)``: another villager's phone on any app's client."""
+    return SmsPhone
 
-    from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+@pytest.fixture
+def serve_app() -> Callable:
+    """``serve_app(app)``: a generator that serves ``app`` over HTTP and yields its URL."""
+    return serve
 
 
 @pytest.fixture
@@ -300,7 +245,7 @@ def page(browser):
 @pytest.fixture
 def api():
     """A fake WeChat API server (access tokens, customer-service messages, media)."""
-    from tests.wechat_helpers import FakeWeChatAPI
+    from tests.helpers.wechat import FakeWeChatAPI
 
     fake = FakeWeChatAPI()
     yield fake
@@ -308,18 +253,18 @@ def api():
 
 
 @pytest.fixture
-def wapp(tmp_path, keyword_parser, api):
+def wapp(tmp_path, keyword_parser, api, app_factory):
     """The hotline as a WeChat Official Account (keyword parser), its API on ``api``."""
-    from tests.wechat_helpers import wechat_app
+    from tests.helpers.wechat import wechat_app
 
-    return wechat_app(tmp_path, keyword_parser, api)
+    return wechat_app(app_factory, tmp_path, keyword_parser, api)
 
 
 @pytest.fixture
 def county(degraded_app):
-    """The sample county (桂平市) with its officers loaded (tests/police_helpers.py);
+    """The sample county (桂平市) with its officers loaded (tests/helpers/police.py);
     an open database."""
-    from tests.police_helpers import load_county
+    from tests.helpers.police import load_county
 
     db = load_county(degraded_app)
     yield db

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from accounts.web import SECURITY_HEADERS
 from registry import staff
-from tests.police_helpers import PASSWORD, csrf_token, logged_in, post_form
+from tests.helpers.police import PASSWORD, csrf_token, logged_in, post_form
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AREAS = ("/police/", "/police/incidents", "/police/outreach/", "/police/review/", "/bureau/")
 
 

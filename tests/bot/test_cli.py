@@ -27,10 +27,8 @@ def test_help_lists_the_commands():
         assert command in result.output
 
 
-def test_terminal_chat(tmp_path, keyword_parser, monkeypatch):
-    from tests.conftest import make_app
-
-    monkeypatch.setattr("bot.app.create_app", lambda: make_app(tmp_path, keyword_parser))
+def test_terminal_chat(tmp_path, keyword_parser, monkeypatch, app_factory):
+    monkeypatch.setattr("bot.app.create_app", lambda: app_factory(tmp_path, keyword_parser))
     result = CliRunner().invoke(cli, ["chat"], input="我已经把验证码告诉他们了\n退订\n")
     assert result.exit_code == 0, result.output
     # The "> " prompt and the "< " answer share a line: the typed text is not echoed.

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import SmsPhone
-from tests.police_helpers import load_county
+from tests.helpers.app import SmsPhone
+from tests.helpers.police import load_county
 
-HERE = Path(__file__).parent / "conversations"
+HERE = Path(__file__).parent.parent / "conversations"
 CASES = [
     pytest.param(case, id=f"{path.stem}:{case['name']}")
     for path in sorted(HERE.glob("*.yml"))

@@ -20,10 +20,8 @@ def test_victim_gets_urgent_steps(phone):
 
 
 @pytest.mark.parametrize("word", ["T", "t", " TD ", "r", "退订", "取消订阅", "STOP", "Unsubscribe"])
-def test_opt_out_words_always_unsubscribe(degraded_app, word):
-    from tests.conftest import SmsPhone
-
-    phone = SmsPhone(degraded_app.test_client(), "+8613900001111")
+def test_opt_out_words_always_unsubscribe(degraded_app, word, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613900001111")
     phone.send("订阅")
     assert phone.send(word)[0] == responses.answer("unsubscribe")[0]
     # Confirmed once: a second opt-out says there is nothing to stop.
@@ -95,24 +93,20 @@ def test_keyword_fallback_covers_core_intents():
     assert [(e.entity, e.value) for e in found] == [("phone_number", "13812345678")]
 
 
-def test_degraded_hotline_still_answers(degraded_app):
-    from tests.conftest import SmsPhone
-
-    phone = SmsPhone(degraded_app.test_client(), "+8613700002222")
+def test_degraded_hotline_still_answers(degraded_app, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613700002222")
     assert "96110" in phone.send("我已经把验证码告诉他们了")[0]
 
 
-def test_dialogue_failure_gets_apology_and_message_is_kept(tmp_path, db):
-    from tests.conftest import SmsPhone, make_app
-
+def test_dialogue_failure_gets_apology_and_message_is_kept(tmp_path, db, app_factory, phone_for):
     class Broken:
         name = "broken"
 
         def parse(self, text):
             raise RuntimeError("model exploded")
 
-    app = make_app(tmp_path, Broken())
-    phone = SmsPhone(app.test_client(), "+8613600003333")
+    app = app_factory(tmp_path, Broken())
+    phone = phone_for(app.test_client(), "+8613600003333")
     assert phone.send("村里来了人")[0] == responses.text("system_busy")
     from storage.db import connect
 
@@ -124,9 +118,7 @@ def test_dialogue_failure_gets_apology_and_message_is_kept(tmp_path, db):
     assert stored == [("村里来了人",)]
 
 
-def test_how_to_tell_real_messages_works_even_degraded(degraded_app):
-    from tests.conftest import SmsPhone
-
-    phone = SmsPhone(degraded_app.test_client(), "+8613500004444")
+def test_how_to_tell_real_messages_works_even_degraded(degraded_app, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613500004444")
     reply = "".join(phone.send("怎么辨别真假短信"))
     assert "尾号" in reply

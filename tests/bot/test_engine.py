@@ -15,9 +15,8 @@ import pytest
 import responses
 from accounts import officers
 from reporting import reports
-from tests.conftest import SmsPhone, make_app
-from tests.engine_helpers import FakeParser, WebChat
-from tests.police_helpers import load_county
+from tests.helpers.engine import FakeParser, WebChat
+from tests.helpers.police import load_county
 
 SAFETY = "验证码不给人、手机不借人、陌生二维码不扫；人还在村里打110"
 ANSWERS = {
@@ -38,14 +37,14 @@ ANSWERS = {
 
 
 @pytest.fixture
-def fake_app(tmp_path):
-    return make_app(tmp_path, FakeParser(ANSWERS))
+def fake_app(tmp_path, app_factory):
+    return app_factory(tmp_path, FakeParser(ANSWERS))
 
 
 @pytest.fixture(params=["sms", "web"])
-def who(request, fake_app):
+def who(request, fake_app, phone_for):
     client = fake_app.test_client()
-    return SmsPhone(client, "+8613822223333") if request.param == "sms" else WebChat(client)
+    return phone_for(client, "+8613822223333") if request.param == "sms" else WebChat(client)
 
 
 @pytest.fixture
@@ -150,7 +149,7 @@ def test_a_report_left_unfinished_reaches_the_queue_marked_and_not_urgent(who, d
     assert row["submitted_at"] is None and row["priority"] == "normal"
 
 
-def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeypatch):
+def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeypatch, phone_for):
     from storage import db as storage_db
 
     monkeypatch.setattr(storage_db, "WRITE_LOCK_WAIT_S", 0.3)
@@ -169,7 +168,7 @@ def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeyp
         client = fake_app.test_client()
         started = time.monotonic()
         assert WebChat(client).send("你好") == [responses.text("not_received")]
-        assert SmsPhone(client, "+8613800001111").send("你好") == [responses.text("not_received")]
+        assert phone_for(client, "+8613800001111").send("你好") == [responses.text("not_received")]
         health = client.get("/healthz")
         assert health.status_code == 200
         assert time.monotonic() - started < 5  # every wait bounded
@@ -183,7 +182,7 @@ def test_a_message_during_a_long_lock_is_answered_not_received(fake_app, monkeyp
 
 def test_bot_engine_and_skills_import_no_skill_from_another():
     """No import circle: the engine imports no skill, and no skill imports another."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     skills = {
         "bot.report_form",
         "bot.verify_team",

@@ -13,18 +13,17 @@ import responses
 from bot import feedback as bot_feedback
 from scamcheck import feedback
 from storage.db import connect
-from tests.conftest import SmsPhone
-from tests.engine_helpers import WebChat
+from tests.helpers.engine import WebChat
 
 FAKE = "【医保局】您的医保电子凭证即将停用，请点 http://yb-rz.top/a 认证，咨询13912345678"
 QUESTION = feedback.question()
 
 
 @pytest.fixture(params=["sms", "web"])
-def who(request, degraded_app):
+def who(request, degraded_app, phone_for):
     client = degraded_app.test_client()
     if request.param == "sms":
-        return SmsPhone(client, "+8613833336666")
+        return phone_for(client, "+8613833336666")
     return WebChat(client)
 
 
@@ -81,8 +80,8 @@ def test_a_victim_is_not_asked_to_rate_first_aid(who):
     assert "110" in reply and QUESTION not in reply
 
 
-def test_the_same_pasted_message_from_two_villagers_is_counted(degraded_app):
-    first = SmsPhone(degraded_app.test_client(), "+8613833337777")
-    second = SmsPhone(degraded_app.test_client(), "+8613833338888")
+def test_the_same_pasted_message_from_two_villagers_is_counted(degraded_app, phone_for):
+    first = phone_for(degraded_app.test_client(), "+8613833337777")
+    second = phone_for(degraded_app.test_client(), "+8613833338888")
     first.send(FAKE)
     assert "已有2位村民" in "\n".join(second.send(FAKE.replace("认证", "认證")))

@@ -6,7 +6,8 @@ a write per message fails here, not only as a slower figure in `make bench`."""
 from __future__ import annotations
 
 import pytest
-from conftest import SmsPhone
+
+from tests.helpers.app import SmsPhone
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 
 import responses
 from reporting import incidents, jurisdiction, link_keys, reports
-from tests.conftest import SmsPhone
 
 SUSPECT = "13977665544"
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -21,8 +20,8 @@ def vault(degraded_app):
 
 
 @pytest.fixture
-def villager(degraded_app):
-    return SmsPhone(degraded_app.test_client(), "+8615000000001")
+def villager(degraded_app, phone_for):
+    return phone_for(degraded_app.test_client(), "+8615000000001")
 
 
 def make_report(db, vault, village, summary, contact, qr_note=None):
@@ -122,8 +121,8 @@ def test_a_number_inside_the_report_form_is_an_answer(villager, county):
     assert row["suspect_phones"] == SUSPECT
 
 
-def test_end_to_end_a_report_by_sms_then_a_lookup(degraded_app, county):
-    reporter = SmsPhone(degraded_app.test_client(), "+8613800000042")
+def test_end_to_end_a_report_by_sms_then_a_lookup(degraded_app, county, phone_for):
+    reporter = phone_for(degraded_app.test_client(), "+8613800000042")
     for text in (
         f"举报：有人上门办医保码 留了电话{SUSPECT}",
         "社坡镇社坡社区",
@@ -132,7 +131,7 @@ def test_end_to_end_a_report_by_sms_then_a_lookup(degraded_app, county):
         "跳过",
     ):
         reporter.send(text)
-    asker = SmsPhone(degraded_app.test_client(), "+8613800000043")
+    asker = phone_for(degraded_app.test_client(), "+8613800000043")
     (reply,) = asker.send(f"查一下{SUSPECT}")
     assert "已被举报1次（1个村" in reply
     assert "138****0042" not in reply and "0042" not in reply

@@ -12,11 +12,11 @@ from defusedxml import ElementTree
 
 from scamcheck import ocr
 from storage.db import connect
-from tests.conftest import SmsPhone
-from tests.outreach_helpers import FakeProvider
-from tests.police_helpers import drain_outbox
-from tests.test_qr import serve_twilio_media
-from tests.test_webchat_photo import upload
+from tests.bot.test_qr import serve_twilio_media
+from tests.bot.test_webchat_photo import upload
+from tests.helpers.app import SmsPhone
+from tests.helpers.outreach import FakeProvider
+from tests.helpers.police import drain_outbox
 
 FAKE = "【医保局】您的医保电子凭证即将过期，请点击 http://nhsa-gov.top/a 重新认证"
 NUMBER = "+8613900004444"

@@ -13,7 +13,7 @@ from PIL import Image
 
 from bench import ocr_corpus
 from registry import activities
-from tests.test_webchat_photo import upload
+from tests.bot.test_webchat_photo import upload
 
 pytestmark = pytest.mark.skipif(
     not any(__import__("os").path.exists(p) for p in ocr_corpus.FONT_PATHS),
@@ -130,7 +130,7 @@ def test_what_is_kept_for_a_report_masks_numbers():
 def test_the_screenshot_in_the_readme_gets_the_answer_it_shows(chat):
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     image = (root / "docs" / "img" / "fake-sms-screenshot.png").read_bytes()
     reply = upload(chat, image).get_json()["replies"][0]
     first = reply.split("\n")[0]

@@ -1,5 +1,5 @@
 """Pieces of the pre-fork supervisor (bot/prefork.py) that the end-to-end test of
-tests/test_serve_workers.py cannot see from outside: a worker's own owner id, and a
+tests/bot/test_serve_workers.py cannot see from outside: a worker's own owner id, and a
 wake in a worker other than the scheduler's reaching the supervisor."""
 
 from __future__ import annotations

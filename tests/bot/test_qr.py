@@ -23,7 +23,6 @@ from bot.qr import check, check_bytes
 from bot.qr.download import DownloadError, fetch_image, host_allowed, parse_hosts
 from bot.qr.verdict import judge
 from settings import SETTINGS
-from tests.conftest import SmsPhone
 
 CONFIG = {
     "QR_MAX_BYTES": 5 * 1024 * 1024,
@@ -340,10 +339,10 @@ def serve_twilio_media(monkeypatch, image: bytes) -> TwilioMedia:
     return adapter
 
 
-def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatch):
+def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatch, phone_for):
     adapter = serve_twilio_media(monkeypatch, photo_of("http://47.98.123.45/yb"))
     degraded_app.config["TWILIO_ACCOUNT_SID"] = "ACtest"
-    phone = SmsPhone(degraded_app.test_client(), "+8613900001111")
+    phone = phone_for(degraded_app.test_client(), "+8613900001111")
     response = phone.post(
         "",
         NumMedia="1",
@@ -363,9 +362,9 @@ def test_mms_photo_gets_verdict_and_the_content_is_kept(degraded_app, monkeypatc
     db.conn.close()
 
 
-def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch):
+def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch, phone_for):
     serve_twilio_media(monkeypatch, qr_png("http://t.cn/A6abcdEf"))
-    phone = SmsPhone(degraded_app.test_client(), "+8613900002222")
+    phone = phone_for(degraded_app.test_client(), "+8613900002222")
     phone.send("村里有人上门说帮开通医保码要验证码，我要举报")
     for _ in range(5):  # skip questions until the photo is asked for
         if "照片" in "".join(phone.send("跳过")):
@@ -387,16 +386,18 @@ def test_report_form_photo_keeps_the_qr_check(degraded_app, monkeypatch):
     db.conn.close()
 
 
-def test_reported_photo_is_kept_for_the_police_behind_their_login(degraded_app, monkeypatch):
+def test_reported_photo_is_kept_for_the_police_behind_their_login(
+    degraded_app, monkeypatch, phone_for
+):
     """Provider media URLs expire (WeChat) or need credentials (Twilio): the report keeps
     our own copy, shown only to the station's officers, each view audited, purged later."""
     from reporting import purge, reports
-    from tests.police_helpers import load_county, logged_in
+    from tests.helpers.police import load_county, logged_in
 
     image = qr_png("http://t.cn/A6abcdEf")
     serve_twilio_media(monkeypatch, image)
     db = load_county(degraded_app)
-    phone = SmsPhone(degraded_app.test_client(), "+8613900002323")
+    phone = phone_for(degraded_app.test_client(), "+8613900002323")
     phone.send("社坡镇大坡村有人上门说帮开通医保码要验证码，我要举报")
     for _ in range(5):
         if "照片" in "".join(phone.send("跳过")):
@@ -435,9 +436,9 @@ def test_reported_photo_is_kept_for_the_police_behind_their_login(degraded_app, 
     db.conn.close()
 
 
-def test_photo_checked_before_reporting_goes_with_the_report(degraded_app, monkeypatch):
+def test_photo_checked_before_reporting_goes_with_the_report(degraded_app, monkeypatch, phone_for):
     serve_twilio_media(monkeypatch, photo_of("http://47.98.123.45/yb"))
-    phone = SmsPhone(degraded_app.test_client(), "+8613900003333")
+    phone = phone_for(degraded_app.test_client(), "+8613900003333")
     phone.post(
         "",
         NumMedia="1",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import load_bench  # noqa: E402
@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 import responses  # noqa: E402
 from bench.twilio_webhooks import PUBLIC_URL, TOKEN  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BURST = 3
 
 

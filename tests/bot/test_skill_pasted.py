@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from reporting import cadres
-from tests.conftest import SmsPhone
-from tests.engine_helpers import WebChat
+from tests.helpers.app import SmsPhone
+from tests.helpers.engine import WebChat
 
 
 @pytest.fixture(params=["sms", "web"])
-def who(request, degraded_app):
+def who(request, degraded_app, phone_for):
     client = degraded_app.test_client()
     if request.param == "sms":
-        return SmsPhone(client, "+8613833334444")
+        return phone_for(client, "+8613833334444")
     return WebChat(client)
 
 
@@ -32,18 +32,20 @@ def test_a_pasted_message_is_judged_on_its_content(who, text, wanted):
     assert "请把要查的电话号码" not in reply and "没太听明白" not in reply
 
 
-def test_money_gone_in_a_paste_offers_a_victims_report(degraded_app, county):
-    sms = SmsPhone(degraded_app.test_client(), "+8613833335555")
+def test_money_gone_in_a_paste_offers_a_victims_report(degraded_app, county, phone_for):
+    sms = phone_for(degraded_app.test_client(), "+8613833335555")
     sms.send("【邮储银行】您账户转出8000.00元 这不是我转的")
     assert "哪个村" in sms.send("3")[-1]
     [row] = list(county.query("SELECT category, summary FROM reports"))
     assert row["category"] == "victim" and "8000" in row["summary"]
 
 
-def test_a_registered_cadres_forward_opens_a_report_with_the_village(degraded_app, county):
+def test_a_registered_cadres_forward_opens_a_report_with_the_village(
+    degraded_app, county, phone_for
+):
     vault = degraded_app.extensions["hotline_vault"]
     cadres.add(county, vault, "13700008888", "三江口村")
-    cadre = SmsPhone(degraded_app.test_client(), "+8613700008888")
+    cadre = phone_for(degraded_app.test_client(), "+8613700008888")
     reply = "\n".join(cadre.send("转发：今天有人在村委会门口登记老人身份证，说办医保码送米"))
     assert "村干部" in reply and "民警" in reply and "哪个村" not in reply
     [row] = list(county.query("SELECT village, is_cadre, summary FROM reports"))

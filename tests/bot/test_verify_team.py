@@ -11,8 +11,7 @@ import responses
 from bot import verify_team
 from registry import activities
 from reporting import cadres
-from tests.conftest import SmsPhone
-from tests.police_helpers import load_county
+from tests.helpers.police import load_county
 
 CODE = "YB-450881-2025-0001"
 WARNING = "手机和验证码谁要都别给。"
@@ -52,8 +51,8 @@ def vault(degraded_app):
 
 
 @pytest.fixture
-def sms(degraded_app):
-    return SmsPhone(degraded_app.test_client(), "+8613600001234")
+def sms(degraded_app, phone_for):
+    return phone_for(degraded_app.test_client(), "+8613600001234")
 
 
 def _only(replies: list[str]) -> str:
@@ -136,9 +135,9 @@ def test_revoked_activity_is_no_longer_authorised(sms, county):
     assert "撤销" in reply and not reply.startswith("查到了")
 
 
-def test_work_id_and_a_real_code_with_a_stranger_badge(sms, county, degraded_app):
+def test_work_id_and_a_real_code_with_a_stranger_badge(sms, county, degraded_app, phone_for):
     assert _only(sms.send("工作证号：zh-2025031 金田村的 是真的吗")).startswith("查到了")
-    other = SmsPhone(degraded_app.test_client(), "+8613600005678")
+    other = phone_for(degraded_app.test_client(), "+8613600005678")
     reply = _only(other.send("1"))
     assert reply == responses.answer("verify_team")[0]
     reply = _only(other.send(f"{CODE} 工号ZH9999"))
@@ -156,9 +155,9 @@ def test_organisation_name_is_a_weak_match(sms, county):
     assert "没查到“某某科技有限公司”" in _only(sms.send("金田村"))
 
 
-def test_cadre_check_knows_the_village(county, degraded_app, vault):
+def test_cadre_check_knows_the_village(county, degraded_app, vault, phone_for):
     cadres.add(county, vault, "13700007777", "三江口村")
-    cadre = SmsPhone(degraded_app.test_client(), "+8613700007777")
+    cadre = phone_for(degraded_app.test_client(), "+8613700007777")
     replies = cadre.send(f"{CODE} 这个编号是真的吗")
     text = "\n".join(replies)
     assert "不包括紫荆镇三江口村" in text and "村干部请先别让他们召集村民" in text

@@ -95,11 +95,10 @@ def test_unprintable_sender_is_400(client):
     assert response.status_code == 400
 
 
-def test_model_loading_in_background_answers_meanwhile(tmp_path, monkeypatch):
+def test_model_loading_in_background_answers_meanwhile(tmp_path, monkeypatch, app_factory):
     import threading
 
     from nlu import parser as nlu_parser
-    from tests.conftest import make_app
 
     release = threading.Event()
 
@@ -115,7 +114,7 @@ def test_model_loading_in_background_answers_meanwhile(tmp_path, monkeypatch):
     monkeypatch.setattr(nlu_parser, "product_parser", SlowRasa)
     monkeypatch.setattr(nlu_parser, "find_model", lambda _dir: "model.tar.gz")
     background = nlu_parser.BackgroundParser(tmp_path)
-    client = make_app(tmp_path, background).test_client()
+    client = app_factory(tmp_path, background).test_client()
     assert client.get("/healthz").get_json()["status"] == "starting"
     assert "96110" in chat(client, "我已经把验证码告诉他们了")[0]  # keywords meanwhile
     release.set()

@@ -12,9 +12,8 @@ import segno
 from bot.channels.wechat_crypto import signature
 from nlu.keywords import KeywordParser
 from storage.db import connect
-from tests.conftest import make_app
-from tests.police_helpers import drain_outbox
-from tests.wechat_helpers import (
+from tests.helpers.police import drain_outbox
+from tests.helpers.wechat import (
     TOKEN,
     WeChatPush,
     fields_xml,
@@ -68,8 +67,8 @@ def test_get_verification_echoes_echostr(follower):
     assert bad.status_code == 403
 
 
-def test_safe_mode_verification_vector(tmp_path, keyword_parser, api):
-    app = make_app(
+def test_safe_mode_verification_vector(tmp_path, keyword_parser, api, app_factory):
+    app = app_factory(
         tmp_path,
         keyword_parser,
         WECHAT_TOKEN="123456",
@@ -92,8 +91,8 @@ def test_safe_mode_verification_vector(tmp_path, keyword_parser, api):
     assert client.get("/wechat", query_string={**params, "nonce": "1"}).status_code == 403
 
 
-def test_unconfigured_token_refuses_everything(tmp_path, keyword_parser):
-    client = make_app(tmp_path, keyword_parser).test_client()
+def test_unconfigured_token_refuses_everything(tmp_path, keyword_parser, app_factory):
+    client = app_factory(tmp_path, keyword_parser).test_client()
     params = {"signature": signature("", "1", "2"), "timestamp": "1", "nonce": "2", "echostr": "x"}
     assert client.get("/wechat", query_string=params).status_code == 403
     assert client.post("/wechat", query_string=params, data="<xml/>").status_code == 403
@@ -306,8 +305,8 @@ class SlowParser(KeywordParser):
         return super().parse(text)
 
 
-def test_slow_answer_goes_through_customer_service_api(tmp_path, api):
-    app = wechat_app(tmp_path, SlowParser(), api, WECHAT_REPLY_WAIT="0.05")
+def test_slow_answer_goes_through_customer_service_api(tmp_path, api, app_factory):
+    app = wechat_app(app_factory, tmp_path, SlowParser(), api, WECHAT_REPLY_WAIT="0.05")
     push = WeChatPush(app.test_client(), OPENID)
     fields = {**push.base("text"), "Content": "村里来了一伙人说是医保局的，是真的吗"}
     fields["MsgId"] = push.next_id()
@@ -347,8 +346,10 @@ def test_old_signed_push_cannot_be_replayed(follower):
     assert follower.post_raw(body, params).status_code == 403
 
 
-def test_plain_push_refused_when_safe_mode_is_configured(tmp_path, keyword_parser, api):
-    app = wechat_app(tmp_path, keyword_parser, api, WECHAT_ALLOW_PLAIN="false")
+def test_plain_push_refused_when_safe_mode_is_configured(
+    tmp_path, keyword_parser, api, app_factory
+):
+    app = wechat_app(app_factory, tmp_path, keyword_parser, api, WECHAT_ALLOW_PLAIN="false")
     plain, safe = WeChatPush(app.test_client(), OPENID), WeChatPush(app.test_client(), OPENID, True)
     assert plain.post({**plain.base("text"), "Content": "你好", "MsgId": "1"}).status_code == 403
     assert safe.text("你好")  # the encrypted push is answered

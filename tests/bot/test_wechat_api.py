@@ -10,15 +10,14 @@ from messaging.providers import wechat as wechat_provider
 from messaging.providers.base import sender_for
 from messaging.providers.wechat import WeChatSender
 from storage.db import connect
-from tests.conftest import make_app
-from tests.wechat_helpers import APPID, SECRET, wechat_app
+from tests.helpers.wechat import APPID, SECRET, wechat_app
 
 OPENID = "oApiTestUser_abcdefghijklmnop"
 
 
 @pytest.fixture
-def wapp(tmp_path, keyword_parser, api):
-    return wechat_app(tmp_path, keyword_parser, api, WECHAT_CS_QUOTA="3")
+def wapp(tmp_path, keyword_parser, api, app_factory):
+    return wechat_app(app_factory, tmp_path, keyword_parser, api, WECHAT_CS_QUOTA="3")
 
 
 @pytest.fixture
@@ -111,8 +110,8 @@ def test_token_is_stored_encrypted_and_shared(wapp, db, api, sender):
     assert wechat_provider.load_token(db, vault, APPID)[0] == "TOKEN1"
 
 
-def test_unreachable_api_is_a_retryable_error(tmp_path, keyword_parser):
-    app = make_app(
+def test_unreachable_api_is_a_retryable_error(tmp_path, keyword_parser, app_factory):
+    app = app_factory(
         tmp_path,
         keyword_parser,
         WECHAT_APPID=APPID,
@@ -126,7 +125,7 @@ def test_unreachable_api_is_a_retryable_error(tmp_path, keyword_parser):
     database.conn.close()
 
 
-def test_unconfigured_wechat_is_permanent(tmp_path, keyword_parser):
-    app = make_app(tmp_path, keyword_parser)
+def test_unconfigured_wechat_is_permanent(tmp_path, keyword_parser, app_factory):
+    app = app_factory(tmp_path, keyword_parser)
     result = sender_for("wechat", app.config).send(OPENID, "提醒")
     assert (result.ok, result.error_code, result.permanent) == (False, "not_configured", True)

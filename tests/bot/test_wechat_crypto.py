@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from bot.channels.wechat_crypto import CryptoError, WeChatCrypto, check_signature, signature
-from tests.wechat_helpers import AES_KEY, APPID, TOKEN, wechat_decrypt, wechat_encrypt
+from tests.helpers.wechat import AES_KEY, APPID, TOKEN, wechat_decrypt, wechat_encrypt
 
 VECTOR = {
     "token": "123456",

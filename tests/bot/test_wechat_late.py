@@ -23,8 +23,8 @@ from messaging.providers.base import sender_for
 from nlu.keywords import KeywordParser
 from outreach import groups, outbox, phones
 from storage.db import connect
-from tests.outreach_helpers import FakeProvider
-from tests.wechat_helpers import (
+from tests.helpers.outreach import FakeProvider
+from tests.helpers.wechat import (
     APPID,
     SECRET,
     TOKEN,
@@ -46,8 +46,8 @@ class SlowParser(KeywordParser):
 
 
 @pytest.fixture
-def lapp(tmp_path, api):
-    return wechat_app(tmp_path, SlowParser(), api, WECHAT_REPLY_WAIT="0.05")
+def lapp(tmp_path, api, app_factory):
+    return wechat_app(app_factory, tmp_path, SlowParser(), api, WECHAT_REPLY_WAIT="0.05")
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def _close_window(app, db) -> None:
 
 
 def test_outside_the_48_hour_window_the_number_the_follower_gave_gets_it(lapp, db, api):
-    from tests.outreach_helpers import enroll
+    from tests.helpers.outreach import enroll
 
     enroll(db, [])
     _give_a_number(lapp, db)
@@ -189,7 +189,7 @@ def test_the_migration_moves_unsent_late_answers_into_the_outbox(tmp_path):
     """A database from before: late answers still to send become outbox rows; one a dead
     process was sending becomes unknown (never resent); sent ones stay history only."""
     from storage import schema
-    from tests.outreach_helpers import VAULT
+    from tests.helpers.outreach import VAULT
 
     path = tmp_path / "old.db"
     old = connect(path, migrate_schema=False)
@@ -277,7 +277,7 @@ def _push(base: str, fields: dict) -> requests.Response:
 
 
 def test_kill_9_while_a_late_answer_is_sent_then_restart_never_sends_it_twice(tmp_path):
-    from tests.test_reliability_kill import Server
+    from tests.system.test_reliability_kill import Server
 
     wechat = HangingWeChat()
     models = tmp_path / "models"

@@ -10,7 +10,7 @@ import requests
 import segno
 
 from bot.qr import check, wechat_media
-from tests.wechat_helpers import FakeWeChatAPI, WeChatPush, wechat_app
+from tests.helpers.wechat import FakeWeChatAPI, WeChatPush, wechat_app
 
 OPENID = "oMediaTestUser_0123456789abcd"
 PIC_URL = "http://mmbiz.qpic.cn/mmbiz_jpg/expired/0"
@@ -100,8 +100,8 @@ def test_errcode_answer_is_unavailable(wapp, api, pic_host):
     assert "没收到" in push_image(wapp, MediaId="MEDIA_EXPIRED")[0]
 
 
-def test_media_size_cap_applies(tmp_path, keyword_parser, api):
-    app = wechat_app(tmp_path, keyword_parser, api, QR_MAX_BYTES="200")
+def test_media_size_cap_applies(tmp_path, keyword_parser, api, app_factory):
+    app = wechat_app(app_factory, tmp_path, keyword_parser, api, QR_MAX_BYTES="200")
     assert check(wechat_media("", "MEDIA_OK"), app.config).kind == "too_large"
 
 

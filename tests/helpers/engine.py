@@ -1,5 +1,5 @@
 """A parser that answers what the test says (for intents or confidences the trained
-model does not give yet), and a web-chat sender like conftest's SmsPhone."""
+model does not give yet), and a web-chat sender like tests/helpers/app.py's SmsPhone."""
 
 from __future__ import annotations
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from accounts import officers
 from reporting import jurisdiction
 from storage.db import connect
-from tests.sms_helpers import drain_outbox
+from tests.helpers.sms import drain_outbox
 
-__all__ = ["drain_outbox"]  # the one drain helper (tests/sms_helpers.py), used here too
+__all__ = ["drain_outbox"]  # the one drain helper (tests/helpers/sms.py), used here too
 
-SAMPLE = Path(__file__).resolve().parent.parent / "reporting" / "data" / "jurisdictions-sample.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "reporting" / "data" / "jurisdictions-sample.csv"
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -69,7 +69,7 @@ def worked_report(app, db) -> dict:
 
     from messaging.providers import base as senders
     from messaging.providers.console import ConsoleSender
-    from tests.conftest import SmsPhone
+    from tests.helpers.app import SmsPhone
 
     sender = ConsoleSender(out=io.StringIO())
     senders.CHANNEL_SENDERS["sms"], old = (lambda _config: sender), senders.CHANNEL_SENDERS["sms"]

@@ -225,12 +225,11 @@ class FakeWeChatAPI:
         self.server.server_close()
 
 
-def wechat_app(tmp_path, parser, api, **extra):
+def wechat_app(app_factory, tmp_path, parser, api, **extra):
     """The hotline configured as a WeChat Official Account in safe mode that still
-    accepts plain pushes (most tests post plain XML), its API on ``api``."""
-    from tests.conftest import make_app
-
-    return make_app(
+    accepts plain pushes (most tests post plain XML), its API on ``api``; built by
+    ``app_factory`` (the fixture of tests/conftest.py)."""
+    return app_factory(
         tmp_path,
         parser,
         WECHAT_TOKEN=TOKEN,

@@ -15,13 +15,13 @@ from jobs import Job, runner
 from outreach import schedules
 from storage.db import connect
 from storage.migrations import outreach as outreach_migrations
-from tests.outreach_helpers import VAULT, new_db
+from tests.helpers.outreach import VAULT, new_db
 
 STORED_CALLS: list[tuple] = []
 
 
 def record(*args) -> None:
-    """A stored job's function, named by text (tests.test_jobs_runner:record)."""
+    """A stored job's function, named by text (tests.jobs.test_jobs_runner:record)."""
     STORED_CALLS.append(args)
 
 
@@ -32,7 +32,9 @@ def db_path(tmp_path):
 
 
 def stored(args: tuple) -> Job:
-    return Job("daily-thing", "tests.test_jobs_runner:record", jobs.daily(3), args, stored=True)
+    return Job(
+        "daily-thing", "tests.jobs.test_jobs_runner:record", jobs.daily(3), args, stored=True
+    )
 
 
 def test_the_app_hands_every_domains_jobs_to_the_runner(db_path):

@@ -17,9 +17,9 @@ from messaging.providers.base import BatchItem, SendResult, SmsLimits, make_send
 from messaging.providers.fake import THROTTLED, FakeBatchGateway
 from messaging.providers.tencent import TencentSender
 from outreach import campaigns, outbox
-from tests.outreach_helpers import DAYTIME, VAULT, enroll, new_db, numbers
-from tests.sms_helpers import ALIYUN_CONFIG, TENCENT_CONFIG, FakeGateway, aliyun_ok
-from tests.test_sms_gateways import acs3_authorization, tc3_authorization
+from tests.helpers.outreach import DAYTIME, VAULT, enroll, new_db, numbers
+from tests.helpers.sms import ALIYUN_CONFIG, TENCENT_CONFIG, FakeGateway, aliyun_ok
+from tests.messaging.test_sms_gateways import acs3_authorization, tc3_authorization
 
 
 @pytest.fixture

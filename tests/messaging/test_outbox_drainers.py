@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 from messaging.providers.fake import FakeBatchGateway
 from outreach import outbox
-from tests.outreach_helpers import DAYTIME
+from tests.helpers.outreach import DAYTIME
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import outbox_bench  # noqa: E402

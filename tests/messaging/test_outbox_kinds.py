@@ -21,7 +21,7 @@ from messaging.providers.base import SendResult
 from outreach import campaigns, groups, outbox, phones
 from outreach.quiet_hours import BEIJING
 from reporting import reports, scam_verdicts
-from tests.outreach_helpers import (
+from tests.helpers.outreach import (
     VAULT,
     Crash,
     FakeProvider,
@@ -390,7 +390,7 @@ def _imports(folder: str) -> set[str]:
     from pathlib import Path
 
     found = set()
-    for path in (Path(__file__).resolve().parent.parent / folder).rglob("*.py"):
+    for path in (Path(__file__).resolve().parents[2] / folder).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 found.add(node.module.split(".")[0])

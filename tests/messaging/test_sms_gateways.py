@@ -22,7 +22,7 @@ from messaging.providers.base import SendResult, make_sender
 from messaging.providers.gateway import contains_url, strip_signature
 from messaging.providers.tencent import TencentSender
 from storage.db import connect
-from tests.sms_helpers import (
+from tests.helpers.sms import (
     ALIYUN_CONFIG,
     ALIYUN_SECRET,
     PHONE,
@@ -792,7 +792,7 @@ def test_kill_9_while_a_reply_is_sent_then_restart_never_sends_it_twice(tmp_path
 
     import requests
 
-    from tests.test_reliability_kill import Server
+    from tests.system.test_reliability_kill import Server
 
     gateway = FakeGateway()
     gateway.answer((200, aliyun_ok()))

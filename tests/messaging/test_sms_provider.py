@@ -21,8 +21,8 @@ from messaging.providers.console import ConsoleSender
 from messaging.providers.gateway import strip_signature
 from outreach import schedules, texts, tips
 from settings import load_config
-from tests.conftest import PUBLIC_URL, TWILIO_TOKEN, make_app
-from tests.sms_helpers import (
+from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
+from tests.helpers.sms import (
     ALIYUN_CONFIG,
     ALIYUN_SECRET,
     PHONE,
@@ -191,7 +191,7 @@ def queued_replies(app) -> int:
 def test_the_app_never_reads_x_forwarded_for_itself(gapp):
     # The server (waitress, `hotline serve`) turns a trusted proxy's X-Forwarded-For into
     # REMOTE_ADDR; the app reading it too would count the proxies twice. Through the
-    # proxy end to end: tests/test_trusted_proxy.py.
+    # proxy end to end: tests/system/test_trusted_proxy.py.
     gapp.config["SMS_GATEWAY_ALLOWED_IPS"] = "10.0.0.0/8"
     assert push_from(gapp, "203.0.113.9", "10.1.2.3").status_code == 403
     gapp.config["HOTLINE_TRUSTED_PROXIES"] = "1"
@@ -238,12 +238,12 @@ def test_console_webhook_answers_locally_only(degraded_app):
 CONVERSATION = ["村里来了一伙人说是医保局的，是真的吗", "1", "订阅", "石桥村", "T"]
 
 
-def reference_replies(tmp_path, parser) -> list[list[str]]:
+def reference_replies(app_factory, tmp_path, parser) -> list[list[str]]:
     """The dialogue's own answers to CONVERSATION, with no provider in between."""
     from bot.channels import deliver
     from bot.messages import InboundMessage
 
-    app = make_app(tmp_path / "reference", parser)
+    app = app_factory(tmp_path / "reference", parser)
     with app.app_context():
         return [deliver(InboundMessage("sms", "+8613812345678", text)) for text in CONVERSATION]
 
@@ -295,8 +295,10 @@ def converse(name: str, app, gateway: FakeGateway) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("name", ["console", "twilio", "aliyun", "tencent"])
-def test_switching_provider_leaves_the_answers_identical(name, tmp_path, keyword_parser, gateway):
-    expected = reference_replies(tmp_path, keyword_parser)
+def test_switching_provider_leaves_the_answers_identical(
+    name, tmp_path, keyword_parser, gateway, app_factory
+):
+    expected = reference_replies(app_factory, tmp_path, keyword_parser)
     assert all(expected), "every message of the conversation gets an answer"
     config = {
         **CONFIGS[name],
@@ -306,7 +308,7 @@ def test_switching_provider_leaves_the_answers_identical(name, tmp_path, keyword
         "TENCENT_SMS_WEBHOOK_SECRET": TENCENT_SECRET,
     }
     gateway.answer((200, aliyun_ok() if name == "aliyun" else tencent_ok()))
-    app = make_app(tmp_path / name, keyword_parser, **config)
+    app = app_factory(tmp_path / name, keyword_parser, **config)
     got = converse(name, app, gateway)
     if name in ("aliyun", "tencent"):
         # The gateway adds its 【signature】: our texts go without their own.

@@ -10,8 +10,8 @@ from bot.channels.aliyun_sms import AliyunSms
 from bot.channels.tencent_sms import TencentSms
 from outreach import campaigns, groups, outbox
 from storage.db import connect
-from tests.outreach_helpers import DAYTIME, numbers
-from tests.sms_helpers import (
+from tests.helpers.outreach import DAYTIME, numbers
+from tests.helpers.sms import (
     ALIYUN_CONFIG,
     ALIYUN_SECRET,
     TENCENT_CONFIG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
+from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
 
 
 def test_protocol_vector_signature():
@@ -63,10 +63,8 @@ def test_signature_checked_against_public_url_not_request_url(client):
     assert response.status_code == 403
 
 
-def test_no_token_configured_refuses(tmp_path, rasa_parser):
-    from tests.conftest import make_app
-
-    app = make_app(tmp_path, rasa_parser, TWILIO_AUTH_TOKEN=None)
+def test_no_token_configured_refuses(tmp_path, rasa_parser, app_factory):
+    app = app_factory(tmp_path, rasa_parser, TWILIO_AUTH_TOKEN=None)
     params = {"From": "+8613800000000", "Body": "你好", "MessageSid": "SM4"}
     signature = RequestValidator("anything").compute_signature(PUBLIC_URL + "/sms/twilio", params)
     response = app.test_client().post(

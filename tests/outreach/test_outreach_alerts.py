@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from outreach import alerts, outbox
 from storage.db import connect
-from tests.outreach_helpers import NIGHT, VAULT, FakeProvider, enroll, new_db, numbers
+from tests.helpers.outreach import NIGHT, VAULT, FakeProvider, enroll, new_db, numbers
 
 TEXT = "今天有人冒充医保局在东坝镇活动，要验证码、借手机的都别理，马上打110。"
 

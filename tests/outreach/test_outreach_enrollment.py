@@ -9,8 +9,8 @@ import pytest
 import responses
 from outreach import campaigns, groups, texts
 from storage.db import connect
-from tests.conftest import SmsPhone
-from tests.outreach_helpers import DAYTIME, VAULT, new_db
+from tests.helpers.app import SmsPhone
+from tests.helpers.outreach import DAYTIME, VAULT, new_db
 
 CSV = """phone,village,township,county,consent_at,consent_channel
 13812345678,石桥村,东坝镇,平南县,2025-03-01,村民大会签字
@@ -84,8 +84,8 @@ def village_db(degraded_app):
 
 
 @pytest.fixture
-def sms(degraded_app, village_db) -> SmsPhone:
-    return SmsPhone(degraded_app.test_client(), "+8613812345678")
+def sms(degraded_app, village_db, phone_for) -> SmsPhone:
+    return phone_for(degraded_app.test_client(), "+8613812345678")
 
 
 def me(db, vault):
@@ -128,12 +128,14 @@ def test_ambiguous_village_asks_for_the_township(sms, village_db, degraded_app):
     assert groups.get_group(village_db, sub["group_id"])["township"] == "大安镇"
 
 
-def test_unknown_village_is_kept_for_a_cadre_and_skip_works(sms, village_db, degraded_app):
+def test_unknown_village_is_kept_for_a_cadre_and_skip_works(
+    sms, village_db, degraded_app, phone_for
+):
     sms.send("订阅")
     assert sms.send("红星村") == [texts.enroll_text("village_unknown", village="红星村")]
     sub = me(village_db, degraded_app.extensions["hotline_vault"])
     assert sub["village"] == "红星村" and sub["group_id"] is None
-    other = SmsPhone(sms.client, "+8613900000001")
+    other = phone_for(sms.client, "+8613900000001")
     other.send("订阅")
     assert other.send("跳过") == [texts.enroll_text("skipped")]
 

@@ -12,7 +12,7 @@ import pytest
 from messaging.providers.console import ConsoleSender
 from outreach import campaigns, groups, outbox
 from outreach.quiet_hours import in_quiet_hours, iso, next_allowed
-from tests.outreach_helpers import (
+from tests.helpers.outreach import (
     DAYTIME,
     NIGHT,
     VAULT,

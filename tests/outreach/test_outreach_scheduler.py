@@ -15,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from jobs import runner
 from outreach import schedules
-from tests.outreach_helpers import VAULT, FakeProvider, enroll, new_db, numbers
+from tests.helpers.outreach import VAULT, FakeProvider, enroll, new_db, numbers
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from twilio.request_validator import RequestValidator
 
 from outreach import campaigns, groups, outbox
 from storage.db import connect
-from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
-from tests.outreach_helpers import DAYTIME, FakeProvider, numbers
+from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
+from tests.helpers.outreach import DAYTIME, FakeProvider, numbers
 
 URL = "/sms/twilio/status"
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import responses
 from outreach import campaigns, groups, outbox, texts, tips
-from tests.outreach_helpers import DAYTIME, VAULT, FakeProvider, enroll, new_db, numbers
+from tests.helpers.outreach import DAYTIME, VAULT, FakeProvider, enroll, new_db, numbers
 
 
 def test_at_least_30_tips_with_unique_ids_and_topics():

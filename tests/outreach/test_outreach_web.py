@@ -10,8 +10,7 @@ import pytest
 
 from outreach import alerts
 from storage.db import connect
-from tests.conftest import SmsPhone
-from tests.police_helpers import csrf_token, load_county, logged_in
+from tests.helpers.police import csrf_token, load_county, logged_in
 
 PAGE = "/police/outreach/"
 CSV = (
@@ -125,7 +124,7 @@ def test_a_wrong_code_sends_nothing_and_other_counties_are_404(officer, degraded
     db.conn.close()
 
 
-def test_roles_scope_and_audit(officer, degraded_app):
+def test_roles_scope_and_audit(officer, degraded_app, phone_for):
     """A station officer: no CSV import, no county alert, tips and alerts only to their
     station's townships, only reports they may open; every action is audited."""
     sup = logged_in(degraded_app, "sup")
@@ -165,7 +164,7 @@ def test_roles_scope_and_audit(officer, degraded_app):
     # An alert may name only a report the officer can open.
     from reporting import reports as report_store
 
-    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    phone = phone_for(degraded_app.test_client(), "+8613812345678")
     for text in ("我要举报有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"):
         phone.send(text)
     sp_report = report_store.get_by_ref(db, next(db.query("SELECT ref FROM reports"))["ref"])

@@ -23,7 +23,7 @@ from messaging.providers.wechat import WeChatSender
 from outreach import campaigns, groups, outbox, phones, texts, tips
 from storage.db import connect
 from storage.privacy import load_vault
-from tests.outreach_helpers import (
+from tests.helpers.outreach import (
     DAYTIME,
     VAULT,
     Crash,
@@ -32,8 +32,8 @@ from tests.outreach_helpers import (
     enroll,
     new_db,
 )
-from tests.police_helpers import load_county, logged_in
-from tests.wechat_helpers import (
+from tests.helpers.police import load_county, logged_in
+from tests.helpers.wechat import (
     APPID,
     SECRET,
     WeChatPush,
@@ -454,13 +454,11 @@ def test_phone_question_skip_retry_and_a_new_question(wapp, wdb):
     assert other.text("13812345678") == [texts.enroll_text("phone_set", masked="138****5678")]
 
 
-def test_sms_subscribers_are_not_asked_for_a_number(degraded_app):
-    from tests.conftest import SmsPhone
-
+def test_sms_subscribers_are_not_asked_for_a_number(degraded_app, phone_for):
     db = connect(degraded_app.config["HOTLINE_DB"])
     groups.ensure_group(db, "平南县", "东坝镇", "石桥村")
     db.conn.close()
-    sms = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    sms = phone_for(degraded_app.test_client(), "+8613812345678")
     assert sms.send("我要订阅，我是石桥村的") == [
         texts.enroll_text("village_set", village="石桥村")
     ]

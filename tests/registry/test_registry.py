@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from accounts import officers
 from bot.cli import cli
 from registry import activities, staff
-from tests.police_helpers import load_county
+from tests.helpers.police import load_county
 
-SAMPLE = Path(__file__).resolve().parent.parent / "registry" / "data" / "activities-sample.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "registry" / "data" / "activities-sample.csv"
 ACTOR = activities.Actor(name="cli:test")
 
 

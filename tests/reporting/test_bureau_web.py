@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from registry import activities, staff
-from tests.police_helpers import PASSWORD, csrf_token, logged_in
+from tests.helpers.police import PASSWORD, csrf_token, logged_in
 
 FORM = {
     "code": "YB-450881-2025-0001",

@@ -10,7 +10,7 @@ import pytest
 
 from outreach import groups
 from reporting import incidents, jurisdiction, reports
-from tests.police_helpers import logged_in, post_form
+from tests.helpers.police import logged_in, post_form
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
 SUSPECT = "13977665544"

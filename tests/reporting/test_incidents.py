@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from reporting import incidents, jurisdiction, link_keys, reports
-from tests.conftest import SmsPhone
+from tests.helpers.app import SmsPhone
 
 T0 = dt.datetime(2025, 3, 4, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 Beijing time
 SUSPECT = "13977665544"

@@ -9,8 +9,7 @@ import pytest
 
 from messaging.providers import base as senders
 from messaging.providers.console import ConsoleSender
-from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, drain_outbox, load_county
+from tests.helpers.police import PASSWORD, drain_outbox, load_county
 
 pytestmark = pytest.mark.browser
 
@@ -23,13 +22,13 @@ def login(page, base: str, username: str) -> None:
 
 
 def test_officer_resolves_report_and_reporter_hears(
-    degraded_app, degraded_server, browser, monkeypatch
+    degraded_app, degraded_server, browser, monkeypatch, phone_for
 ):
     server = degraded_server
     db = load_county(degraded_app)
     sender = ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
-    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    phone = phone_for(degraded_app.test_client(), "+8613812345678")
     for text in ("我要举报 有人上门要验证码", "金田村", "现在", "<b>三个人</b>", "跳过"):
         phone.send(text)
     report = list(db.query("SELECT * FROM reports"))[0]
@@ -70,15 +69,15 @@ def test_officer_resolves_report_and_reporter_hears(
 
 
 def test_officer_confirms_a_number_and_the_villager_who_asked_hears(
-    degraded_app, degraded_server, browser, monkeypatch
+    degraded_app, degraded_server, browser, monkeypatch, phone_for
 ):
     monkeypatch.setattr("outreach.outbox.in_quiet_hours", lambda moment: False)
     db = load_county(degraded_app)
     sender = ConsoleSender(out=io.StringIO())
     monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: sender)
-    asker = SmsPhone(degraded_app.test_client(), "+8613700001234")
+    asker = phone_for(degraded_app.test_client(), "+8613700001234")
     asker.send("13955554444 这个号码是骗子吗")  # a lookup: the ask is remembered
-    reporter = SmsPhone(degraded_app.test_client(), "+8613812345678")
+    reporter = phone_for(degraded_app.test_client(), "+8613812345678")
     for text in ("我要举报 有人打13955554444说医保冻结要转钱", "金田村", "跳过", "跳过", "跳过"):
         reporter.send(text)
     report = list(db.query("SELECT * FROM reports"))[0]

@@ -10,8 +10,7 @@ import pytest
 from outreach.web import OFFICER_ERRORS, officer_error
 from registry import staff
 from reporting import officer_pages
-from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, logged_in, post_form, worked_report
+from tests.helpers.police import PASSWORD, csrf_token, logged_in, post_form, worked_report
 
 NAV = re.compile(r'<nav class="areas".*?</nav>', re.S)
 LINK = re.compile(r'<a href="([^"]+)"( aria-current="(\w+)")?>([^<]+)</a>')
@@ -98,8 +97,8 @@ def selected(html: str, name: str) -> list[str]:
     return re.findall(r'<option value="([^"]*)"[^>]* selected', select[0])
 
 
-def test_a_new_report_s_status_dropdown_shows_its_current_status(degraded_app, county):
-    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+def test_a_new_report_s_status_dropdown_shows_its_current_status(degraded_app, county, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613812345678")
     for text in ("我要举报 有人上门要验证码", "金田村", "现在", "三个人", "跳过"):
         phone.send(text)
     report = next(county.query("SELECT * FROM reports"))
@@ -218,7 +217,7 @@ def test_labels_of_stored_codes():
 def test_every_audit_action_written_has_a_label():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     written: set[str] = set()
     pattern = re.compile(
         r'(?:audit\.record\(\s*[^,]+,\s*[^,]+,\s*|_audit\(\s*(?:[^,]+,\s*)?)"([a-z_]+)"'

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from registry import staff
-from tests.police_helpers import PASSWORD, worked_report
+from tests.helpers.police import PASSWORD, worked_report
 
 pytestmark = pytest.mark.browser
 

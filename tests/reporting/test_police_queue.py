@@ -14,8 +14,8 @@ from accounts import audit, officers
 from messaging.providers import base as senders
 from messaging.providers.console import ConsoleSender
 from reporting import purge, reports
-from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, drain_outbox, logged_in, login, post_form
+from tests.helpers.app import SmsPhone
+from tests.helpers.police import PASSWORD, csrf_token, drain_outbox, logged_in, login, post_form
 
 
 @pytest.fixture
@@ -103,8 +103,8 @@ def test_csrf_refused(degraded_app, county, sp_report):
     assert reports.get(county, sp_report["id"])["status"] == "new"
 
 
-def test_provider_webhooks_are_not_csrf_protected(degraded_app, county):
-    phone = SmsPhone(degraded_app.test_client(), "+8613900003333")
+def test_provider_webhooks_are_not_csrf_protected(degraded_app, county, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613900003333")
     assert phone.send("你好")  # signed webhook, no CSRF token: still answered
     response = degraded_app.test_client().post("/api/chat", json={"sender": "s1", "text": "你好"})
     assert response.status_code == 200
@@ -314,11 +314,11 @@ def test_purge_keeps_statistics(degraded_app, county, sp_report):
     assert reports.stats(county, sp)["per_village"] == [("大坡村", 1)]
 
 
-def test_purge_takes_the_conversation_and_photo_files(degraded_app, county, sp_report):
+def test_purge_takes_the_conversation_and_photo_files(degraded_app, county, sp_report, phone_for):
     vault = degraded_app.extensions["hotline_vault"]
     reporter = vault.hash("+8613812345678")
     assert sp_report["contact_hash"] == reporter  # messages and reports: the same hash
-    SmsPhone(degraded_app.test_client(), "+8613900005555").send("你好")  # someone else
+    phone_for(degraded_app.test_client(), "+8613900005555").send("你好")  # someone else
     uploads = Path(degraded_app.config["HOTLINE_VAR"]) / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     photo = uploads / ("ab" * 16 + ".png")

@@ -12,8 +12,8 @@ import pytest
 from accounts import officers
 from reporting import jurisdiction, purge, reports
 from storage.db import connect
-from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, logged_in, post_form
+from tests.helpers.app import SmsPhone
+from tests.helpers.police import PASSWORD, csrf_token, logged_in, post_form
 
 SECOND_COUNTY = (
     "province,city,county,township,village,station_code,station_name\n"
@@ -111,8 +111,8 @@ def test_single_county_keeps_its_unplaced_reports(degraded_app, county):
     assert listed(logged_in(degraded_app, "sup")) == [report["ref"]]
 
 
-def test_unfinished_report_detail_follows_the_30_minute_rule(degraded_app, county):
-    phone = SmsPhone(degraded_app.test_client(), "+8613900002222")
+def test_unfinished_report_detail_follows_the_30_minute_rule(degraded_app, county, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613900002222")
     phone.send("我要举报 有人让扫二维码")
     phone.send("社坡镇大坡村")  # routed to 社坡, the form still running
     report = list(county.query("SELECT * FROM reports"))[0]

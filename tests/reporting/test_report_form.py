@@ -11,14 +11,14 @@ import pytest
 import responses
 from accounts import officers
 from reporting import cadres, reports
-from tests.conftest import SmsPhone
+from tests.helpers.app import SmsPhone
 
 REF = re.compile(r"R[ACDEFHJKMNPQRTUVWXY3479]{4,6}")
 
 
 @pytest.fixture
-def sms(degraded_app, county) -> SmsPhone:
-    return SmsPhone(degraded_app.test_client(), "+8613812345678")
+def sms(degraded_app, county, phone_for) -> SmsPhone:
+    return phone_for(degraded_app.test_client(), "+8613812345678")
 
 
 def only_report(db) -> dict:
@@ -94,8 +94,8 @@ def test_victim_gets_urgent_advice_then_form(sms, county):
     assert only_report(county)["station_code"] == "GP-JT"
 
 
-def test_phone_borrowing_is_high_and_here_now_is_urgent(degraded_app, county):
-    phone = SmsPhone(degraded_app.test_client(), "+8613900002222")
+def test_phone_borrowing_is_high_and_here_now_is_urgent(degraded_app, county, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613900002222")
     phone.send("有人借手机打电话")
     phone.send("3")
     report = only_report(county)
@@ -158,10 +158,10 @@ def test_stale_form_lets_a_new_message_through(sms, county, degraded_app):
     assert only_report(county)["submitted_at"]  # the partial report was handed over
 
 
-def test_cadre_report_has_village_and_ranks_higher(degraded_app, county):
+def test_cadre_report_has_village_and_ranks_higher(degraded_app, county, phone_for):
     vault = degraded_app.extensions["hotline_vault"]
     cadres.add(county, vault, "13700007777", "三江口村")
-    phone = SmsPhone(degraded_app.test_client(), "+86 137-0000-7777")
+    phone = phone_for(degraded_app.test_client(), "+86 137-0000-7777")
     replies = phone.send("举报 有人上门收身份证")
     assert "什么时候" in replies[-1]  # the village is not asked
     report = only_report(county)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from reporting import jurisdiction
 from storage.db import connect
-from tests.police_helpers import SAMPLE
+from tests.helpers.police import SAMPLE
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from nlu.parser import FALLBACK_INTENT, INTENTS, Parse
 from review import export, queue
 from review.redact import ID_REMOVED, redact, text_key
-from tests.conftest import SmsPhone
-from tests.police_helpers import csrf_token, logged_in
+from tests.helpers.police import csrf_token, logged_in
 
 # --- redaction ---------------------------------------------------------------------------
 
@@ -84,8 +83,8 @@ def rows(db):
     return list(db.query("SELECT * FROM review_items ORDER BY id"))
 
 
-def test_a_message_the_model_does_not_understand_is_kept_redacted(degraded_app, county):
-    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+def test_a_message_the_model_does_not_understand_is_kept_redacted(degraded_app, county, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613812345678")
     replies = phone.send("俺家那口子叫13955556666的人拿走了啥东西嘞")
     assert "没太听明白" in replies[0]  # the villager is answered as before
     [row] = rows(county)
@@ -97,8 +96,8 @@ def test_a_message_the_model_does_not_understand_is_kept_redacted(degraded_app, 
     assert "13955556666" not in stored and "13812345678" not in stored
 
 
-def test_a_confident_parse_is_not_kept(degraded_app, county):
-    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+def test_a_confident_parse_is_not_kept(degraded_app, county, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613812345678")
     phone.send("医保电子凭证怎么激活")
     assert rows(county) == []
 

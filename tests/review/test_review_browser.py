@@ -13,9 +13,8 @@ from click.testing import CliRunner
 
 import responses
 from nlu.parser import FALLBACK_INTENT
-from tests.conftest import SmsPhone, serve
-from tests.police_helpers import load_county
-from tests.test_police_browser import login
+from tests.helpers.police import load_county
+from tests.reporting.test_police_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.retrain]
 
@@ -32,14 +31,14 @@ VARIANTS = (
 
 
 def test_a_fallback_is_reviewed_exported_trained_on_then_understood(
-    app, browser, tmp_path, monkeypatch
+    app, browser, tmp_path, monkeypatch, serve_app, phone_for
 ):
     from bot.cli import cli
     from nlu.parser import RasaParser
     from nlu.training import train
 
     db = load_county(app)
-    phone = SmsPhone(app.test_client(), "+8613812345678")
+    phone = phone_for(app.test_client(), "+8613812345678")
     # A better model may know a variant already: the rest must fall back and be kept.
     missed = [text for text in VARIANTS if "没太听明白" in phone.send(text)[0]]
     assert len(missed) >= 4, missed
@@ -49,7 +48,7 @@ def test_a_fallback_is_reviewed_exported_trained_on_then_understood(
     assert any(r["guess_intent"] == FALLBACK_INTENT for r in pending.values())
 
     app.config["SESSION_COOKIE_SECURE"] = False  # plain http on loopback
-    server = serve(app)
+    server = serve_app(app)
     base = next(server)
     try:
         page = browser.new_page()

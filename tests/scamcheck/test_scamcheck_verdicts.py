@@ -12,9 +12,9 @@ from bench import ocr_corpus
 from messaging.providers.base import SendResult
 from reporting import incidents, jurisdiction, reports, scam_verdicts
 from scamcheck import feedback, seen
-from tests.police_helpers import drain_outbox, load_county, logged_in, post_form
-from tests.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
-from tests.wechat_helpers import WeChatPush
+from tests.bot.test_wechat_media import OPENID, PIC_URL, api, pic_host, push_image  # noqa: F401
+from tests.helpers.police import drain_outbox, load_county, logged_in, post_form
+from tests.helpers.wechat import WeChatPush
 
 SUSPECT = "13977665544"
 SCAM = f"【医保局】您的医保卡已冻结，请致电{SUSPECT}办理解冻，逾期作废。"
@@ -70,7 +70,7 @@ def test_similarity_threshold_separates_different_scams():
 def test_seen_counts_are_told_to_the_villager(degraded_app, monkeypatch):
     client = degraded_app.test_client()
     monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)
-    from tests.test_webchat_photo import upload
+    from tests.bot.test_webchat_photo import upload
 
     for n in range(3):
         replies = upload(client, png(SCAM), sender=f"browser-seen-{n}").get_json()["replies"]

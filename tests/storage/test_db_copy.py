@@ -12,7 +12,7 @@ import jobs
 from bot.cli import cli
 from jobs import runner
 from storage.db import connect
-from tests.conftest import SmsPhone, make_app
+from tests.helpers.app import SmsPhone, build_app
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 def _county(tmp_path, keyword_parser):
     """A SQLite county with villagers' messages, a subscriber, a report and a schedule."""
     path = tmp_path / "county.db"
-    app = make_app(tmp_path, keyword_parser, HOTLINE_DB=str(path))
+    app = build_app(tmp_path, keyword_parser, HOTLINE_DB=str(path))
     phone = SmsPhone(app.test_client(), "+8613812345678")
     for text in ("你好", "订阅", "石桥村", "3", "有人上门要验证码，电话13912345678"):
         assert phone.send(text)

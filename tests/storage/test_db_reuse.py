@@ -6,7 +6,6 @@ an fsync each (WAL + synchronous NORMAL)."""
 from __future__ import annotations
 
 from storage.db import get_db
-from tests.conftest import SmsPhone
 
 
 def test_requests_on_one_thread_reuse_the_connection(degraded_app):
@@ -44,8 +43,8 @@ def test_uncommitted_writes_are_rolled_back_at_teardown(degraded_app):
         assert count.fetchone()[0] == 0
 
 
-def test_webhooks_still_answer_and_store_with_a_kept_connection(degraded_app):
-    phone = SmsPhone(degraded_app.test_client(), "+8613812345678")
+def test_webhooks_still_answer_and_store_with_a_kept_connection(degraded_app, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613812345678")
     for _ in range(3):
         assert phone.send("你好")
     with degraded_app.app_context():

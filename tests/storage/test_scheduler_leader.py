@@ -17,7 +17,7 @@ from jobs import runner
 from storage.db import connect
 from storage.leader import Leader
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CONTENDER = """
 import sys, time

@@ -15,10 +15,10 @@ import requests
 
 from storage.db import connect
 from storage.leader import Leader
-from tests.conftest import ENCRYPTION_KEY, HASH_KEY, PUBLIC_URL
-from tests.test_reliability_kill import free_port
+from tests.helpers.app import ENCRYPTION_KEY, HASH_KEY, PUBLIC_URL
+from tests.system.test_reliability_kill import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from settings import SETTINGS, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_shows_the_settings_table():

@@ -4,7 +4,7 @@ The committed site file is rendered with the ports and paths of this run substit
 (every substitution must hit: a changed file fails here instead of testing something
 else) and run by Debian's nginx as an ordinary process from a temporary prefix, TLS on a
 free high port with a self-signed certificate for 127.0.0.1. The app is a real
-`hotline serve` subprocess (tests/test_reliability_kill.py's Server) with
+`hotline serve` subprocess (tests/system/test_reliability_kill.py's Server) with
 HOTLINE_TRUSTED_PROXIES=1 and HOTLINE_PUBLIC_URL set to nginx's https URL.
 
 Every connection to nginx comes from the loopback; the whole of 127.0.0.0/8 is loopback
@@ -35,10 +35,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import TWILIO_TOKEN
-from tests.sms_helpers import ALIYUN_SECRET, aliyun_item
-from tests.test_reliability_kill import ROOT, Server, free_port
-from tests.test_trusted_proxy import audited_addresses, failed_login_with, inbound
+from tests.helpers.app import TWILIO_TOKEN
+from tests.helpers.sms import ALIYUN_SECRET, aliyun_item
+from tests.system.test_reliability_kill import ROOT, Server, free_port
+from tests.system.test_trusted_proxy import audited_addresses, failed_login_with, inbound
 
 SITE = ROOT / "deploy" / "nginx" / "hotline.conf"
 GATEWAY = "127.0.0.5"  # the only address in SMS_GATEWAY_ALLOWED_IPS

@@ -22,8 +22,7 @@ from outreach import groups
 from registry import activities, staff
 from reporting import incidents, jurisdiction, reports
 from storage.db import connect
-from tests.conftest import SmsPhone
-from tests.police_helpers import PASSWORD, csrf_token, logged_in
+from tests.helpers.police import PASSWORD, csrf_token, logged_in
 
 # 15 examples per surface keeps the module near a minute on 2 cores; FUZZ_EXAMPLES=200
 # for a longer hunt.
@@ -491,9 +490,9 @@ STARTS = ["有人让扫二维码", "有人上门说免费体检", "我被骗了"
     first=st.one_of(st.sampled_from(STARTS), texts),
     answers=st.lists(texts, min_size=1, max_size=6),
 )
-def test_report_form_with_random_answers(degraded_app, first, answers):
+def test_report_form_with_random_answers(degraded_app, first, answers, phone_for):
     number = f"+86137{next(_numbers):08d}"
-    phone = SmsPhone(degraded_app.test_client(), number)
+    phone = phone_for(degraded_app.test_client(), number)
     for text in [first, *answers]:
         replies = phone.send(text)
         assert replies, f"no reply to {text[:40]!r}"
@@ -530,8 +529,8 @@ def test_script_in_an_activity_shows_escaped(degraded_app, county):
     assert SCRIPT not in bad.get_data(as_text=True)
 
 
-def test_script_in_a_report_and_an_alert_text_shows_escaped(degraded_app, enrolled):
-    phone = SmsPhone(degraded_app.test_client(), "+8613700000099")
+def test_script_in_a_report_and_an_alert_text_shows_escaped(degraded_app, enrolled, phone_for):
+    phone = phone_for(degraded_app.test_client(), "+8613700000099")
     for text in ("我要举报 有人让扫二维码 " + SCRIPT, "金田镇金田村", "昨天", "两个人", "跳过"):
         phone.send(text)
     forms = Forms(logged_in(degraded_app, "sup"), "/police/outreach/")

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
-from tests.wechat_helpers import WeChatPush
+from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
+from tests.helpers.wechat import WeChatPush
 
 FUZZ = settings(
     max_examples=25,
@@ -176,7 +176,7 @@ def test_wechat_xml_fuzz(wapp, no_foreign_fetch, content, msg_type, pic_url, raw
     else:
         import time
 
-        from tests.wechat_helpers import sha1_sorted
+        from tests.helpers.wechat import sha1_sorted
 
         ts, nonce = str(int(time.time())), "1"
         params = {"signature": sha1_sorted(push.token, ts, nonce), "timestamp": ts, "nonce": nonce}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Each package and what it may import of ours (README, "Dependency direction").
 # ``settings`` is the bottom: every package may read it, it reads none of ours.
 ALLOWED: dict[str, set[str]] = {

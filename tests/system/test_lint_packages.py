@@ -8,7 +8,7 @@ from pathlib import Path
 
 import tomli  # tomllib from Python 3.11; pytest and mypy need tomli on 3.10
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _packages_on_disk() -> set[str]:

@@ -1,7 +1,7 @@
 """Faults the hotline survives: a corrupt model, a locked database, a failing SMS
 provider, and providers retrying the same message (one after another and all at once).
 
-kill -9 during intake is in tests/test_reliability_kill.py; the list of every fault
+kill -9 during intake is in tests/system/test_reliability_kill.py; the list of every fault
 tried and where is docs/reliability.md.
 """
 
@@ -21,8 +21,8 @@ from defusedxml import ElementTree
 
 from outreach import campaigns, outbox
 from storage.db import connect
-from tests.conftest import PUBLIC_URL, SmsPhone, make_app, serve
-from tests.outreach_helpers import DAYTIME, VAULT, enroll, new_db, numbers
+from tests.helpers.app import PUBLIC_URL
+from tests.helpers.outreach import DAYTIME, VAULT, enroll, new_db, numbers
 
 # --- no model, a corrupt model -------------------------------------------------------
 
@@ -37,36 +37,38 @@ def corrupt_models(tmp_path):
 
 
 def test_corrupt_model_file_falls_back_to_keywords_and_health_says_degraded(
-    tmp_path, corrupt_models
+    tmp_path, corrupt_models, app_factory, phone_for
 ):
-    app = make_app(tmp_path, None, HOTLINE_MODEL_DIR=str(corrupt_models))
+    app = app_factory(tmp_path, None, HOTLINE_MODEL_DIR=str(corrupt_models))
     client = app.test_client()
     health = client.get("/healthz").get_json()
     assert health.pop("worker") == os.getpid()  # the process that answered
     assert health == {"status": "degraded", "nlu": "keywords", "degraded": True, "loading": False}
-    replies = SmsPhone(client, "+8613812345678").send("我已经把验证码告诉他们了 怎么办")
+    replies = phone_for(client, "+8613812345678").send("我已经把验证码告诉他们了 怎么办")
     assert replies and "96110" in "".join(replies)
 
 
-def test_corrupt_model_while_serving_keeps_answering_and_ends_degraded(tmp_path, corrupt_models):
+def test_corrupt_model_while_serving_keeps_answering_and_ends_degraded(
+    tmp_path, corrupt_models, app_factory, phone_for
+):
     # `hotline serve` loads the model in the background (BackgroundParser).
     from nlu.parser import BackgroundParser
 
     parser = BackgroundParser(corrupt_models)
-    app = make_app(tmp_path, parser)
+    app = app_factory(tmp_path, parser)
     client = app.test_client()
-    phone = SmsPhone(client, "+8613812345678")
+    phone = phone_for(client, "+8613812345678")
     assert phone.send("我已经把验证码告诉他们了 怎么办")  # answered while loading
     parser.wait(180)
     assert client.get("/healthz").get_json()["status"] == "degraded"
-    victim = SmsPhone(client, "+8613900000000")
+    victim = phone_for(client, "+8613900000000")
     assert "96110" in "".join(victim.send("我已经把验证码告诉他们了 怎么办"))
 
 
 # --- the database locked by another writer -----------------------------------------
 
 
-def test_db_locked_for_two_seconds_requests_wait_and_nothing_is_lost(degraded_app):
+def test_db_locked_for_two_seconds_requests_wait_and_nothing_is_lost(degraded_app, serve_app):
     path = degraded_app.config["HOTLINE_DB"]
     held = threading.Event()
 
@@ -81,7 +83,7 @@ def test_db_locked_for_two_seconds_requests_wait_and_nothing_is_lost(degraded_ap
     locker = threading.Thread(target=lock_for, args=(2.0,))
     locker.start()
     held.wait(5)
-    base = next(url_gen := serve(degraded_app))
+    base = next(url_gen := serve_app(degraded_app))
     try:
 
         def text(i: int) -> tuple[int, str]:
@@ -113,7 +115,7 @@ def test_db_locked_for_two_seconds_requests_wait_and_nothing_is_lost(degraded_ap
 def signed_twilio(number: str, sid: str, body: str) -> dict:
     from twilio.request_validator import RequestValidator
 
-    from tests.conftest import TWILIO_TOKEN
+    from tests.helpers.app import TWILIO_TOKEN
 
     data = {
         "MessageSid": sid,
@@ -272,12 +274,12 @@ def twiml_texts(body: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("concurrent", [False, True])
-def test_twilio_retrying_5_times_one_answer_one_stored_message(degraded_app, concurrent):
+def test_twilio_retrying_5_times_one_answer_one_stored_message(degraded_app, concurrent, phone_for):
     client_for = degraded_app.test_client
     text = "我已经把验证码告诉他们了 怎么办"
 
     def post(_i: int) -> list[str]:
-        response = SmsPhone(client_for(), "+8613812345678").post(text, sid="SMretry000001")
+        response = phone_for(client_for(), "+8613812345678").post(text, sid="SMretry000001")
         assert response.status_code == 200
         return twiml_texts(response.data)
 
@@ -299,8 +301,8 @@ def test_twilio_retrying_5_times_one_answer_one_stored_message(degraded_app, con
 @pytest.mark.parametrize("concurrent", [False, True])
 @pytest.mark.parametrize("safe", [False, True])
 def test_wechat_retrying_5_times_one_answer_one_stored_message(wapp, safe, concurrent):
-    from tests.test_wechat import OPENID
-    from tests.wechat_helpers import WeChatPush
+    from tests.bot.test_wechat import OPENID
+    from tests.helpers.wechat import WeChatPush
 
     template = WeChatPush(wapp.test_client(), OPENID, safe=safe)
     fields = {**template.base("text"), "Content": "1", "MsgId": template.next_id()}

@@ -2,7 +2,7 @@
 message received is stored exactly once, every report is there, and the messages the
 dead server never answered get answered when Twilio sends them again (same MessageSid).
 
-A push (the outbox) killed mid-run is tested in tests/test_outreach_outbox.py and
+A push (the outbox) killed mid-run is tested in tests/outreach/test_outreach_outbox.py and
 measured with real processes in bench/outbox_bench.py.
 """
 
@@ -24,9 +24,9 @@ from twilio.request_validator import RequestValidator
 import responses
 from storage.db import connect
 from storage.privacy import Vault
-from tests.conftest import ENCRYPTION_KEY, HASH_KEY, PUBLIC_URL, TWILIO_TOKEN
+from tests.helpers.app import ENCRYPTION_KEY, HASH_KEY, PUBLIC_URL, TWILIO_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SENDERS = 12
 SCRIPT = [
     "我要举报，有人上门要验证码",

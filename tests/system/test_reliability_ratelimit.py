@@ -7,7 +7,6 @@ import threading
 
 import responses
 from bot.ratelimit import RateLimiter
-from tests.conftest import SmsPhone
 
 
 class Clock:
@@ -25,14 +24,14 @@ def inbound_count(db, sender_hash: str) -> int:
     ).fetchone()[0]
 
 
-def test_flood_of_300_in_a_minute_is_limited_and_others_are_answered(degraded_app):
+def test_flood_of_300_in_a_minute_is_limited_and_others_are_answered(degraded_app, phone_for):
     from storage.db import connect
 
     clock = Clock()
     degraded_app.extensions["hotline_ratelimit"] = RateLimiter(20, 10, clock=clock)
     client = degraded_app.test_client()
-    flooder = SmsPhone(client, "+8613800000001")
-    neighbour = SmsPhone(client, "+8613900000002")
+    flooder = phone_for(client, "+8613800000001")
+    neighbour = phone_for(client, "+8613900000002")
     slow_down = responses.text("slow_down")
 
     answered = notices = silent = 0
@@ -64,10 +63,10 @@ def test_flood_of_300_in_a_minute_is_limited_and_others_are_answered(degraded_ap
     db.conn.close()
 
 
-def test_notice_again_after_a_window_and_answers_after_a_pause(degraded_app):
+def test_notice_again_after_a_window_and_answers_after_a_pause(degraded_app, phone_for):
     clock = Clock()
     degraded_app.extensions["hotline_ratelimit"] = RateLimiter(20, 10, clock=clock)
-    phone = SmsPhone(degraded_app.test_client(), "+8613800000003")
+    phone = phone_for(degraded_app.test_client(), "+8613800000003")
     slow_down = responses.text("slow_down")
     for _ in range(10):
         assert phone.send("帮助") != [slow_down]
@@ -78,12 +77,12 @@ def test_notice_again_after_a_window_and_answers_after_a_pause(degraded_app):
     assert phone.send("帮助") == [slow_down]  # a new window: told once more
 
 
-def test_opt_out_word_is_honoured_even_over_the_limit(degraded_app):
+def test_opt_out_word_is_honoured_even_over_the_limit(degraded_app, phone_for):
     from storage.db import connect
 
     clock = Clock()
     degraded_app.extensions["hotline_ratelimit"] = RateLimiter(20, 2, clock=clock)
-    phone = SmsPhone(degraded_app.test_client(), "+8613800000004")
+    phone = phone_for(degraded_app.test_client(), "+8613800000004")
     phone.send("订阅")
     for _ in range(5):
         phone.send("帮助")

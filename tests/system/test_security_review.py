@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bot.qr.verdict import judge
-from tests.police_helpers import PASSWORD, csrf_token
+from tests.helpers.police import PASSWORD, csrf_token
 from weburl import host_is_under, parse_link, same_site_path
 
 # --- 1. a phishing QR code called official ------------------------------------------
@@ -140,8 +140,8 @@ def test_one_address_guessing_many_accounts_is_throttled(degraded_app, county):
 
 
 def test_report_page_never_loads_a_url_we_did_not_store(degraded_app, county):
-    from tests.police_helpers import logged_in
-    from tests.test_police_queue import report_by_sms
+    from tests.helpers.police import logged_in
+    from tests.reporting.test_police_queue import report_by_sms
 
     report = report_by_sms(
         degraded_app, "+8613812345679", "有人让扫二维码", "社坡镇大坡村", "昨天", "两个人", "跳过"
@@ -195,7 +195,7 @@ def test_wechat_non_ascii_signatures_are_refused_not_500(wapp, name, value):
 
 @pytest.mark.parametrize("attachment_id", [2**63, 2**64 + 5, 10**30])
 def test_huge_attachment_ids_are_404_not_500(degraded_app, county, attachment_id):
-    from tests.police_helpers import logged_in
+    from tests.helpers.police import logged_in
 
     path = f"/police/reports/1/photos/{attachment_id}"
     assert degraded_app.test_client().get(path).status_code in (302, 404)
@@ -268,8 +268,8 @@ def test_every_connection_sets_secure_delete(tmp_path):
 def test_number_a_wechat_follower_typed_is_not_left_in_the_wal(wapp):
     from outreach import groups
     from storage.db import connect
-    from tests.test_privacy import assert_nowhere
-    from tests.wechat_helpers import WeChatPush
+    from tests.helpers.wechat import WeChatPush
+    from tests.system.test_privacy import assert_nowhere
 
     db = connect(wapp.config["HOTLINE_DB"])
     groups.ensure_group(db, "平南县", "东坝镇", "石桥村")
@@ -289,8 +289,8 @@ def test_purged_report_is_not_left_in_the_wal(degraded_app, county):
 
     from reporting import purge, reports
     from storage.db import connect
-    from tests.test_police_queue import report_by_sms
-    from tests.test_privacy import assert_nowhere
+    from tests.reporting.test_police_queue import report_by_sms
+    from tests.system.test_privacy import assert_nowhere
 
     secret = "嫌疑人车牌桂R88H77穿红衣"
     report = report_by_sms(
@@ -315,7 +315,7 @@ import sys, time
 from outreach import outbox
 from messaging.providers.base import SendResult
 from storage.db import connect
-from tests.outreach_helpers import DAYTIME, VAULT
+from tests.helpers.outreach import DAYTIME, VAULT
 
 class Hang:
     name = "fake"
@@ -337,7 +337,7 @@ def test_rows_of_a_drainer_killed_mid_push_are_taken_over_at_once(tmp_path):
     import sys
 
     from outreach import campaigns, outbox
-    from tests.outreach_helpers import DAYTIME, enroll, new_db, numbers
+    from tests.helpers.outreach import DAYTIME, enroll, new_db, numbers
 
     db = new_db(tmp_path)
     enroll(db, numbers(5))
@@ -567,7 +567,7 @@ def test_a_reported_photo_is_kept_by_the_sweep(degraded_app, county):
 
     from reporting import purge, reports
     from storage.db import connect
-    from tests.test_police_queue import report_by_sms
+    from tests.reporting.test_police_queue import report_by_sms
 
     client = degraded_app.test_client()
     assert photo_post(client, qr_png("http://t.cn/A6abcdEf"), "browser-keep").status_code == 200

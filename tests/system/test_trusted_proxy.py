@@ -27,8 +27,8 @@ import pytest
 import requests
 
 from bot.channels import source_ip
-from tests.sms_helpers import ALIYUN_SECRET, aliyun_item
-from tests.test_reliability_kill import ROOT, Server
+from tests.helpers.sms import ALIYUN_SECRET, aliyun_item
+from tests.system.test_reliability_kill import ROOT, Server
 
 GATEWAY = "10.1.2.3"  # inside SMS_GATEWAY_ALLOWED_IPS
 STRANGER = "203.0.113.9"  # outside it

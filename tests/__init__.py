@@ -1,0 +1,1 @@
+"""The tests: a folder per domain (tests/<package>/), tests/system/ for the whole."""
