@@ -10,10 +10,16 @@ replied STOP to the carrier") opts the subscriber out of every push.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import hmac
 import logging
 from collections.abc import Sequence
+from urllib.parse import urlparse
 
 from flask import Blueprint, Request, Response, current_app
+from twilio.request_validator import add_port, remove_port
 
 from bot.channels.gateway_webhooks import handle_inbound, handle_receipts
 from bot.channels.sms_provider import BadRequest, DeliveryReceipt
@@ -39,6 +45,47 @@ TWILIO_STATUS = {
 MAX_MEDIA = 10
 
 
+@functools.lru_cache(maxsize=64)
+def _signed_urls(url: str) -> tuple[str, str]:
+    # Twilio signs the URL either without its port or with it (its validator tries both).
+    parsed = urlparse(url)
+    return remove_port(parsed), add_port(parsed)
+
+
+def signature_valid(token: str, url: str, params: dict[str, str], signature: str) -> bool:
+    """What ``twilio.request_validator.RequestValidator(token).validate`` answers for
+    form fields (tests/test_twilio_sms.py compares them): base64 of the HMAC-SHA1, under
+    the auth token, of the URL and then each field's name and value in name order. A
+    tenth of the CPU: no exception per field (the validator's probing for a MultiDict),
+    the URL parsed once, the second HMAC only when the first does not match."""
+    fields = "".join(name + params[name] for name in sorted(params))
+    key = token.encode("utf-8")
+    given = signature.encode("utf-8")
+    for candidate in _signed_urls(url):
+        mac = hmac.new(key, (candidate + fields).encode("utf-8"), hashlib.sha1)
+        if hmac.compare_digest(base64.b64encode(mac.digest()), given):
+            return True
+    return False
+
+
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def _xml_text(text: str) -> str:
+    # What ElementTree escapes in element text (xml.etree.ElementTree._escape_cdata).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def twiml(replies: Sequence[str]) -> str:
+    """The TwiML answer with one <Message> per reply: the very text twilio's
+    ``MessagingResponse`` writes (tests/test_twilio_sms.py compares them), without
+    building an ElementTree per request (a tenth of a millisecond of every SMS)."""
+    if not replies:
+        return _XML_DECLARATION + "<Response />"
+    body = "".join(f"<Message>{_xml_text(r)}</Message>" if r else "<Message />" for r in replies)
+    return f"{_XML_DECLARATION}<Response>{body}</Response>"
+
+
 class TwilioSms(TwilioSender):
     def public_url(self, request: Request) -> str:
         """The URL Twilio signed: configured base + path + query, never request.url,
@@ -48,8 +95,6 @@ class TwilioSms(TwilioSender):
         return base + request.path + (f"?{query}" if query else "")
 
     def authenticate(self, request: Request) -> bool:
-        from twilio.request_validator import RequestValidator
-
         token = self.config.get("TWILIO_AUTH_TOKEN")
         if not token:
             log.error("TWILIO_AUTH_TOKEN is not set: refusing Twilio webhooks")
@@ -57,8 +102,8 @@ class TwilioSms(TwilioSender):
         signature = request.headers.get("X-Twilio-Signature", "")
         # All received fields are signed, including ones added after this was written.
         params = request.form.to_dict(flat=True)
-        return bool(signature) and RequestValidator(token).validate(
-            self.public_url(request), params, signature
+        return bool(signature) and signature_valid(
+            str(token), self.public_url(request), params, signature
         )
 
     def parse_inbound(self, request: Request) -> list[InboundMessage]:
@@ -91,12 +136,7 @@ class TwilioSms(TwilioSender):
         return [DeliveryReceipt(sid, mapped, code)]
 
     def ack(self, replies: Sequence[str] = ()) -> Response:
-        from twilio.twiml.messaging_response import MessagingResponse
-
-        response = MessagingResponse()
-        for reply in replies:
-            response.message(reply)
-        return Response(str(response), mimetype="application/xml")
+        return Response(twiml(replies), mimetype="application/xml")
 
     def reject(self, status: int, reason: str) -> Response:
         return Response(reason, status=status, mimetype="text/plain")
