@@ -6,8 +6,9 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 
@@ -30,6 +31,17 @@ CSRF_EXEMPT_BLUEPRINTS = (
 )
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, the signer built only for a request that carries
+    a session cookie: provider webhooks (every SMS) never do, and Flask would build it
+    for each of them to find nothing to read."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # what the parent returns for no cookie
+        return super().open_session(app, request)
+
+
 def _record_for_review(turn: Any, reason: str) -> None:
     """Keep a turn the engine did not understand for the supervisors' review (review/)."""
     from review.queue import record
@@ -41,6 +53,7 @@ def _record_for_review(turn: Any, reason: str) -> None:
 def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = None) -> Flask:
     """Build the hotline app. ``parser`` lets tests share one loaded model."""
     app = Flask(__name__)
+    app.session_interface = _SessionInterface()
     app.config.update(load_config(overrides))
     # Flask's default provider, whose options are attributes (JSONProvider has none).
     assert isinstance(app.json, DefaultJSONProvider)

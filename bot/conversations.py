@@ -45,6 +45,9 @@ class Store:
         self._logged: tuple[int, str] | None = None
         # The provider's (name, message id) this turn claimed: its replies are remembered.
         self._claim: tuple[str, str] | None = None
+        # The connection's count of changed rows once the log committed: unchanged at
+        # finish() means nothing on it wrote since, so the logged row was not masked.
+        self._changes_at_log: int | None = None
 
     def receive(
         self,
@@ -81,6 +84,7 @@ class Store:
         except (sqlite3.OperationalError, TimeoutError) as exc:
             raise InboundNotStored(str(exc)) from exc
         self._claim = claim
+        self._changes_at_log = _total_changes(self.db)
         return None
 
     def _log(self, text: str) -> None:
@@ -156,6 +160,10 @@ class Store:
         turn added to ``recent`` get the masked text too."""
         if self._logged is None or not state.get("recent"):
             return
+        # Masking the log is a write on this turn's connection: with none since the log
+        # (most turns), there is nothing to read back.
+        if self._changes_at_log is not None and self._changes_at_log == _total_changes(self.db):
+            return
         row_id, as_logged = self._logged
         row = self.db.execute("SELECT text FROM messages WHERE id = ?", [row_id]).fetchone()
         if row is None or row[0] == as_logged:
@@ -164,6 +172,13 @@ class Store:
         for entry in state["recent"]:
             if entry not in before and entry.get("text"):
                 entry["text"] = (row[0] or "").strip()[:500]
+
+
+def _total_changes(db: sqlite_utils.Database) -> int | None:
+    # SQLite's rows inserted, updated or deleted by this connection; None elsewhere.
+    return (
+        getattr(db.conn, "total_changes", None) if getattr(db, "dialect", "") == "sqlite" else None
+    )
 
 
 def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:

@@ -69,9 +69,9 @@ class PastedMessageSkill(Skill):
 
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         text = _FORWARD.sub("", turn.text)
-        judgement = scam_signals.judge(text, recipient_tail=recipient_tail(turn))
-        if not judgement.pasted:
+        if not scam_signals.looks_pasted(text):
             return False
+        judgement = scam_signals.judge(text, recipient_tail=recipient_tail(turn))
         turn.parse = Parse(turn.text, "check_number", 1.0)
         turn.state.pop("more", None)
         # The same path as a photo's text: counted as seen, remembered for a verdict

@@ -18,12 +18,13 @@ _GSM7 = set(
 def segments(message: str, gsm7: bool = True) -> int:
     """Number of SMS segments ``message`` is billed and delivered as. ``gsm7`` False:
     counted as UCS-2 whatever the characters (the mainland gateways bill that way)."""
-    if gsm7 and all(ch in _GSM7 for ch in message):
+    if gsm7 and _GSM7.issuperset(message):
         single, part = GSM7_SINGLE, GSM7_PART
     else:
         single, part = UCS2_SINGLE, UCS2_PART
-    # Characters outside the BMP (emoji) take two UCS-2 code units.
-    length = sum(2 if ord(ch) > 0xFFFF else 1 for ch in message)
+    # Characters outside the BMP (emoji) take two UCS-2 code units: the UTF-16 length
+    # (a lone surrogate is one unit). Counted in C: asked of every reply, often twice.
+    length = len(message.encode("utf-16-le", "surrogatepass")) // 2
     if length <= single:
         return 1
     return math.ceil(length / part)

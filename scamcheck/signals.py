@@ -303,6 +303,13 @@ def _pasted(text: str, links: list[str]) -> bool:
     )
 
 
+def looks_pasted(text: str) -> bool:
+    """``judge(text).pasted`` without the rest of the judgement: asked of every message
+    outside a form, and most are the villager's own words (nothing more to judge)."""
+    norm = normalise(text)
+    return _pasted(norm, _links(norm))
+
+
 def _ours(text: str) -> bool:
     sig = _SIGNATURE.search(text)
     return bool(sig and OUR_SIGNATURE in (sig.group(1) or sig.group(2) or ""))

@@ -124,9 +124,16 @@ class DbBucketStore:
             limit.notice_window,
         ]
         try:
-            with db.atomic():
-                # fetchall: the statement must be finished before the commit.
+            if getattr(db, "dialect", "sqlite") == "sqlite" and db.conn.in_transaction:
+                # Inside the caller's transaction (the message's log, bot/conversations.py):
+                # one SQLite statement that fails undoes only itself, so no savepoint
+                # (two more statements a message). PostgreSQL needs one: a failed
+                # statement there aborts the whole transaction.
                 rows = db.execute(TAKE_SQL, params).fetchall()
+            else:
+                with db.atomic():
+                    # fetchall: the statement must be finished before the commit.
+                    rows = db.execute(TAKE_SQL, params).fetchall()
         except (sqlite3.OperationalError, TimeoutError) as exc:
             log.warning("flood limit not checked, message allowed (%s)", type(exc).__name__)
             return True, False

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -156,16 +155,18 @@ class Database(sqlite_utils.Database):
 
     def _atomic(self) -> Iterator[Database]:
         if self.conn.in_transaction:  # nested: a savepoint inside the open transaction
-            savepoint = f"sp_{secrets.token_hex(8)}"
-            self.conn.execute(f"SAVEPOINT {savepoint}")
+            # One name for every level: savepoints nest as these blocks do, and ROLLBACK
+            # TO / RELEASE act on the innermost of that name. A fixed text is also a
+            # statement sqlite3 has prepared already (a fresh name was parsed each time).
+            self.conn.execute("SAVEPOINT hotline_sp")
             try:
                 yield self
             except BaseException:
                 if self.conn.in_transaction:
-                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
-                    self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                    self.conn.execute("ROLLBACK TO SAVEPOINT hotline_sp")
+                    self.conn.execute("RELEASE SAVEPOINT hotline_sp")
                 raise
-            self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+            self.conn.execute("RELEASE SAVEPOINT hotline_sp")
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:

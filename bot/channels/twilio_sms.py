@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from flask import Blueprint, Request, Response, current_app
+from twilio.request_validator import RequestValidator
 
 from bot.channels.gateway_webhooks import handle_inbound, handle_receipts
 from bot.channels.sms_provider import BadRequest, DeliveryReceipt
@@ -39,6 +40,26 @@ TWILIO_STATUS = {
 MAX_MEDIA = 10
 
 
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def _xml_text(text: str) -> str:
+    # What ElementTree escapes in element text (xml.etree.ElementTree._escape_cdata).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def twiml(replies: Sequence[str]) -> str:
+    """The TwiML answer with one <Message> per reply: the very text twilio's
+    ``MessagingResponse`` writes (tests/messaging/test_twilio_sms.py compares them on
+    any text), without building an ElementTree per request: 0.17 ms of every answered
+    SMS (docs/benchmarks.md). Written here for that reason only; the signature check
+    stays twilio's own ``RequestValidator``."""
+    if not replies:
+        return _XML_DECLARATION + "<Response />"
+    body = "".join(f"<Message>{_xml_text(r)}</Message>" if r else "<Message />" for r in replies)
+    return f"{_XML_DECLARATION}<Response>{body}</Response>"
+
+
 class TwilioSms(TwilioSender):
     def public_url(self, request: Request) -> str:
         """The URL Twilio signed: configured base + path + query, never request.url,
@@ -48,8 +69,6 @@ class TwilioSms(TwilioSender):
         return base + request.path + (f"?{query}" if query else "")
 
     def authenticate(self, request: Request) -> bool:
-        from twilio.request_validator import RequestValidator
-
         token = self.config.get("TWILIO_AUTH_TOKEN")
         if not token:
             log.error("TWILIO_AUTH_TOKEN is not set: refusing Twilio webhooks")
@@ -91,12 +110,7 @@ class TwilioSms(TwilioSender):
         return [DeliveryReceipt(sid, mapped, code)]
 
     def ack(self, replies: Sequence[str] = ()) -> Response:
-        from twilio.twiml.messaging_response import MessagingResponse
-
-        response = MessagingResponse()
-        for reply in replies:
-            response.message(reply)
-        return Response(str(response), mimetype="application/xml")
+        return Response(twiml(replies), mimetype="application/xml")
 
     def reject(self, status: int, reason: str) -> Response:
         return Response(reason, status=status, mimetype="text/plain")

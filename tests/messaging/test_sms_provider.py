@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from defusedxml import ElementTree
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from bot.channels import sms_provider
@@ -20,6 +22,7 @@ from messaging.providers.base import make_sender
 from messaging.providers.console import ConsoleSender
 from messaging.providers.gateway import strip_signature
 from outreach import schedules, texts, tips
+from responses.sms import _GSM7, GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments
 from settings import load_config
 from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
 from tests.helpers.sms import (
@@ -332,3 +335,14 @@ def test_senders_are_the_webhook_classes_sending_half():
         assert type(sender).__module__ == f"messaging.providers.{name}"
         assert isinstance(make_provider(config), type(sender))
         assert not hasattr(sender, "parse_inbound")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("aZ9 @£€\n你好验证码😀\ud800"), max_size=400), st.booleans()
+)
+def test_segments_count_as_characters_and_ucs2_units(message, gsm7):
+    plain = gsm7 and all(ch in _GSM7 for ch in message)
+    single, part = (GSM7_SINGLE, GSM7_PART) if plain else (UCS2_SINGLE, UCS2_PART)
+    length = sum(2 if ord(ch) > 0xFFFF else 1 for ch in message)
+    assert segments(message, gsm7) == (1 if length <= single else -(-length // part))

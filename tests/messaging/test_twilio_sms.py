@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels.twilio_sms import twiml
 from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
+
+# The hot path's own TwiML writer (bot/channels/twilio_sms.py) must answer exactly as
+# twilio's library does, on any text.
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT, max_size=4))
+def test_twiml_is_what_messaging_response_writes(replies):
+    expected = MessagingResponse()
+    for reply in replies:
+        expected.message(reply)
+    assert twiml(replies) == str(expected)
 
 
 def test_protocol_vector_signature():

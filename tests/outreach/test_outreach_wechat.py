@@ -412,6 +412,10 @@ def test_subscribe_in_wechat_offers_sms_fallback_and_pushes_reach_both_ways(wapp
     assert sub["phone_hash"] == vault.hash(PHONE) and vault.decrypt(sub["phone_enc"]) == PHONE
     logged = [r[0] for r in wdb.execute("SELECT text FROM messages")]
     assert not any("5678" in t and "****" not in t for t in logged)  # never in clear
+    # Nor in the words the conversation keeps for a report (bot/conversations.py
+    # Store._follow_redaction reads the masked log row back).
+    states = [r[0] for r in wdb.execute("SELECT state FROM conversations")]
+    assert any("138****5678" in s for s in states) and not any("1234" in s for s in states)
 
     # Inside the window (they just wrote): by WeChat, with their marker.
     senders = outbox.senders_from_config(wapp.config)

@@ -67,6 +67,38 @@ def test_similarity_threshold_separates_different_scams():
     assert seen.similarity(a, b) >= seen.SIMILARITY > seen.similarity(a, c)
 
 
+def test_cached_vectors_score_exactly_as_one_sparse_product():
+    """find() scores candidates from per-text cached vectors: the same floats as
+    vectorising the query and every candidate together, as it once did."""
+    texts = [
+        f"【医保局】您的医保卡第{n}次已冻结，请致电1390000{n:04d}办理解冻，逾期作废{'急' * (n % 7)}"
+        for n in range(60)
+    ] + ["【中国移动】尊敬的客户，您本月套餐流量已用完", "村口有人扫码送鸡蛋，说是医保局的人"]
+    fps = [seen.fingerprint_text(t) for t in texts]
+    for query in (
+        fps[3],
+        fps[-1],
+        seen.fingerprint_text("【社保局】补贴已到账，加微信 sb8899 领取"),
+    ):
+        vectors = seen._vectorizer().transform([query, *fps])
+        expected = (vectors[1:] @ vectors[0].T).toarray().ravel()
+        assert (seen._scores(query, fps) == expected).all()
+
+
+def test_a_copy_is_found_among_many_stored_messages(db):
+    # 30 messages with no character in common (30 runs of the CJK block).
+    messages = ["".join(chr(0x4E00 + 40 * n + k) for k in range(20)) for n in range(30)]
+    ids = {
+        seen.record(db, f"【通知】{text}", sender_hash=f"s{n}", channel="sms").message_id
+        for n, text in enumerate(messages)
+    }
+    assert len(ids) == len(messages)  # each a message of its own
+    base = "【医保局】您的医保电子凭证即将过期，请点击 http://nhsa-gov.top/a 重新认证，逾期作废。"
+    first = seen.record(db, base, sender_hash="h1", channel="sms")
+    again = seen.record(db, base.replace("即将", "马上"), sender_hash="h2", channel="sms")
+    assert first and again and again.message_id == first.message_id and again.villagers == 2
+
+
 def test_seen_counts_are_told_to_the_villager(degraded_app, monkeypatch):
     client = degraded_app.test_client()
     monkeypatch.setattr("scamcheck.ocr.DEFAULT_BUDGET_S", 120)

@@ -70,6 +70,32 @@ def test_atomic_rolls_back_all_or_nothing_and_nests(db):
     assert texts == ["kept"]
 
 
+def test_savepoints_nest_and_sibling_ones_are_independent(db):
+    """SQLite's savepoints all carry one name (storage/db.py): each level still undoes
+    only its own writes, at any depth, and a sibling after a failed one is unaffected."""
+
+    def insert(text: str) -> None:
+        db.execute("INSERT INTO messages (sender_hash, text) VALUES (?, ?)", ["x", text])
+
+    with db.atomic():
+        insert("outer")
+        with db.atomic():
+            insert("middle")
+            with pytest.raises(ValueError), db.atomic():
+                insert("inner, undone")
+                raise ValueError
+            insert("middle again")
+        with pytest.raises(KeyError), db.atomic():
+            insert("sibling, undone")
+            with db.atomic():
+                insert("inside the undone sibling")
+            raise KeyError
+        with db.atomic():
+            insert("last")
+    texts = [r[0] for r in db.execute("SELECT text FROM messages ORDER BY id").fetchall()]
+    assert texts == ["outer", "middle", "middle again", "last"]
+
+
 def test_the_sqlite_idioms_the_domains_use_work_on_both(db):
     ids = [
         db["messages"].insert({"sender_hash": h, "text": t, "channel": c}).last_pk
