@@ -18,8 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import responses
+from bot import subscriptions
 from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
+from nlu import Parse
 from nlu.parser import Entity
 from reporting import cadres, incidents, jurisdiction, reports
 
@@ -32,12 +34,34 @@ _EXPLICIT = re.compile(rf"举报|报案|报警|{_COME_NOW}|抓(他|住|人)")
 _HERE_NOW = re.compile(rf"{_COME_NOW}|快来")
 _ASKING = re.compile(
     r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
+    # asked the dialect way, closed by 不/没: 还要举报不, 用报警不
+    r"|(要|用|该|得|能)[^，。,.]{0,3}(举报|报案|报警)[^，。,.]{0,2}(不|没)\s*$"
 )
 # A polite request that we report it for them ("能帮我报警吗", "替俺举报一下"): a question
 # in form only.
 _ASK_US = re.compile(r"(帮|替|给)(我|俺|我们|俺们|我家|咱)[^，。,.!?！？]{0,2}(举报|报警|报案)")
 _QUESTION = re.compile(
     r"[吗嘛么呢?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
+    # A-not-A in dialect (中不中, 扫不扫, 去不去) and a question closed by 不/没 or
+    # 吧 as villagers end one: 能扫不, 靠谱不, 真的不, 有用没, 借给他没事吧.
+    r"|([\u4e00-\u9fff])不\1"
+    r"|(能|可以|行|中|要|该|是|对|有|会|用|真的|靠谱|要紧|安全)[^，。,.\s]{0,4}(不|没|没有)\s*$"
+    r"|(没事|没关系|不要紧|要紧|行|可以|对|是|安全)吧\s*$"
+    r"|为啥|为什么|咋回事|怎么回事|(啥|什么)时候[^，。,.]{0,6}(来|到|能|会|管|处理|联系)"
+)
+# "When will the police come?" asked while the form waits: what happens next, then the
+# question again (the model has no intent for it and would guess one).
+_WHEN_POLICE = re.compile(
+    r"(警察|民警|公安|派出所|你们|有人)[^，。,.]{0,6}(啥时候|什么时候|多久|几时|会不会|能不能|会)"
+    r"[^，。,.]{0,4}(来|到|管|处理|联系|上门)"
+    r"|(啥时候|什么时候|多久|几时)[^，。,.]{0,6}"
+    r"(来人|出警|有人来|有结果|处理|来管|(警察|民警|公安|派出所|人)[^，。,.]{0,2}来)"
+)
+# A phone number sent as the answer to another question: the visitors' number, kept.
+_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
+# Only the words "I want to report": nothing to put in a report yet.
+_BARE_REPORT = re.compile(
+    r"^(?:我|俺|咱|我们|俺们)?(?:要|想|想要|来|就)?(?:举报|报警|报案)(?:一下)?[了啊呀吧哈]*[。.!！]*$"
 )
 _TIME = re.compile(
     r"现在|刚才|刚刚|今天|昨天|前天|上午|下午|早上|中午|晚上|点|号|月|日|分钟|小时|前|周|星期"
@@ -83,6 +107,8 @@ def _worth_keeping(text: str) -> bool:
     return (
         bool(word)
         and word not in _NO_SUMMARY
+        and not _BARE_REPORT.match(word)
+        and subscriptions.command_intent(word) is None  # "订阅" said just before
         and word not in responses.MENU_CHOICES
         and word != "0"
         and len(word) > 1
@@ -181,7 +207,7 @@ class ReportForm(Form):
             turn.replies.clear()
         carried = [r for r in turn.recent() if _worth_keeping(r.get("text") or "")]
         words = [r["text"] for r in carried]
-        if turn.text not in _NO_SUMMARY and turn.text not in words:
+        if _worth_keeping(turn.text) and turn.text not in words:
             words.append(turn.message.text.strip())
         form = self.open(turn, intent=intent, report_id=None, asked=[], filled={})
         form["summary"] = summary or "\n".join(words)
@@ -355,7 +381,14 @@ class ReportForm(Form):
     def is_question(self, turn: Turn) -> bool:
         return is_question(turn.text)
 
-    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool:
+    def own_reply(self, engine: Engine, turn: Turn) -> bool:
+        if not _WHEN_POLICE.search(turn.text) or turn.message.media:
+            return False
+        turn.parse = Parse(turn.text, "check_report_status", 1.0)
+        turn.say(*join_if_fits(_text("what_next"), self.current_question(engine, turn)))
+        return True
+
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool | None:
         db, form = engine.db, turn.state["form"]
         raw = turn.message.text.strip()  # stored as sent; turn.text is cleaned for matching
         text = turn.text
@@ -364,6 +397,12 @@ class ReportForm(Form):
             return skip  # nothing yet: skipping is fine, an empty answer is not
         report = self._report(engine, turn)
         report_id = report["id"]
+        if slot in ("village", "township", "time") and _PHONE_ONLY.match(text):
+            # Not where or when: the number they were called from or shown. Kept in the
+            # details (the police link reports by it), and the question asked again.
+            reports.append_details(db, report_id, "电话：" + raw)
+            turn.say(*join_if_fits(_text("phone_kept"), self.ask(engine, turn, slot)))
+            return None
         new_photos = self._store_media(engine, turn, report)
         ok = True
         if slot == "village" and not skip and text:

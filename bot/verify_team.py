@@ -32,6 +32,8 @@ _ORGANISATION = re.compile(
     r"(局|公司|银行|支行|中心|医院|卫生院|委员会|保险|人寿|移动|联通|电信|协会|集团|办事处|服务站)$"
 )
 _ORGANISATION_WORD = re.compile(_ORGANISATION.pattern.rstrip("$"))
+# The county or city an organisation's registered name starts with (桂平市人民医院).
+_PLACE_PREFIX = re.compile(r"^[\u4e00-\u9fff]{2,4}?[省市县区]")
 # Left over around a code, "编号YB-450881-2025-0001是真的吗" is still a bare code.
 MAX_AROUND_CODE = 12
 _DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "昨天": -1, "前天": -2}
@@ -116,6 +118,11 @@ def _registered_organisation(db: Any, text: str) -> str | None:
     ).fetchall():
         if norm and len(norm) >= 4 and norm in given:
             return str(name)
+        # Villagers drop the place: 桂平市人民医院 is "人民医院" to them. (医保局 alone is
+        # too short to count: anyone can claim it, the letter's code tells.)
+        local = _PLACE_PREFIX.sub("", norm or "")
+        if local != norm and len(local) >= 4 and local in given:
+            return str(name)
     return None
 
 
@@ -141,6 +148,7 @@ class VerifyTeamForm(Form):
     intents = ("verify_team",)
     slots = ("what", "village", "report")
     own_intents = frozenset({"verify_team"})
+    yields_to_menu = True
 
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         """A code, work ID or registered organisation anywhere in a first message."""

@@ -168,7 +168,7 @@ _MONEY_GONE = re.compile(
 
 # A signature opens (or closes) a line: a screenshot has the clock and sender above it.
 _SIGNATURE = re.compile(r"^\s*[【\[]([^】\]]{2,12})[】\]]|[【\[]([^】\]]{2,12})[】\]]\s*$", re.M)
-_CODE_TEMPLATE = re.compile(r"(验证码|校验码|动态码)\s*(为|是|:)?\s*\d{4,8}")
+CODE_TEMPLATE = re.compile(r"(验证码|校验码|动态码)\s*(为|是|:)?\s*\d{4,8}")
 _DEBIT = re.compile(
     r"尾号\s*\d{4}\s*的?[^，。]{0,6}(账户|卡|信用卡)|(支出|扣款|转出|消费|入账)(人民币)?\s*\d"
 )
@@ -296,7 +296,7 @@ def _pasted(text: str, links: list[str]) -> bool:
     return bool(
         links
         or _SIGNATURE.search(text)
-        or _CODE_TEMPLATE.search(text)
+        or CODE_TEMPLATE.search(text)
         or _DEBIT.search(text)
         or _CARRIER.search(text)
         or _OPT_OUT.search(text)
