@@ -204,8 +204,9 @@ class Form(Skill):
     # The form's own intents: a confident parse to one of these is an answer, not a question.
     own_intents: ClassVar[frozenset[str]] = frozenset()
     # True when leaving loses nothing (the subscription is made, the check is only a
-    # check): a menu digit then ends the form and is that menu entry. Otherwise the
-    # entry is answered and the slot asked again (a report keeps its questions).
+    # check): a menu digit for another form's skill (3: report) then ends this form and
+    # is that menu entry. Otherwise (or for a plain answer, 4) the entry is answered and
+    # the slot asked again (a report keeps its questions).
     yields_to_menu: ClassVar[bool] = False
 
     def open(self, turn: Turn, **values: Any) -> dict[str, Any]:
@@ -651,9 +652,10 @@ class Engine:
                 turn.say(form.current_question(self, turn))
                 return True
             chosen = responses.MENU_CHOICES[turn.text]
-            if form.yields_to_menu:
-                # "3" after 订阅 is a wish to report, not a village; answered only, the
-                # same digit would come back to the same question for ever.
+            opens_a_form = isinstance(self._by_intent.get(chosen), Form)
+            if form.yields_to_menu and opens_a_form and chosen not in form.own_intents:
+                # "3" after 订阅 is a wish to report, not a village: answered only (no
+                # form inside a form), the same digit would meet the same question for ever.
                 turn.state.pop("form", None)
                 self.respond_fresh(turn)
                 return True

@@ -32,6 +32,8 @@ _ORGANISATION = re.compile(
     r"(局|公司|银行|支行|中心|医院|卫生院|委员会|保险|人寿|移动|联通|电信|协会|集团|办事处|服务站)$"
 )
 _ORGANISATION_WORD = re.compile(_ORGANISATION.pattern.rstrip("$"))
+# A reply that is only a phone number (mobile or landline): never a work ID.
+_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
 # The county or city an organisation's registered name starts with (桂平市人民医院).
 _PLACE_PREFIX = re.compile(r"^[\u4e00-\u9fff]{2,4}?[省市县区]")
 # Left over around a code, "编号YB-450881-2025-0001是真的吗" is still a bare code.
@@ -234,6 +236,11 @@ class VerifyTeamForm(Form):
             else:  # not for this form: it ends and the message is read anew
                 turn.state.pop("form", None)
                 engine.respond_fresh(turn)
+            return True
+        if slot == "what" and _PHONE_ONLY.match(text):
+            # A phone number is no work ID: the check ends and the number is looked up.
+            turn.state.pop("form", None)
+            engine.respond_fresh(turn)
             return True
         if slot == "what":
             form["code"] = activities.find_code(text)
