@@ -47,6 +47,7 @@ SKIP = frozenset(
         "没其他", "没其他的", "就这些", "就这么多", "就这样", "不知道", "不晓得", "不清楚",
         "搞不清", "说不清", "说不上", "说不上来", "记不清", "记不得", "不记得", "忘",
         "忘记", "没看清", "没注意", "没拍", "没拍到", "没照片", "不知", "不填",
+        "好了不说", "不说", "说完", "先这样", "就说这些", "没别的说",
     }
 )  # fmt: skip
 # What the question was about, said along with the skip: 「不知道是哪个村」, 「记不清几点」.
@@ -78,11 +79,13 @@ _PARTS = re.compile(r"[\s,，.。!！;；、~～]+")
 
 
 # Everyday ways of stopping, run together as voice input writes them: 「算了不弄了」,
-# 「俺不报了没事了」, 「不用查了」, 「好了不说了」, 「没事了谢谢」. A 没事 counts only as
-# 没事了 / 没事儿 (「没事吧」 asks whether something is fine).
+# 「俺不报了没事了」, 「不用查了」, 「没事了谢谢」. A 没事 counts only as 没事了 / 没事儿
+# (「没事吧」 asks whether something is fine). 「好了不说了」 is not among them: it may mean
+# "that is all I know", and leaving the report form withdraws the report (it is a skip).
 _STOP_WORD = (
     r"算了?|罢了|不用了?|不要了?|没事了|没事儿了?|没啥事了|不弄了?|"
-    r"不(?:想|用|要|必|再)?(?:报|报警|举报|报告|报案|查|问|弄|说|搞|整|登记|核实)了?|"
+    r"不(?:想|用|要|必|再)?(?:报|报警|举报|报告|报案|查|问|弄|搞|整|登记|核实)了?|"
+    r"拉倒|"
     r"取消(?:举报)?|退出|结束"
 )
 _CLOSING = r"好了|行了|谢谢(?:你们?|您)?|谢了|多谢|就这样"

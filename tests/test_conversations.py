@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from registry import activities
+from reporting import cadres
 from tests.conftest import SmsPhone
 from tests.police_helpers import load_county
 
@@ -79,6 +80,10 @@ def test_conversation(app, loaded, case, channel):
         _register_teams(loaded, app.extensions["hotline_vault"])
     client = app.test_client()
     n = next(_numbers)
+    if case.get("cadre"):  # a registered cadre of that village: a phone number, SMS only
+        if channel != "sms":
+            pytest.skip("cadres are registered by phone number")
+        cadres.add(loaded, app.extensions["hotline_vault"], f"+86139{n:08d}", case["cadre"])
     who = SmsPhone(client, f"+86139{n:08d}") if channel == "sms" else WebChat(client, f"w{n}")
     replies: list[str] = []
     for text in case["send"]:
