@@ -40,6 +40,13 @@ _ASKING = re.compile(
 # A polite request that we report it for them ("能帮我报警吗", "替俺举报一下"): a question
 # in form only.
 _ASK_US = re.compile(r"(帮|替|给)(我|俺|我们|俺们|我家|咱)[^，。,.!?！？]{0,2}(举报|报警|报案)")
+# Taking the offer "要举报回复3" in words, right after it: 报吧, 好的 帮俺报一下, 那就举报吧.
+_TAKE_OFFER = re.compile(
+    r"^(?:那|好|好的|行|中|要得|嗯|对)?[\s,，]*(?:那)?(?:就)?(?:帮|替|给)?(?:我|俺|咱|我们|俺们)?"
+    r"(?:要)?(?:举报|报警|报案|报)(?:一下|了吧|吧|了|呗|啊|嘛|下)?[\s!！。.]*$"
+)
+# The answers that end with that offer (their topic lives one turn: engine.respond).
+_OFFERED_AFTER = frozenset((*REPORT_INTENTS, "already_victim", "scam_text", "debit"))
 _QUESTION = re.compile(
     r"[吗嘛么?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
     # 呢 closes statements too ("他们还在村委会门口呢"): a question only with a question word
@@ -110,6 +117,7 @@ def _worth_keeping(text: str) -> bool:
         bool(word)
         and word not in _NO_SUMMARY
         and not _BARE_REPORT.match(word)
+        and not _TAKE_OFFER.match(word)
         and subscriptions.command_intent(word) is None  # "订阅" said just before
         and word not in responses.MENU_CHOICES
         and word != "0"
@@ -146,6 +154,13 @@ class ReportForm(Form):
             # Just told "要举报回复3", they answer with where: offer it for that village
             # (the name is carried into the report if they say 3).
             turn.say(_text("place_offer", village=turn.text))
+            return True
+        offer = turn.state.get("offer")
+        if offer and turn.last_topic in _OFFERED_AFTER and _TAKE_OFFER.match(turn.text):
+            # "要举报回复3" just said; "报吧", "好的 帮俺报一下", "那就举报吧" take it.
+            # (A bare 好的 / 要得 does not: after advice it is as often "understood".)
+            intent = offer if offer in (*REPORT_INTENTS, "already_victim") else None
+            engine.start_report(turn, intent or "report_suspicious_visit")
             return True
         if not _ASK_US.search(turn.text) or _REFUSED.search(turn.text):
             return False

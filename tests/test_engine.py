@@ -210,7 +210,7 @@ def test_bot_engine_and_skills_import_no_skill_from_another():
 @pytest.mark.parametrize(
     "text",
     ["现在卡里少了三千", "钱没了 俺的养老金被人取走了", "俺的存款被人转走了", "不是俺花的",
-     "余额没了", "银行卡被扣了两百"],
+     "余额没了", "银行卡被扣了两百", "俺还把身份证给他们拍了"],
 )  # fmt: skip
 def test_money_gone_in_words_the_model_rules_miss_is_harm(text):
     from bot.engine import harm_words
