@@ -487,15 +487,23 @@ class Engine:
         ):
             # A team may be registered (registry/): check first, not "a scam" outright.
             key = "follow_up.check_first" if topic == "verify_team" else "follow_up.is_a_scam"
-        elif topic == "scam_text" and control_words.asks_if_real(text):
+        elif topic == "scam_text" and (
+            control_words.asks_if_real(text) or control_words.asks_what_now(text)
+        ):
             key = "follow_up.text_is_scam"
-        elif topic == "text_unsure" and control_words.asks_if_real(text):
+        elif topic == "text_unsure" and (
+            control_words.asks_if_real(text) or control_words.asks_what_now(text)
+        ):
             key = "follow_up.text_unsure"
         elif topic == "code_sms" and (
             control_words.asks_for_code(text) or control_words.asks_to_comply(text)
         ):
             key = "follow_up.code_asked"
-        elif topic == "debit" and turn.form is None and control_words.not_mine(text):
+        elif (
+            topic == "debit"
+            and turn.form is None
+            and (control_words.not_mine(text) or control_words.asks_what_now(text))
+        ):
             self.first_aid(turn)  # a debit they never made: money gone
             return True
         elif topic == "activate_voucher" and control_words.cannot_do_it(text):

@@ -22,8 +22,10 @@ from bot import subscriptions
 from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
 from nlu import Parse
+from nlu.normalise import normalise
 from nlu.parser import Entity
 from reporting import cadres, incidents, jurisdiction, reports
+from scamcheck import signals as scam_signals
 
 FORM = "report_form"
 REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
@@ -102,8 +104,9 @@ def here_now(text: str) -> bool:
 
 
 def explicit_report(text: str) -> bool:
-    """True for "我要举报" / "快来人" / "能帮我报警吗", False for "要不要报警啊" or
-    "我不想举报"."""
+    """True for "我要举报" / "快来人" / "能帮我报警吗" (also 我要舉報), False for "要不要报警啊"
+    or "我不想举报"."""
+    text = normalise(text)
     if _REFUSED.search(text):
         return False
     asked = _EXPLICIT.search(text) and not _ASKING.search(text)
@@ -381,8 +384,8 @@ class ReportForm(Form):
 
     def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
         text = turn.text
-        if turn.message.media:
-            return True
+        if turn.message.media or scam_signals.judge(text).pasted:
+            return True  # a photo, a pasted SMS: kept in the report (fill)
         if slot == "township":
             return text.isdigit() or not is_question(text)
         if slot == "village":
@@ -414,6 +417,19 @@ class ReportForm(Form):
             return skip  # nothing yet: skipping is fine, an empty answer is not
         report = self._report(engine, turn)
         report_id = report["id"]
+        judged = scam_signals.judge(text) if not turn.message.media else None
+        if judged is not None and judged.pasted:
+            # The SMS they got, pasted at any question: the police want it, and the
+            # villager wants to know now whether it is a scam.
+            reports.append_details(db, report_id, raw)
+            said = _text("sms_scam" if judged.verdict == "scam" else "sms_kept")
+            if "money_gone" in judged.kinds():  # a debit they did not make: first aid too
+                said = str(responses.catalogue("scamcheck")["money_gone"]).strip() + said
+            if slot in ("details", "photo"):
+                turn.say(said)
+                return True
+            turn.say(*join_if_fits(said, self.ask(engine, turn, slot)))
+            return None
         if slot in ("village", "township", "time") and _PHONE_ONLY.match(text):
             # Not where or when: the number they were called from or shown. Kept in the
             # details (the police link reports by it), and the question asked again.

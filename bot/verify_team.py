@@ -24,6 +24,7 @@ from bot.engine import Engine, Form, Turn, join_if_fits
 from nlu.parser import Entity
 from registry import activities
 from reporting import cadres, jurisdiction
+from scamcheck import signals as scam_signals
 
 FORM = "verify_team"
 REPORT_REPLY = "1"
@@ -207,6 +208,8 @@ class VerifyTeamForm(Form):
         if slot == "report":
             return True  # 1 or anything else: decided in fill
         if slot == "what":
+            if _PHONE_ONLY.match(text) or scam_signals.judge(text).pasted:
+                return True  # not a clue: fill ends the check and reads it afresh
             return bool(
                 activities.find_code(text)
                 or activities.parse_work_id(text)
@@ -237,8 +240,9 @@ class VerifyTeamForm(Form):
                 turn.state.pop("form", None)
                 engine.respond_fresh(turn)
             return True
-        if slot == "what" and _PHONE_ONLY.match(text):
-            # A phone number is no work ID: the check ends and the number is looked up.
+        if slot == "what" and (_PHONE_ONLY.match(text) or scam_signals.judge(text).pasted):
+            # A phone number is no work ID, a pasted SMS no organisation: the check ends
+            # and the number is looked up, the SMS judged (a code inside is checked there).
             turn.state.pop("form", None)
             engine.respond_fresh(turn)
             return True
