@@ -22,12 +22,15 @@ YES = frozenset(
     {
         "1", "是", "是的", "对", "对的", "对头", "好", "好的", "确认", "确定", "嗯", "嗯嗯",
         "要", "要得", "行", "行的", "可以", "中", "得行", "没问题", "y", "yes", "ok",
+        "成", "妥", "好滴", "阔以", "是滴",
     }
 )  # fmt: skip
 NO = frozenset(
     {
         "2", "不", "不是", "否", "不要", "不用", "不行", "不对", "没有", "莫", "不得",
         "n", "no", "算", "不确认",
+        # Henan's 不中, Sichuan's 要不得 / 不得行, 莫得 / 莫要 (no), 不消 (no need)
+        "不中", "要不得", "不得行", "莫得", "莫要", "不消", "不成", "甭",
     }
 )  # fmt: skip
 # "Stop this form" (the villager leaves; what was filed stays filed).
@@ -44,6 +47,7 @@ SKIP = frozenset(
         "没其他", "没其他的", "就这些", "就这么多", "就这样", "不知道", "不晓得", "不清楚",
         "搞不清", "说不清", "说不上", "说不上来", "记不清", "记不得", "不记得", "忘",
         "忘记", "没看清", "没注意", "没拍", "没拍到", "没照片", "不知", "不填",
+        "好了不说", "不说", "说完", "先这样", "就说这些", "没别的说",
     }
 )  # fmt: skip
 # What the question was about, said along with the skip: 「不知道是哪个村」, 「记不清几点」.
@@ -74,12 +78,34 @@ def is_no(text: str) -> bool:
 _PARTS = re.compile(r"[\s,，.。!！;；、~～]+")
 
 
+# Everyday ways of stopping, run together as voice input writes them: 「算了不弄了」,
+# 「俺不报了没事了」, 「不用查了」, 「没事了谢谢」. A 没事 counts only as 没事了 / 没事儿
+# (「没事吧」 asks whether something is fine). 「好了不说了」 is not among them: it may mean
+# "that is all I know", and leaving the report form withdraws the report (it is a skip).
+_STOP_WORD = (
+    r"算了?|罢了|不用了?|不要了?|没事了|没事儿了?|没啥事了|不弄了?|"
+    r"不(?:想|用|要|必|再)?(?:报|报警|举报|报告|报案|查|问|弄|搞|整|登记|核实)了?|"
+    r"拉倒|"
+    r"取消(?:举报)?|退出|结束"
+)
+_CLOSING = r"好了|行了|谢谢(?:你们?|您)?|谢了|多谢|就这样"
+_RUN_TOGETHER = re.compile(
+    rf"^(?:我|俺|那|嗯|哦|噢|唉|哎)*(?:(?:{_STOP_WORD}|{_CLOSING})[{_PARTICLES}]*)+$"
+)
+_HAS_STOP = re.compile(_STOP_WORD)
+
+
 def is_leave(text: str) -> bool:
-    """A leave word, alone or with other refusals: 「算了 不举报了」, 「不用了，不报了」."""
+    """A leave word, alone or with other refusals: 「算了 不举报了」, 「不用了，不报了」,
+    「算了不弄了」, 「没事了 谢谢」."""
     if core(text) in LEAVE:
         return True
     parts = [core(p) for p in _PARTS.split(text) if p.strip()]
-    return len(parts) > 1 and any(p in LEAVE for p in parts) and all(p in LEAVE | NO for p in parts)
+    if len(parts) > 1 and any(p in LEAVE for p in parts) and all(p in LEAVE | NO for p in parts):
+        return True
+    word = _NOISE.sub("", text.casefold())
+    closing = re.fullmatch(rf"(?:{_CLOSING})[{_PARTICLES}]*", word)
+    return bool(_RUN_TOGETHER.match(word) and _HAS_STOP.search(word) and not closing)
 
 
 def is_skip(text: str) -> bool:
@@ -155,3 +181,30 @@ _CANNOT = re.compile(
 
 def cannot_do_it(text: str) -> bool:
     return len(text) <= 24 and bool(_CANNOT.search(core(text)))
+
+
+# "It wasn't me" right after a pasted bank debit: 不是俺花的, 俺没买过东西啊, 没消费过.
+_NOT_MINE = re.compile(
+    r"^(?:没有|没|不是)?[啊呀]?(?:我|俺)?(?:这|那|这个|那个|这笔|那笔|笔|这钱)?(?:钱)?"
+    r"(?:不是|没|没有|从没|从来没|没有过)(?:我|俺|咱|我们|俺们|我家)?"
+    r"(?:花|买|消费|用|刷|转|取|付|办|借|动)(?:过)?(?:的|钱|这钱|这笔钱|东西|啥|什么|这个)?"
+    r"(?:啊|呀|呢|哦)?(?:这是|那)?(?:咋回事|怎么回事|咋办|怎么办)?$"
+    r"|^不是(?:我|俺|咱)$"
+)
+
+
+def not_mine(text: str) -> bool:
+    """A short "I did not spend this" after a debit notice (the hotline's first aid next)."""
+    return _short_and_whole(_NOT_MINE, text, 20)
+
+
+# Someone asks for the code just pasted: 有人问俺要这个, 叫俺念给他听, 让我把码报给他.
+_ASKED_FOR_CODE = re.compile(
+    r"(?:问|找|跟|向)(?:我|俺|咱|我妈|我爸)?要(?:这个|这|码|验证码|那个)"
+    r"|(?:让|叫|要)(?:我|俺|咱|我妈|我爸)(?:把(?:这个|码|验证码)?)?(?:念|报|说|发|告诉|读)"
+)
+
+
+def asks_for_code(text: str) -> bool:
+    """Someone asked the villager for the code in the SMS they just pasted."""
+    return len(text) <= 30 and bool(_ASKED_FOR_CODE.search(core(text)))

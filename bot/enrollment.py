@@ -46,6 +46,7 @@ class EnrollmentForm(Form):
     intents = ("subscribe", "unsubscribe")
     slots = ("village", "phone")
     own_intents = frozenset({"subscribe"})
+    yields_to_menu = True
 
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
         if intent == "unsubscribe":

@@ -18,10 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 import responses
+from bot import subscriptions
 from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
+from nlu import Parse
+from nlu.normalise import normalise
 from nlu.parser import Entity
 from reporting import cadres, incidents, jurisdiction, reports
+from scamcheck import signals as scam_signals
 
 FORM = "report_form"
 REPORT_INTENTS = ("report_qr_code", "report_phone_borrowing", "report_suspicious_visit")
@@ -32,12 +36,43 @@ _EXPLICIT = re.compile(rf"举报|报案|报警|{_COME_NOW}|抓(他|住|人)")
 _HERE_NOW = re.compile(rf"{_COME_NOW}|快来")
 _ASKING = re.compile(
     r"(要不要|该不该|用不用|能不能|可不可以|是不是|需不需要).{0,4}(举报|报案|报警)|[吗嘛么?？]\s*$"
+    # asked the dialect way, closed by 不/没: 还要举报不, 用报警不
+    r"|(要|用|该|得|能)[^，。,.]{0,3}(举报|报案|报警)[^，。,.]{0,2}(不|没)\s*$"
 )
 # A polite request that we report it for them ("能帮我报警吗", "替俺举报一下"): a question
 # in form only.
 _ASK_US = re.compile(r"(帮|替|给)(我|俺|我们|俺们|我家|咱)[^，。,.!?！？]{0,2}(举报|报警|报案)")
+# Taking the offer "要举报回复3" in words, right after it: 报吧, 好的 帮俺报一下, 那就举报吧.
+_TAKE_OFFER = re.compile(
+    r"^(?:那|好|好的|行|中|要得|嗯|对)?[\s,，]*(?:那)?(?:就)?(?:帮|替|给)?(?:我|俺|咱|我们|俺们)?"
+    r"(?:要)?(?:举报|报警|报案|报)(?:一下|了吧|吧|了|呗|啊|嘛|下)?[\s!！。.]*$"
+)
+# The answers that end with that offer (their topic lives one turn: engine.respond).
+_OFFERED_AFTER = frozenset((*REPORT_INTENTS, "already_victim", "scam_text", "debit"))
 _QUESTION = re.compile(
-    r"[吗嘛么呢?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
+    r"[吗嘛么?？]\s*$|咋办|怎么办|咋整|怎么弄|能不能|要不要|是不是|可以吗|行不行"
+    # 呢 closes statements too ("他们还在村委会门口呢"): a question only with a question word
+    r"|(啥|什么|咋|怎么|哪|谁|多少|几|还是)[^，。,.]{0,8}呢\s*$"
+    # A-not-A in dialect (中不中, 扫不扫, 去不去) and a question closed by 不/没 or
+    # 吧 as villagers end one: 能扫不, 靠谱不, 真的不, 有用没, 借给他没事吧.
+    r"|(?P<a>[\u4e00-\u9fff])不(?P=a)"
+    r"|(能|可以|行|中|要|该|是|对|有|会|用|真的|靠谱|要紧|安全)[^，。,.\s]{0,4}(不|没|没有)\s*$"
+    r"|(没事|没关系|不要紧|要紧|行|可以|对|是|安全)吧\s*$"
+    r"|为啥|为什么|咋回事|怎么回事|(啥|什么)时候[^，。,.]{0,6}(来|到|能|会|管|处理|联系)"
+)
+# "When will the police come?" asked while the form waits: what happens next, then the
+# question again (the model has no intent for it and would guess one).
+_WHEN_POLICE = re.compile(
+    r"(警察|民警|公安|派出所|你们|有人)[^，。,.]{0,6}(啥时候|什么时候|多久|几时|会不会|能不能|会)"
+    r"[^，。,.]{0,4}(来|到|管|处理|联系|上门)"
+    r"|(啥时候|什么时候|多久|几时)[^，。,.]{0,6}"
+    r"(来人|出警|有人来|有结果|处理|来管|(警察|民警|公安|派出所|人)[^，。,.]{0,2}来)"
+)
+# A phone number sent as the answer to another question: the visitors' number, kept.
+_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
+# Only the words "I want to report": nothing to put in a report yet.
+_BARE_REPORT = re.compile(
+    r"^(?:我|俺|咱|我们|俺们)?(?:要|想|想要|来|就)?(?:举报|报警|报案)(?:一下)?[了啊呀吧哈]*[。.!！]*$"
 )
 _TIME = re.compile(
     r"现在|刚才|刚刚|今天|昨天|前天|上午|下午|早上|中午|晚上|点|号|月|日|分钟|小时|前|周|星期"
@@ -69,8 +104,9 @@ def here_now(text: str) -> bool:
 
 
 def explicit_report(text: str) -> bool:
-    """True for "我要举报" / "快来人" / "能帮我报警吗", False for "要不要报警啊" or
-    "我不想举报"."""
+    """True for "我要举报" / "快来人" / "能帮我报警吗" (also 我要舉報), False for "要不要报警啊"
+    or "我不想举报"."""
+    text = normalise(text)
     if _REFUSED.search(text):
         return False
     asked = _EXPLICIT.search(text) and not _ASKING.search(text)
@@ -83,6 +119,9 @@ def _worth_keeping(text: str) -> bool:
     return (
         bool(word)
         and word not in _NO_SUMMARY
+        and not _BARE_REPORT.match(word)
+        and not _TAKE_OFFER.match(word)
+        and subscriptions.command_intent(word) is None  # "订阅" said just before
         and word not in responses.MENU_CHOICES
         and word != "0"
         and len(word) > 1
@@ -118,6 +157,13 @@ class ReportForm(Form):
             # Just told "要举报回复3", they answer with where: offer it for that village
             # (the name is carried into the report if they say 3).
             turn.say(_text("place_offer", village=turn.text))
+            return True
+        offer = turn.state.get("offer")
+        if offer and turn.last_topic in _OFFERED_AFTER and _TAKE_OFFER.match(turn.text):
+            # "要举报回复3" just said; "报吧", "好的 帮俺报一下", "那就举报吧" take it.
+            # (A bare 好的 / 要得 does not: after advice it is as often "understood".)
+            intent = offer if offer in (*REPORT_INTENTS, "already_victim") else None
+            engine.start_report(turn, intent or "report_suspicious_visit")
             return True
         if not _ASK_US.search(turn.text) or _REFUSED.search(turn.text):
             return False
@@ -181,7 +227,7 @@ class ReportForm(Form):
             turn.replies.clear()
         carried = [r for r in turn.recent() if _worth_keeping(r.get("text") or "")]
         words = [r["text"] for r in carried]
-        if turn.text not in _NO_SUMMARY and turn.text not in words:
+        if _worth_keeping(turn.text) and turn.text not in words:
             words.append(turn.message.text.strip())
         form = self.open(turn, intent=intent, report_id=None, asked=[], filled={})
         form["summary"] = summary or "\n".join(words)
@@ -338,8 +384,8 @@ class ReportForm(Form):
 
     def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
         text = turn.text
-        if turn.message.media:
-            return True
+        if turn.message.media or scam_signals.judge(text).pasted:
+            return True  # a photo, a pasted SMS: kept in the report (fill)
         if slot == "township":
             return text.isdigit() or not is_question(text)
         if slot == "village":
@@ -355,7 +401,14 @@ class ReportForm(Form):
     def is_question(self, turn: Turn) -> bool:
         return is_question(turn.text)
 
-    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool:
+    def own_reply(self, engine: Engine, turn: Turn) -> bool:
+        if not _WHEN_POLICE.search(turn.text) or turn.message.media:
+            return False
+        turn.parse = Parse(turn.text, "check_report_status", 1.0)
+        turn.say(*join_if_fits(_text("what_next"), self.current_question(engine, turn)))
+        return True
+
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool | None:
         db, form = engine.db, turn.state["form"]
         raw = turn.message.text.strip()  # stored as sent; turn.text is cleaned for matching
         text = turn.text
@@ -364,6 +417,25 @@ class ReportForm(Form):
             return skip  # nothing yet: skipping is fine, an empty answer is not
         report = self._report(engine, turn)
         report_id = report["id"]
+        judged = scam_signals.judge(text) if not turn.message.media else None
+        if judged is not None and judged.pasted:
+            # The SMS they got, pasted at any question: the police want it, and the
+            # villager wants to know now whether it is a scam.
+            reports.append_details(db, report_id, raw)
+            said = _text("sms_scam" if judged.verdict == "scam" else "sms_kept")
+            if "money_gone" in judged.kinds():  # a debit they did not make: first aid too
+                said = str(responses.catalogue("scamcheck")["money_gone"]).strip() + said
+            if slot in ("details", "photo"):
+                turn.say(said)
+                return True
+            turn.say(*join_if_fits(said, self.ask(engine, turn, slot)))
+            return None
+        if slot in ("village", "township", "time") and _PHONE_ONLY.match(text):
+            # Not where or when: the number they were called from or shown. Kept in the
+            # details (the police link reports by it), and the question asked again.
+            reports.append_details(db, report_id, "电话：" + raw)
+            turn.say(*join_if_fits(_text("phone_kept"), self.ask(engine, turn, slot)))
+            return None
         new_photos = self._store_media(engine, turn, report)
         ok = True
         if slot == "village" and not skip and text:

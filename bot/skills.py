@@ -84,8 +84,13 @@ class PastedMessageSkill(Skill):
             turn.parse = Parse(turn.text, "already_victim", 1.0)
             turn.state["more"] = "already_victim"
             turn.state["offer"] = "already_victim"
+            turn.state["topic"] = "debit"  # "不是俺花的" next: first aid (engine)
         elif judgement.verdict == "scam":
             turn.state["offer"] = "report_suspicious_visit"
+        elif scam_signals.CODE_TEMPLATE.search(scam_signals.normalise(text)):
+            turn.state["topic"] = "code_sms"  # "有人问俺要这个" next: don't give it
+        else:
+            turn.state["topic"] = "text_unsure"  # "这是真的吗" next: about this text
         ask_feedback(turn, turn.state.get("last_text_check") or {})
         return True
 
@@ -97,6 +102,12 @@ class AuthenticitySkill(Skill):
 
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         if not asks_authenticity(turn.text):
+            return False
+        if scam_signals.judge(turn.text).pasted and (
+            scam_signals.OUR_SIGNATURE not in turn.text or recipient_tail(turn)
+        ):
+            # A pasted SMS ("您尾号1234的卡支出…", or ours where the 尾号 can be checked):
+            # judged on its content, not answered with how our own SMS look.
             return False
         turn.parse = Parse(turn.text, "verify_team", 1.0)
         turn.state.pop("more", None)

@@ -24,6 +24,7 @@ from bot.engine import Engine, Form, Turn, join_if_fits
 from nlu.parser import Entity
 from registry import activities
 from reporting import cadres, jurisdiction
+from scamcheck import signals as scam_signals
 
 FORM = "verify_team"
 REPORT_REPLY = "1"
@@ -32,6 +33,10 @@ _ORGANISATION = re.compile(
     r"(局|公司|银行|支行|中心|医院|卫生院|委员会|保险|人寿|移动|联通|电信|协会|集团|办事处|服务站)$"
 )
 _ORGANISATION_WORD = re.compile(_ORGANISATION.pattern.rstrip("$"))
+# A reply that is only a phone number (mobile or landline): never a work ID.
+_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
+# The county or city an organisation's registered name starts with (桂平市人民医院).
+_PLACE_PREFIX = re.compile(r"^[\u4e00-\u9fff]{2,4}?[省市县区]")
 # Left over around a code, "编号YB-450881-2025-0001是真的吗" is still a bare code.
 MAX_AROUND_CODE = 12
 _DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "昨天": -1, "前天": -2}
@@ -116,6 +121,11 @@ def _registered_organisation(db: Any, text: str) -> str | None:
     ).fetchall():
         if norm and len(norm) >= 4 and norm in given:
             return str(name)
+        # Villagers drop the place: 桂平市人民医院 is "人民医院" to them. (医保局 alone is
+        # too short to count: anyone can claim it, the letter's code tells.)
+        local = _PLACE_PREFIX.sub("", norm or "")
+        if local != norm and len(local) >= 4 and local in given:
+            return str(name)
     return None
 
 
@@ -141,6 +151,7 @@ class VerifyTeamForm(Form):
     intents = ("verify_team",)
     slots = ("what", "village", "report")
     own_intents = frozenset({"verify_team"})
+    yields_to_menu = True
 
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         """A code, work ID or registered organisation anywhere in a first message."""
@@ -197,6 +208,8 @@ class VerifyTeamForm(Form):
         if slot == "report":
             return True  # 1 or anything else: decided in fill
         if slot == "what":
+            if _PHONE_ONLY.match(text) or scam_signals.judge(text).pasted:
+                return True  # not a clue: fill ends the check and reads it afresh
             return bool(
                 activities.find_code(text)
                 or activities.parse_work_id(text)
@@ -226,6 +239,12 @@ class VerifyTeamForm(Form):
             else:  # not for this form: it ends and the message is read anew
                 turn.state.pop("form", None)
                 engine.respond_fresh(turn)
+            return True
+        if slot == "what" and (_PHONE_ONLY.match(text) or scam_signals.judge(text).pasted):
+            # A phone number is no work ID, a pasted SMS no organisation: the check ends
+            # and the number is looked up, the SMS judged (a code inside is checked there).
+            turn.state.pop("form", None)
+            engine.respond_fresh(turn)
             return True
         if slot == "what":
             form["code"] = activities.find_code(text)

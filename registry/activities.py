@@ -39,7 +39,9 @@ _CODE = re.compile(rf"(?<![A-Z0-9])YB{_SEP}(\d{{6}}){_SEP}(20\d\d){_SEP}(\d{{4}}
 # A work ID as printed on a badge: letters and digits, at least one digit.
 _WORK_ID = re.compile(r"^(?=.*\d)[A-Z0-9]{3,24}$")
 _WORK_ID_AFTER = re.compile(
-    r"(?:工作证号?|工作证编号|工号|证件号|胸牌号?|胸卡号?)(?:码)?[是为:：\s]*([A-Za-z0-9][A-Za-z0-9\-\s]{2,30})"
+    r"(?:工作证号?|工作证编号|工号|证件号|胸牌号?|胸卡号?|工牌号?)(?:码)?"
+    # as a villager reads it off the badge: 胸牌上是…, 工作证上面写着…
+    r"(?:上面?|上头)?(?:写着|写的|印着|印的)?[是为:：\s]*([A-Za-z0-9][A-Za-z0-9\-\s]{2,30})"
 )
 _LIST_SPLIT = re.compile(r"[;；、,，|\s]+")
 _ORG_NOISE = re.compile(r"[\s,，。.、:：;；!！?？()（）\"'“”‘’·]+")

@@ -14,7 +14,7 @@ import re
 
 import responses
 import weburl
-from scamcheck.signals import OUR_SIGNATURE, Judgement, absolute, normalise
+from scamcheck.signals import CODE_TEMPLATE, OUR_SIGNATURE, Judgement, absolute, normalise
 
 MAX_REASONS = 3
 _WARNING = re.compile(r"诈骗|骗子|反诈|谨防|警惕|切勿")
@@ -57,6 +57,9 @@ def answer(j: Judgement, text: str = "") -> str:
         return t["official_ours"].strip()
     if first_aid:
         return first_aid
+    if CODE_TEMPLATE.search(norm):
+        # A real code SMS (or one that asks nothing yet): what matters is who asks for it.
+        return t["code_sms"].strip()
     if j.codes:
         return t["unsure_codes"].format(codes="、".join(j.codes[:2])).strip()
     if _WARNING.search(norm) and not j.links and not j.phones:

@@ -124,6 +124,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"(要|索要|索取|问我要|提供|告诉|告知|发给|发送给|报给|报一下|报出|念|回复|转发|填写|填入|输入|说出|给我|给他|给工作人员)"
         r"[^，。！？\n]{0,8}(验[证正政]码|校验码|动态码|短信码|确认码|激活码|授权码短信)"
         r"|(验[证正政]码|动态码|短信码)[^，。！？\n]{0,8}(发给|告诉|报给|提供给|回复给|给我|给工作人员|念给)"
+        # the code, then in the next clause who to hand it to: "验证码是384920，请提供给工作人员"
+        r"|(验[证正政]码|动态码|短信码)(?:(?![不别勿莫])[^。！？\n]){0,14}"
+        r"(提供给|告诉|报给|交给|发给|念给|转告)"
+        r"(工作人员|我们|客服|专员|他|她|对方|上门)"
     ),
     "face_scan": re.compile(
         r"刷脸|刷个脸|人脸识别|人脸认证|人脸验证|面部识别|眨眨?眼|张张?嘴|摇摇?头|视频认证|录一段视频"
@@ -168,7 +172,7 @@ _MONEY_GONE = re.compile(
 
 # A signature opens (or closes) a line: a screenshot has the clock and sender above it.
 _SIGNATURE = re.compile(r"^\s*[【\[]([^】\]]{2,12})[】\]]|[【\[]([^】\]]{2,12})[】\]]\s*$", re.M)
-_CODE_TEMPLATE = re.compile(r"(验证码|校验码|动态码)\s*(为|是|:)?\s*\d{4,8}")
+CODE_TEMPLATE = re.compile(r"(验证码|校验码|动态码)\s*(为|是|:)?\s*\d{4,8}")
 _DEBIT = re.compile(
     r"尾号\s*\d{4}\s*的?[^，。]{0,6}(账户|卡|信用卡)|(支出|扣款|转出|消费|入账)(人民币)?\s*\d"
 )
@@ -296,7 +300,7 @@ def _pasted(text: str, links: list[str]) -> bool:
     return bool(
         links
         or _SIGNATURE.search(text)
-        or _CODE_TEMPLATE.search(text)
+        or CODE_TEMPLATE.search(text)
         or _DEBIT.search(text)
         or _CARRIER.search(text)
         or _OPT_OUT.search(text)

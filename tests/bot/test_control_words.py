@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.control_words import (
+    asks_for_code,
     asks_if_real,
     asks_to_comply,
     cannot_do_it,
@@ -13,6 +14,7 @@ from bot.control_words import (
     is_no,
     is_skip,
     is_yes,
+    not_mine,
 )
 
 
@@ -28,6 +30,16 @@ def test_no(text):
     assert is_no(text) and not is_yes(text)
 
 
+@pytest.mark.parametrize("text", ["不中", "不中不中", "要不得", "不得行", "莫得", "甭了"])
+def test_no_in_dialect(text):
+    assert is_no(text) and not is_yes(text)
+
+
+@pytest.mark.parametrize("text", ["中嘞", "成", "好滴", "得行", "中中"])
+def test_yes_in_dialect(text):
+    assert is_yes(text) and not is_no(text)
+
+
 @pytest.mark.parametrize(
     "text", ["不报了", "不报了不报了", "算了算了", "俺不想举报了", "取消！", "不查了"]
 )
@@ -37,8 +49,55 @@ def test_leave(text):
 
 @pytest.mark.parametrize(
     "text",
+    ["算了不弄了", "俺不报了 没事了", "没事了 谢谢", "不用查了", "不用了", "那算了",
+     "不想报警了，谢谢你们", "没事儿", "拉倒吧"],
+)  # fmt: skip
+def test_leave_in_everyday_words_run_together(text):
+    assert is_leave(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["没事吧", "谢谢", "好了", "不要报警吗", "他不说", "不知道", "不填", "没事了吗", "好了不说了"],
+)
+def test_not_a_leave(text):
+    # 没事吧 asks whether it is fine; thanks alone and 好了 close nothing; 不知道 skips;
+    # 好了不说了 may be "that is all" (a skip: leaving would withdraw a report).
+    assert not is_leave(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["不是俺花的", "俺没买过东西啊", "没消费过", "不是我", "那笔钱不是我转的", "没有啊 我没买过啥"],
+)
+def test_not_mine(text):
+    assert not_mine(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["是我花的", "我买了个电视", "钱没了", "不是我说你们 这短信咋回事啊"]
+)
+def test_mine_or_something_else(text):
+    assert not not_mine(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["有人打电话问俺要这个", "刚才有个人打电话叫俺念给他听", "他让我把码报给他", "他要我说给他"],
+)
+def test_asks_for_code(text):
+    assert asks_for_code(text)
+
+
+@pytest.mark.parametrize("text", ["这个码是干啥的", "我要这个干嘛", "验证码有啥用"])
+def test_not_asked_for_code(text):
+    assert not asks_for_code(text)
+
+
+@pytest.mark.parametrize(
+    "text",
     ["不知道啊", "俺也记不清了", "没有了", "没了没了", "就这些了。", "忘了", "不晓得",
-     "俺不知道是哪个村的", "记不清几点了", "没拍到", "跳过"],
+     "俺不知道是哪个村的", "记不清几点了", "没拍到", "跳过", "好了不说了", "先这样吧"],
 )  # fmt: skip
 def test_skip(text):
     assert is_skip(text)

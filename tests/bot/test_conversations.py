@@ -5,12 +5,15 @@ optionally what the police queue must look like afterwards."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from pathlib import Path
 
 import pytest
 import yaml
 
+from registry import activities
+from reporting import cadres
 from tests.helpers.app import SmsPhone
 from tests.helpers.police import load_county
 
@@ -41,6 +44,28 @@ class WebChat:
         return response.get_json()["replies"]
 
 
+def _register_teams(db, vault) -> None:
+    """Two teams the bureau registered, on this week (for cases with ``registry: true``):
+    a bank (code YB-450881-2025-0001, work IDs ZH2025031/ZH2025032) in 金田村 and 新圩村,
+    and a hospital (RY1088) in 金田村 today only."""
+    today = activities.today()
+    for code, organisation, work_ids, villages, start, end in (
+        ("YB-450881-2025-0001", "中国银行桂平支行", "ZH2025031 ZH2025032", "金田村 新圩村", -1, 2),
+        ("YB-450881-2025-0003", "桂平市人民医院", "RY1088", "金田村", 0, 0),
+    ):
+        values = {
+            "code": code,
+            "organisation": organisation,
+            "leader": "李晓梅",
+            "work_ids": work_ids,
+            "villages": villages,
+            "start": (today + dt.timedelta(days=start)).isoformat(),
+            "end": (today + dt.timedelta(days=end)).isoformat(),
+            "authorised_by": "桂平市医疗保障局",
+        }
+        activities.save(db, vault, "桂平市", values, activities.Actor(name="test"))
+
+
 @pytest.fixture
 def loaded(app):
     db = load_county(app)
@@ -51,8 +76,14 @@ def loaded(app):
 @pytest.mark.parametrize("channel", ["sms", "web"])
 @pytest.mark.parametrize("case", CASES)
 def test_conversation(app, loaded, case, channel):
+    if case.get("registry"):
+        _register_teams(loaded, app.extensions["hotline_vault"])
     client = app.test_client()
     n = next(_numbers)
+    if case.get("cadre"):  # a registered cadre of that village: a phone number, SMS only
+        if channel != "sms":
+            pytest.skip("cadres are registered by phone number")
+        cadres.add(loaded, app.extensions["hotline_vault"], f"+86139{n:08d}", case["cadre"])
     who = SmsPhone(client, f"+86139{n:08d}") if channel == "sms" else WebChat(client, f"w{n}")
     replies: list[str] = []
     for text in case["send"]:

@@ -230,3 +230,28 @@ def test_cancel_after_the_police_took_it_up_keeps_the_report(sms, county):
     assert "从没授权" in sms.send("村里来了一伙人说是医保局的，是真的吗")[0]
     # Only a new report can be withdrawn; an officer's later move is not undone.
     assert reports.withdraw(county, report["id"]) is False
+
+
+@pytest.mark.parametrize(
+    "text", ["能扫不", "中不中", "借给他没事吧", "靠谱不", "啥时候能有警察来啊", "那是哪个村呢"]
+)
+def test_questions_the_dialect_way_are_questions(text):
+    from bot.report_form import is_question
+
+    assert is_question(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["他们还在村委会门口呢", "金田村", "两个男的 开白色面包车", "不知不觉就来了"]
+)
+def test_statements_are_not_questions(text):
+    from bot.report_form import is_question
+
+    assert not is_question(text)
+
+
+@pytest.mark.parametrize("text", ["那个送鸡蛋的让俺扫码 俺没扫 还要举报不", "用报警不"])
+def test_asking_whether_to_report_the_dialect_way_is_no_report(text):
+    from bot.report_form import explicit_report
+
+    assert not explicit_report(text)
