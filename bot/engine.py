@@ -70,30 +70,6 @@ RECENT_KEEP = 4
 FORM_TTL = dt.timedelta(hours=2)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Harm said in words nlu.signals.victim_words misses: money gone without the word 钱
-# (卡里少了三千, 养老金被人取走了), an ID card handed over (俺还把身份证给他们拍了).
-# Noted for the NLU's owner, who may move them there; until then the engine checks both.
-# Not after a negation or inside a question.
-_HARM_TOO = re.compile(
-    r"(卡|卡里|卡上|账户|账上|户头|存折|微信里|支付宝里|余额)[^，。,.!?！？\s]{0,4}(少了|没了|空了|被取|被划|被转|被扣)"
-    r"|(钱|存款|积蓄|养老金|低保|补贴|工资)[^，。,.!?！？\s]{0,4}被人?(取|划|转|扣|骗|拿)走?了"
-    r"|不是(俺|咱|我们|俺们|我家)(花|消费|转|办|借|刷)的"
-    # the ID card handed over or photographed: accounts can be opened in their name
-    r"|(把|将)?身份证[^，。,.!?！？\s]{0,4}(给他们?拍了|让他们?拍了|被拍了|拍走了|给了|交给了|给他们?了)"
-)
-_HARM_NEGATED = re.compile(r"(没|不|别|未|没有|会不会|是不是|怕)[^，。,.]{0,3}$")
-_HARM_ASKED = re.compile(r"[吗么?？]|会不会|是不是")
-
-
-def harm_words(text: str) -> bool:
-    """Victim words: nlu.signals.victim_words, or harm in words it does not know."""
-    if victim_words(text):
-        return True
-    for match in _HARM_TOO.finditer(text):
-        clause = match.group(0) + re.split(r"[，。,.!?！？\s]", text[match.end() :], maxsplit=1)[0]
-        if not _HARM_NEGATED.search(text[: match.start()]) and not _HARM_ASKED.search(clause):
-            return True
-    return False
 
 
 def _ends_in_denial(text: str) -> bool:
@@ -399,7 +375,7 @@ class Engine:
             turn.parse = Parse(text, command, 1.0)
             self.run(command, turn)
             return
-        if harm_words(text):
+        if victim_words(text):
             self.first_aid(turn)
             return
         if self._confirmation(turn):

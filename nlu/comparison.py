@@ -163,12 +163,10 @@ def _rasa_lr_features() -> FeatureUnion:
 def candidates(product_c: float, product_threshold: float) -> list[Candidate]:
     return [
         Candidate(
-            "product: TF-IDF chars 1-4 (whole text) + jieba words 1-2, LR C by CV",
-            lambda: Pipeline(
-                [
-                    ("features", textclf.features()),
-                    ("model", LogisticRegression(C=product_c, max_iter=3000, random_state=42)),
-                ]
+            "product: TF-IDF chars 1-4 + words 1-2 + pinyin 3-5, LR C by CV, "
+            "averaged with TF-IDF chars 1-3, LR C=100",
+            lambda: textclf.ensemble(
+                LogisticRegression(C=product_c, max_iter=3000, random_state=42)
             ),
             normalised=True,
             threshold=product_threshold,

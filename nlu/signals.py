@@ -34,7 +34,7 @@ _VICTIM = re.compile(
     rf"|(说|念|报|输|填|发)了(个|那个|一个|串)?{_CODE}"
     rf"|(钱|存款|余额|工资|养老金|低保|补贴){_STOP}{{0,6}}"
     r"(没了|被扣|被转|少了|转走|不见了|被划|被取)"
-    rf"|(扣了|扣走|转走了|划走|被骗了?){_STOP}{{0,4}}(钱|元|块)|没花过这钱|不是我(花|消费|转|办|借)的"
+    rf"|(扣了|扣走|转走了|划走|被骗了?){_STOP}{{0,4}}(钱|元|块)|没花过这钱|不是(我|俺|咱|我们|俺们|我家)(花|消费|转|办|借|刷)的"
     rf"|(名下|我的名字|我的身份证|用我的身份证|拿我身份证){_STOP}{{0,8}}(开了|办了|注册了|贷款|借了)"
     rf"|多(出)?了(一|两|几)?(个|张|笔){_STOP}{{0,4}}(账户|账号|户头|卡|贷款|借款|网贷)"
     rf"|(收到|来了){_STOP}{{0,10}}(注册成功|开户成功|绑定成功|借款成功|贷款成功|放款|还款提醒|催收)"
@@ -43,6 +43,19 @@ _VICTIM = re.compile(
     # told of a debt they never took: "说我借了网贷", "显示俺欠了..."
     rf"|(说|显示|通知)(我|俺|我妈|我爸){_STOP}{{0,8}}(借了|贷了|欠了|欠款|逾期)"
 )
+# Harm said in words a villager uses without the act or the word 钱: money gone from a
+# card or account (卡里少了三千, 养老金被人取走了), an ID card handed over or photographed
+# (俺还把身份证给他们拍了: accounts can be opened in their name). Looser patterns than
+# _VICTIM, so also not inside a question (会不会被转走?) and not after a negation anywhere
+# before them.
+_HARM_TOO = re.compile(
+    r"(卡|卡里|卡上|账户|账上|户头|存折|微信里|支付宝里|余额)[^，。,.!?！？\s]{0,4}(少了|没了|空了|被取|被划|被转|被扣)"
+    r"|(钱|存款|积蓄|养老金|低保|补贴|工资)[^，。,.!?！？\s]{0,4}被人?(取|划|转|扣|骗|拿)走?了"
+    r"|(把|将)?身份证[^，。,.!?！？\s]{0,4}(给他们?拍了|让他们?拍了|被拍了|拍走了|给了|交给了|给他们?了)"
+)
+_HARM_NEGATED = re.compile(r"(没|不|别|未|没有|会不会|是不是|怕)[^，。,.]{0,3}$")
+_HARM_ASKED = re.compile(r"[吗么?？]|会不会|是不是")
+_CLAUSE_END = re.compile(r"[，。,.!?！？\s]")
 _SUBSCRIBE_AGAINST = re.compile(
     # read as subscribe, but it says stop: 退订 (also by sound: 腿订), 取消, 停, a negated
     # 想收/要收/订 (Mandarin 不/别/没, Cantonese 冇/唔)
@@ -63,6 +76,10 @@ def victim_words(text: str) -> bool:
     for match in _VICTIM.finditer(text):
         before = text[max(0, match.start() - 3) : match.start()]
         if not _NEGATED.search(before):
+            return True
+    for match in _HARM_TOO.finditer(text):
+        clause = match.group(0) + _CLAUSE_END.split(text[match.end() :], maxsplit=1)[0]
+        if not _HARM_NEGATED.search(text[: match.start()]) and not _HARM_ASKED.search(clause):
             return True
     return False
 

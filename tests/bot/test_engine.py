@@ -204,23 +204,3 @@ def test_bot_engine_and_skills_import_no_skill_from_another():
             clash -= {"bot.qr"}  # its own package
         assert not clash, f"{module} imports {clash}"
     assert not (root / "bot" / "dialogue.py").exists()
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["现在卡里少了三千", "钱没了 俺的养老金被人取走了", "俺的存款被人转走了", "不是俺花的",
-     "余额没了", "银行卡被扣了两百", "俺还把身份证给他们拍了"],
-)  # fmt: skip
-def test_money_gone_in_words_the_model_rules_miss_is_harm(text):
-    from bot.engine import harm_words
-
-    assert harm_words(text)
-
-
-@pytest.mark.parametrize(
-    "text", ["卡里没少", "卡里少了吗", "会不会卡里少了钱？", "我卡里会不会少了钱", "俺卡里钱够不够"]
-)
-def test_money_asked_about_or_denied_is_not_harm(text):
-    from bot.engine import harm_words
-
-    assert not harm_words(text)

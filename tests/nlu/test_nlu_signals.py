@@ -91,3 +91,19 @@ def test_contrary_words(intent, text):
 )
 def test_not_contrary_words(intent, text):
     assert not contrary(intent, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["现在卡里少了三千", "钱没了 俺的养老金被人取走了", "俺的存款被人转走了", "不是俺花的",
+     "余额没了", "银行卡被扣了两百", "俺还把身份证给他们拍了"],
+)  # fmt: skip
+def test_money_gone_without_the_act_is_harm(text):
+    assert victim_words(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["卡里没少", "卡里少了吗", "会不会卡里少了钱？", "我卡里会不会少了钱", "俺卡里钱够不够"]
+)
+def test_money_asked_about_or_denied_is_not_harm(text):
+    assert not victim_words(text)
