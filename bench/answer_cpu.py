@@ -14,14 +14,13 @@ import argparse
 import base64
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.twilio_webhooks import PUBLIC_URL, TOKEN, in_process_sender  # noqa: E402
+from bench.twilio_webhooks import bench_app, in_process_sender  # noqa: E402
 from nlu import evaluate  # noqa: E402
 
 
@@ -31,17 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     opts = args.parse_args(argv)
     os.environ.setdefault("HOTLINE_HASH_KEY", base64.urlsafe_b64encode(b"h" * 32).decode())
     os.environ.setdefault("HOTLINE_ENCRYPTION_KEY", base64.urlsafe_b64encode(b"e" * 32).decode())
-    from bot.app import create_app
     from nlu.keywords import KeywordParser
 
-    app = create_app(
-        {
-            "HOTLINE_VAR": tempfile.mkdtemp(prefix="hotline-cpu-"),
-            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-        },
-        parser=KeywordParser(),
-    )
+    app = bench_app("cpu", KeywordParser())
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
     send = in_process_sender(app.test_client(), "cpu", texts)
     for i in range(300):  # warm-up: lazy imports (scikit-learn for pasted messages)

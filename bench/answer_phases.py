@@ -18,7 +18,6 @@ import base64
 import collections
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.twilio_webhooks import PUBLIC_URL, TOKEN, in_process_sender  # noqa: E402
+from bench.twilio_webhooks import bench_app, in_process_sender  # noqa: E402
 from nlu import evaluate  # noqa: E402
 
 _spent: collections.Counter[str] = collections.Counter()
@@ -61,7 +60,6 @@ def main(argv: list[str] | None = None) -> None:
     import flask.wrappers
 
     from bot import conversations, skills
-    from bot.app import create_app
     from bot.channels import gateway_webhooks, twilio_sms
     from bot.engine import Engine
     from scamcheck import seen
@@ -76,14 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         from nlu.keywords import KeywordParser
 
         parser = KeywordParser()
-    app = create_app(
-        {
-            "HOTLINE_VAR": tempfile.mkdtemp(prefix="hotline-phases-"),
-            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-        },
-        parser=parser,
-    )
+    app = bench_app("phases", parser)
     phases = [
         (flask.app.Flask, "wsgi_app", "server: Flask's WSGI app (the rest is the test client)"),
         (flask.ctx.RequestContext, "push", "  request context in"),

@@ -18,14 +18,13 @@ import io
 import os
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.twilio_webhooks import PUBLIC_URL, TOKEN, in_process_sender  # noqa: E402
+from bench.twilio_webhooks import bench_app, in_process_sender  # noqa: E402
 from nlu import evaluate  # noqa: E402
 
 
@@ -38,7 +37,6 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ.setdefault("HOTLINE_HASH_KEY", base64.urlsafe_b64encode(b"h" * 32).decode())
     os.environ.setdefault("HOTLINE_ENCRYPTION_KEY", base64.urlsafe_b64encode(b"e" * 32).decode())
-    from bot.app import create_app
 
     if opts.rasa:
         from nlu.parser import RasaParser, find_model
@@ -49,14 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         from nlu.keywords import KeywordParser
 
         parser = KeywordParser()
-    app = create_app(
-        {
-            "HOTLINE_VAR": tempfile.mkdtemp(prefix="hotline-profile-"),
-            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-        },
-        parser=parser,
-    )
+    app = bench_app("profile", parser)
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
     send = in_process_sender(app.test_client(), "prof", texts)
 

@@ -21,6 +21,23 @@ def signed_form(
     return params, validator.compute_signature(PUBLIC_URL + PATH, params)
 
 
+def bench_app(prefix: str, parser: Any) -> Any:
+    """The hotline's app on a fresh temporary folder, configured for signed_form's
+    webhooks (TOKEN, PUBLIC_URL), with the given parser."""
+    import tempfile
+
+    from bot.app import create_app
+
+    return create_app(
+        {
+            "HOTLINE_VAR": tempfile.mkdtemp(prefix=f"hotline-{prefix}-"),
+            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+        },
+        parser=parser,
+    )
+
+
 def in_process_sender(client: Any, prefix: str, texts: list[str]) -> Callable[[int], None]:
     """``send(i)``: message i (held-out text, one of 2,000 senders) through the Flask test
     client of an app configured with TOKEN and PUBLIC_URL; asserts it was answered."""
