@@ -366,6 +366,17 @@ def _rss_kib() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def _peak_rss_kib() -> int:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over exec from
+    the forked parent, so a child of a big process (bench/run.py with the model loaded)
+    would report its parent's size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def plan_worker(db_path: str | Path, kind: str) -> None:
     """Plan one push in this fresh process; print its time and peak RSS over the start."""
     db = connect(db_path)
@@ -381,7 +392,7 @@ def plan_worker(db_path: str | Path, kind: str) -> None:
         now=DAYTIME,
     )
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _peak_rss_kib()
     rows = db.execute(
         "SELECT COUNT(*) FROM outbox WHERE campaign_id = ?", [planned.campaign_id]
     ).fetchone()[0]
