@@ -221,9 +221,11 @@ def run(
     startup_timeout: float = 300.0,
     workers: int | None = None,
     preload: bool = True,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """``workers``: ``serve --workers`` (None: serve's default, the number of cores);
-    ``preload`` False: ``--no-preload``."""
+    ``preload`` False: ``--no-preload``; ``database_url``: HOTLINE_DATABASE_URL for the
+    server (None: SQLite in its temporary var/)."""
     texts = [text for text, _ in evaluate.load_examples(evaluate.HELDOUT)]
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="hotline-load-") as tmp:
@@ -236,6 +238,9 @@ def run(
             "HOTLINE_SMS_PROVIDER": "console",
         }
         env.pop("HOTLINE_DB", None)
+        env.pop("HOTLINE_DATABASE_URL", None)
+        if database_url:
+            env["HOTLINE_DATABASE_URL"] = database_url
         command = [*hotline_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
         if threads:
             command += ["--threads", str(threads)]
@@ -373,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--no-preload", action="store_true", help="serve --no-preload")
     args.add_argument("--model-dir", type=Path, default=MODELS)
     args.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    args.add_argument("--database-url", help="HOTLINE_DATABASE_URL (default: SQLite)")
     opts = args.parse_args(argv)
     result = run(
         opts.seconds,
@@ -381,6 +387,7 @@ def main(argv: list[str] | None = None) -> None:
         opts.threads,
         workers=opts.workers,
         preload=not opts.no_preload,
+        database_url=opts.database_url,
     )
     if opts.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))

@@ -24,7 +24,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,6 +35,7 @@ from messaging.providers.base import SendResult  # noqa: E402
 from messaging.providers.fake import FakeBatchGateway  # noqa: E402
 from outreach import campaigns, outbox  # noqa: E402
 from outreach.quiet_hours import BEIJING  # noqa: E402
+from storage import pgserver  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.privacy import Vault, mask  # noqa: E402
 
@@ -41,7 +44,44 @@ VAULT = Vault(base64.urlsafe_b64encode(b"b" * 32), base64.urlsafe_b64encode(b"k"
 DAYTIME = dt.datetime(2025, 3, 4, 10, 0, tzinfo=BEIJING)
 
 
-def populate(db_path: Path, count: int, villages: int = 200, encrypt: bool = True) -> None:
+# ``--database-url``: a PostgreSQL server; every measured run gets a schema of its own
+# on it (dropped at the end), else a SQLite file in the run's temporary folder.
+SERVER: str | None = None
+_SCHEMAS: list[str] = []
+
+
+def where(workdir: Path, name: str) -> str:
+    """The database for one measured run: what ``connect`` and the subprocesses take."""
+    if SERVER is None:
+        return str(workdir / f"{name}.db")
+    url, schema = pgserver.create_schema(SERVER, prefix=f"bench_{name}")
+    _SCHEMAS.append(schema)
+    return url
+
+
+def _insert_subscribers(db: Any, rows: Iterable[tuple]) -> None:
+    columns = (
+        "contact_hash, contact_enc, contact_masked, channel, status, group_id, consent_at, "
+        "consent_channel, consent_by"
+    )
+    if db.dialect == "postgresql":
+        # COPY: the set-up of a million subscribers in seconds, not a round trip a row.
+        with (
+            db.conn.raw.cursor() as cur,
+            cur.copy(
+                f"COPY subscribers ({columns}) FROM STDIN"  # noqa: S608 - fixed names
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    db.conn.executemany(
+        f"INSERT INTO subscribers ({columns}) VALUES (?,?,?,?,?,?,?,?,?)",  # noqa: S608
+        rows,
+    )
+
+
+def populate(db_path: str | Path, count: int, villages: int = 200, encrypt: bool = True) -> None:
     """``count`` active SMS subscribers spread over ``villages`` groups of one county
     (20 villages a township). ``encrypt`` False: one shared ciphertext, for pushes that
     are planned but never sent (1M Fernet encryptions would be most of the set-up)."""
@@ -69,16 +109,11 @@ def populate(db_path: Path, count: int, villages: int = 200, encrypt: bool = Tru
             )
             for n, phone in ((n, f"139{n:08d}") for n in range(count))
         )
-        db.conn.executemany(
-            "INSERT INTO subscribers (contact_hash, contact_enc, contact_masked, channel, "
-            "status, group_id, consent_at, consent_channel, consent_by) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        _insert_subscribers(db, rows)
     db.conn.close()
 
 
-def bench_enqueue(db_path: Path) -> tuple[int, float]:
+def bench_enqueue(db_path: str | Path) -> tuple[int, float]:
     db = connect(db_path)
     started = time.perf_counter()
     planned = campaigns.plan(
@@ -108,7 +143,7 @@ class TimingProvider:
         return SendResult(True, f"SM{len(self.times)}")
 
 
-def bench_drain(db_path: Path, rate: float, messages: int) -> dict[str, float]:
+def bench_drain(db_path: str | Path, rate: float, messages: int) -> dict[str, float]:
     db = connect(db_path)
     provider = TimingProvider()
     stats = outbox.drain(db, VAULT, provider, rate=rate, limit=messages, now=lambda: DAYTIME)
@@ -152,7 +187,7 @@ class FileProvider:
         return SendResult(True, f"SM{len(self.seen)}")
 
 
-def worker(db_path: Path, log: Path, mode: str, rate: float) -> None:
+def worker(db_path: str | Path, log: Path, mode: str, rate: float) -> None:
     db = connect(db_path)
     provider = FileProvider(log, idempotent=mode == "idempotent")
     released, in_doubt = outbox.recover(
@@ -163,7 +198,7 @@ def worker(db_path: Path, log: Path, mode: str, rate: float) -> None:
 
 
 def bench_kill(workdir: Path, mode: str, recipients: int = 3000, rate: float = 1000) -> dict:
-    db_path = workdir / f"kill-{mode}.db"
+    db_path = where(workdir, f"kill_{mode}")
     log = workdir / f"kill-{mode}.log"
     populate(db_path, recipients, villages=10)
     db = connect(db_path)
@@ -211,7 +246,7 @@ def bench_kill(workdir: Path, mode: str, recipients: int = 3000, rate: float = 1
 ALERT_LIMITS = {"rate": 10.0, "batch": 100, "numbers_rate": 1000.0}
 
 
-def plan_alert(db_path: Path, township: str = "镇0") -> int:
+def plan_alert(db_path: str | Path, township: str = "镇0") -> int:
     db = connect(db_path)
     planned = campaigns.plan(
         db,
@@ -230,7 +265,7 @@ def plan_alert(db_path: Path, township: str = "镇0") -> int:
 def bench_alert(workdir: Path, recipients: int) -> dict:
     """A township alert of ``recipients`` through the fake batch gateway at
     ALERT_LIMITS, from plan to the last number handed over."""
-    db_path = workdir / "alert.db"
+    db_path = where(workdir, "alert")
     populate(db_path, recipients, villages=20)  # 20 villages: one township, 镇0
     started = time.perf_counter()
     planned = plan_alert(db_path)
@@ -255,7 +290,9 @@ def bench_alert(workdir: Path, recipients: int) -> dict:
     }
 
 
-def drainer(db_path: Path, record: Path, die_after_calls: int, marker: Path, until: float) -> None:
+def drainer(
+    db_path: str | Path, record: Path, die_after_calls: int, marker: Path, until: float
+) -> None:
     """One drainer process sending through the fake batch gateway (every accepted number
     appended to ``record``). ``die_after_calls`` > 0: after that many calls the gateway
     has taken, it writes ``marker`` and hangs, to be killed -9 with its call's rows still
@@ -291,7 +328,7 @@ def drainer(db_path: Path, record: Path, die_after_calls: int, marker: Path, unt
 def bench_two_drainers(workdir: Path, recipients: int = 3000) -> dict:
     """Two drainer processes on one alert; one killed -9 mid-batch. Every number must
     be handed to the gateway at most once, and every row end sent or unknown."""
-    db_path = workdir / "two.db"
+    db_path = where(workdir, "two")
     record = workdir / "two.sent"
     marker = workdir / "two.killed"
     populate(db_path, recipients, villages=20)
@@ -329,7 +366,18 @@ def _rss_kib() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def plan_worker(db_path: Path, kind: str) -> None:
+def _peak_rss_kib() -> int:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over exec from
+    the forked parent, so a child of a big process (bench/run.py with the model loaded)
+    would report its parent's size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def plan_worker(db_path: str | Path, kind: str) -> None:
     """Plan one push in this fresh process; print its time and peak RSS over the start."""
     db = connect(db_path)
     before = _rss_kib()
@@ -344,7 +392,7 @@ def plan_worker(db_path: Path, kind: str) -> None:
         now=DAYTIME,
     )
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _peak_rss_kib()
     rows = db.execute(
         "SELECT COUNT(*) FROM outbox WHERE campaign_id = ?", [planned.campaign_id]
     ).fetchone()[0]
@@ -364,7 +412,7 @@ def plan_worker(db_path: Path, kind: str) -> None:
 
 
 def bench_million(workdir: Path, recipients: int) -> tuple[float, list[dict]]:
-    db_path = workdir / "million.db"
+    db_path = where(workdir, "million")
     started = time.perf_counter()
     populate(db_path, recipients, villages=2000, encrypt=False)
     setup = time.perf_counter() - started
@@ -386,11 +434,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="10,000 subscribers")
     parser.add_argument("--rate", type=float, default=200.0, help="paced drain, msg/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced drain length")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL server: a schema each run (default: SQLite files)"
+    )
     args = parser.parse_args(argv)
+    global SERVER
+    SERVER = args.database_url
+    try:
+        return _main(args)
+    finally:
+        for schema in _SCHEMAS:
+            pgserver.drop_schema(SERVER or "", schema)
+        _SCHEMAS.clear()
+        SERVER = None
+
+
+def _main(args: argparse.Namespace) -> dict:
     count = 10_000 if args.quick else args.subscribers
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        db_path = work / "bench.db"
+        db_path = where(work, "bench")
         started = time.perf_counter()
         populate(db_path, count)
         setup = time.perf_counter() - started
@@ -402,7 +465,8 @@ def main(argv: list[str] | None = None) -> dict:
         two = bench_two_drainers(work)
         million_setup, million = bench_million(work, 100_000 if args.quick else 1_000_000)
     print("## Outbox (bench/outbox_bench.py)\n")
-    print(f"Machine: {os.cpu_count()} cores; SQLite WAL; fake provider (no network).\n")
+    engine = "PostgreSQL" if SERVER else "SQLite WAL"
+    print(f"Machine: {os.cpu_count()} cores; {engine}; fake provider (no network).\n")
     print("| measure | result | target |")
     print("|---|---|---|")
     print(f"| set-up: {count:,} subscribers (not timed against a target) | {setup:.1f} s | |")
@@ -494,16 +558,16 @@ def _statuses(statuses: dict[str, int]) -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        worker(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+        worker(sys.argv[2], Path(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
     elif len(sys.argv) > 1 and sys.argv[1] == "drainer":
         drainer(
-            Path(sys.argv[2]),
+            sys.argv[2],
             Path(sys.argv[3]),
             int(sys.argv[4]),
             Path(sys.argv[5]),
             float(sys.argv[6]),
         )
     elif len(sys.argv) > 1 and sys.argv[1] == "plan":
-        plan_worker(Path(sys.argv[2]), sys.argv[3])
+        plan_worker(sys.argv[2], sys.argv[3])
     else:
-        main()
+        main(sys.argv[1:])

@@ -4,6 +4,11 @@ by side in one run; the figures go into docs/benchmarks.md.
     .venv/bin/python bench/run.py            # full run (about 9 minutes), rewrites the doc
     .venv/bin/python bench/run.py --quick    # shorter windows, 10k push; prints only
     .venv/bin/python bench/run.py --workers-only  # serve --workers 1 vs 2 (3 min); prints
+    .venv/bin/python bench/run.py --engines sqlite  # one engine (default: sqlite,postgresql)
+
+PostgreSQL: one throwaway server for the run (storage/pgserver.py, as the tests use),
+a schema for each measured run, stopped at the end. When it cannot start, the run says
+so and measures SQLite only.
 
 Only the block between the ``bench:begin`` / ``bench:end`` markers of docs/benchmarks.md is
 rewritten; the analysis around it is written by hand. The pipeline comparison retrains
@@ -30,9 +35,12 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
+import answer_cpu  # noqa: E402
 import load_bench  # noqa: E402
 import nlu_bench  # noqa: E402
 import outbox_bench  # noqa: E402
+
+from storage import pgserver  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -120,14 +128,195 @@ def verdict(
     return lines
 
 
-def run_workers(seconds: float, nlu_seconds: float, threads: int | None) -> dict[str, Any]:
+ENGINES = ("sqlite", "postgresql")
+ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+class Engine:
+    """Where a measured run keeps its data: SQLite (each run its own temporary file, as
+    the benches do by themselves) or one PostgreSQL server, a new schema per run."""
+
+    def __init__(self, name: str, server: str | None = None) -> None:
+        self.name, self.server = name, server
+        self._schemas: list[str] = []
+
+    def database_url(self) -> str | None:
+        if self.server is None:
+            return None
+        url, schema = pgserver.create_schema(self.server, prefix="bench")
+        self._schemas.append(schema)
+        return url
+
+    def drop(self) -> None:
+        for schema in self._schemas:
+            pgserver.drop_schema(self.server or "", schema)
+        self._schemas.clear()
+
+
+def run_workers(
+    seconds: float,
+    nlu_seconds: float,
+    threads: int | None,
+    engine: Engine | None = None,
+    raw: dict[int, Any] | None = None,
+) -> dict[str, Any]:
     """Issue 17's figures: raw NLU in 1 and 2 processes; `serve --workers 1` and `2` at 1
     and 10 senders; start-up and memory of 2 workers with the model loaded before the
-    fork and loaded by each worker."""
-    raw = {n: nlu_bench.parallel(n, nlu_seconds) for n in (1, 2)}
-    e2e = {n: load_bench.run(seconds, WORKER_SENDERS, threads=threads, workers=n) for n in (1, 2)}
-    per_worker = load_bench.run(seconds, (), threads=threads, workers=2, preload=False)
+    fork and loaded by each worker. ``raw``: the NLU figures of an earlier engine's run
+    (the parse does not touch the database)."""
+    engine = engine or Engine("sqlite")
+    raw = raw or {n: nlu_bench.parallel(n, nlu_seconds) for n in (1, 2)}
+    e2e = {
+        n: load_bench.run(
+            seconds, WORKER_SENDERS, threads=threads, workers=n, database_url=engine.database_url()
+        )
+        for n in (1, 2)
+    }
+    per_worker = load_bench.run(
+        seconds, (), threads=threads, workers=2, preload=False, database_url=engine.database_url()
+    )
     return {"raw": raw, "e2e": e2e, "no_preload": per_worker, "seconds": seconds}
+
+
+def choose_engines(asked: str | None) -> tuple[list[str], str | None, str]:
+    """(the engines to run, the PostgreSQL server folder to stop or None, its URL). With
+    no ``--engines``: both when a PostgreSQL server starts, else SQLite with a message."""
+    names = [e.strip() for e in (asked or ",".join(ENGINES)).split(",") if e.strip()]
+    unknown = set(names) - set(ENGINES)
+    if unknown or not names:
+        raise SystemExit(f"--engines: choose from {', '.join(ENGINES)} (got {asked!r})")
+    if "postgresql" not in names:
+        return names, None, ""
+    try:
+        url, folder = pgserver.start()
+    except pgserver.ServerUnavailable as exc:
+        if asked:
+            raise SystemExit(f"[bench] --engines {asked}: {exc}") from exc
+        print(f"[bench] {exc}; measuring SQLite only", file=sys.stderr, flush=True)
+        return [n for n in names if n != "postgresql"], None, ""
+    print(f"[bench] PostgreSQL for this run: {url}", file=sys.stderr, flush=True)
+    return names, folder, url
+
+
+def engine_figures(
+    engine: Engine, quick: bool, threads: int | None, raw: dict[int, Any] | None
+) -> dict[str, Any]:
+    """One engine's column of the side-by-side table (and its sections)."""
+    label = ENGINE_NAMES[engine.name]
+    seconds = 5.0 if quick else 10.0
+    print(f"[bench] {label}: hotline serve --workers 1 and 2 ...", file=sys.stderr, flush=True)
+    before = loadavg()
+    w = run_workers(seconds, seconds, threads, engine, raw)
+    w["load"] = (before, loadavg())
+    print(f"[bench] {label}: CPU per answered SMS ...", file=sys.stderr, flush=True)
+    before = loadavg()
+    cpu = answer_cpu.measure(200 if quick else 1000, engine.database_url())
+    cpu_load = (before, loadavg())
+    print(f"[bench] {label}: outbox ...", file=sys.stderr, flush=True)
+    args = (["--quick"] if quick else []) + (
+        ["--database-url", engine.server] if engine.server else []
+    )
+    out = io.StringIO()
+    before = loadavg()
+    with contextlib.redirect_stdout(out):
+        outbox_figures = outbox_bench.main(args)
+    return {
+        "workers": w,
+        "answer_cpu_ms": cpu,
+        "answer_cpu_load": cpu_load,
+        "outbox": outbox_figures,
+        "outbox_md": out.getvalue(),
+        "outbox_args": args,
+        "outbox_load": (before, loadavg()),
+    }
+
+
+def engines_table(figures: dict[str, dict[str, Any]]) -> str:
+    """Issue 17's figures, a row each, a column per engine, with the target."""
+    names = list(figures)
+    header = "| figure | " + " | ".join(ENGINE_NAMES[n] for n in names) + " | target |"
+    lines = [header, "|---" * (len(names) + 2) + "|"]
+
+    def row(label: str, cell: Any, target: str = "") -> None:
+        lines.append(
+            f"| {label} | " + " | ".join(cell(figures[n]) for n in names) + f" | {target} |"
+        )
+
+    def level(f: dict[str, Any], workers: int, senders: int) -> dict[str, Any]:
+        return _level(f["workers"]["e2e"][workers], senders)
+
+    def ratio(f: dict[str, Any], workers: int) -> str:
+        best = max(lv["rps"] for lv in f["workers"]["e2e"][workers]["levels"])
+        per = best / f["workers"]["raw"][workers]["per_s"]
+        return f"{per:.2f}{'' if per >= MIN_E2E_PER_RAW else ' (**no**)'}"
+
+    for n in (1, 2):
+        for senders in WORKER_SENDERS:
+            row(
+                f"e2e req/s, {n} worker(s), {senders} sender(s)",
+                lambda f, n=n, s=senders: f"{level(f, n, s)['rps']:.1f}",
+            )
+        row(
+            f"e2e / raw NLU, {n} worker(s) vs {n} parser process(es) (best level)",
+            lambda f, n=n: ratio(f, n),
+            f"≥ {MIN_E2E_PER_RAW}",
+        )
+    row(
+        "2 workers / 1 worker (best level)",
+        lambda f: "{:.2f}".format(
+            max(lv["rps"] for lv in f["workers"]["e2e"][2]["levels"])
+            / max(lv["rps"] for lv in f["workers"]["e2e"][1]["levels"])
+        ),
+        f"≥ {MIN_SCALING}",
+    )
+    for n in (1, 2):
+        row(
+            f"p50 / p99 at 10 senders, {n} worker(s)",
+            lambda f, n=n: f"{level(f, n, 10)['p50']:.0f} / {level(f, n, 10)['p99']:.0f} ms",
+            f"p99 ≤ {MAX_P99_MS_2W:.0f} ms" if n == 2 else "",
+        )
+    row(
+        "errors (all the serve runs)",
+        lambda f: str(sum(lv["errors"] for n in (1, 2) for lv in f["workers"]["e2e"][n]["levels"])),
+        "0",
+    )
+    row(
+        "CPU per answered SMS outside the NLU (bench/answer_cpu.py, keyword parser)",
+        lambda f: f"{f['answer_cpu_ms']:.2f} ms",
+        f"≤ {MAX_NON_NLU_CPU_MS} ms",
+    )
+    row(
+        "township alert handed to the fake batch gateway, plan to last number",
+        lambda f: (
+            f"{f['outbox']['alert']['recipients']:,}: {f['outbox']['alert']['elapsed']:.1f} s, "
+            f"{f['outbox']['alert']['duplicates']} duplicates"
+        ),
+        "30,000 in ≤ 60 s",
+    )
+    row(
+        "two drainers, one killed -9 mid-batch",
+        lambda f: (
+            f"{f['outbox']['two_drainers']['duplicates']} duplicates, "
+            f"{f['outbox']['two_drainers']['never_handed']} never handed"
+        ),
+        "0 duplicates",
+    )
+    for k, kind in enumerate(("tip", "alert")):
+        row(
+            f"{kind} push planned and enqueued: time, peak RSS over the start",
+            lambda f, k=k: (
+                f"{f['outbox']['million'][k]['recipients']:,}: "
+                f"{f['outbox']['million'][k]['elapsed']:.1f} s, "
+                f"+{f['outbox']['million'][k]['peak_delta_mib']:.0f} MiB"
+            ),
+            "1,000,000 in ≤ 15 s, bounded",
+        )
+    loads = "; ".join(
+        f"{ENGINE_NAMES[n]}: serve runs {f['workers']['load'][0]} → {f['workers']['load'][1]}, "
+        f"outbox {f['outbox_load'][0]} → {f['outbox_load'][1]}"
+        for n, f in figures.items()
+    )
+    return "\n".join(lines) + f"\n\nLoad average (1/5/15 min) before → after: {loads}.\n"
 
 
 def _level(result: dict[str, Any], senders: int) -> dict[str, Any]:
@@ -283,6 +472,29 @@ def write_doc(block: str, doc: Path = DOC) -> None:
     doc.write_text(text, encoding="utf-8")
 
 
+def engines_report(figures: dict[str, dict[str, Any]], commands: dict[str, str]) -> str:
+    """The side-by-side section, with the PostgreSQL outbox table in full (SQLite's is
+    the outbox section of its own)."""
+    lines = [
+        "### SQLite and PostgreSQL side by side (issue 17)",
+        "",
+        f"Command: `{commands['run']}`; per engine `load_bench.run(..., workers=N, "
+        "database_url=...)` at 1 and 10 senders, `bench/answer_cpu.py --database-url ...`, "
+        "`bench/outbox_bench.py --database-url ...`. PostgreSQL 15: one throwaway server "
+        "for the run (scripts/ensure-postgres: unix socket, fsync off), a schema per "
+        "measured run. Raw NLU is measured once (the parse does not touch the database).",
+        "",
+        engines_table(figures),
+    ]
+    if "postgresql" in figures:
+        lines.append(
+            figures["postgresql"]["outbox_md"]
+            .replace("## Outbox (bench/outbox_bench.py)", "#### Outbox on PostgreSQL")
+            .rstrip()
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     args.add_argument("--quick", action="store_true", help="short windows, 10k push, no doc")
@@ -290,6 +502,10 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--nlu-seconds", type=float, default=15.0)
     args.add_argument("--load-seconds", type=float, default=20.0)
     args.add_argument("--threads", type=int, help="waitress threads (default: serve's)")
+    args.add_argument(
+        "--engines",
+        help="comma-separated: sqlite,postgresql (default: both when PostgreSQL starts)",
+    )
     args.add_argument(
         "--workers-only", action="store_true", help="only the workers section; prints only"
     )
@@ -311,20 +527,34 @@ def main(argv: list[str] | None = None) -> None:
     }
     info = machine()
     before = loadavg()
-    print(f"[bench] raw NLU, {nlu_s:g} s each way ...", file=sys.stderr, flush=True)
-    nlu = nlu_bench.run(nlu_s)
-    print("[bench] hotline serve under load ...", file=sys.stderr, flush=True)
-    # One worker: the figures stay comparable with the runs before issue 17; the
-    # workers section below puts 1 and 2 side by side.
-    load = load_bench.run(load_s, threads=opts.threads, workers=1)
-    print("[bench] hotline serve --workers 1 and 2 ...", file=sys.stderr, flush=True)
-    workers_before = loadavg()
-    w = run_workers(5.0 if opts.quick else 10.0, 5.0 if opts.quick else 10.0, opts.threads)
-    workers_md = workers_report(w, workers_before, loadavg())
-    print("[bench] outbox ...", file=sys.stderr, flush=True)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        outbox_figures = outbox_bench.main(outbox_args)
+    engines, folder, server = choose_engines(opts.engines)
+    figures: dict[str, dict[str, Any]] = {}
+    try:
+        if "sqlite" in engines:
+            print(f"[bench] raw NLU, {nlu_s:g} s each way ...", file=sys.stderr, flush=True)
+            nlu = nlu_bench.run(nlu_s)
+            print("[bench] hotline serve under load ...", file=sys.stderr, flush=True)
+            # One worker: the figures stay comparable with the runs before issue 17; the
+            # workers section puts 1 and 2 side by side.
+            load = load_bench.run(load_s, threads=opts.threads, workers=1)
+        raw = None
+        for name in engines:
+            engine = Engine(name, server if name == "postgresql" else None)
+            try:
+                figures[name] = engine_figures(engine, opts.quick, opts.threads, raw)
+            finally:
+                engine.drop()
+            raw = figures[name]["workers"]["raw"]
+    finally:
+        if folder:
+            pgserver.stop(folder)
+    engines_md = engines_report(figures, commands)
+    if "sqlite" not in figures:
+        print(engines_md)
+        return
+    sqlite = figures["sqlite"]
+    w = sqlite["workers"]
+    workers_md = workers_report(w, *w["load"])
     # OCR in its own process, so that its memory figure is OCR's alone; it also
     # rewrites its block in docs/scamcheck.md (unless --quick).
     print("[bench] OCR ...", file=sys.stderr, flush=True)
@@ -344,10 +574,10 @@ def main(argv: list[str] | None = None) -> None:
         commands,
         nlu,
         load,
-        out.getvalue(),
+        sqlite["outbox_md"],
         ocr_md,
-        workers_md,
-        outbox_figures,
+        workers_md + "\n" + engines_md,
+        sqlite["outbox"],
     )
     print(block)
     if not (opts.quick or opts.no_write):

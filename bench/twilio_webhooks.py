@@ -21,21 +21,22 @@ def signed_form(
     return params, validator.compute_signature(PUBLIC_URL + PATH, params)
 
 
-def bench_app(prefix: str, parser: Any) -> Any:
+def bench_app(prefix: str, parser: Any, database_url: str | None = None) -> Any:
     """The hotline's app on a fresh temporary folder, configured for signed_form's
-    webhooks (TOKEN, PUBLIC_URL), with the given parser."""
+    webhooks (TOKEN, PUBLIC_URL), with the given parser; ``database_url``:
+    HOTLINE_DATABASE_URL (None: SQLite in that folder)."""
     import tempfile
 
     from bot.app import create_app
 
-    return create_app(
-        {
-            "HOTLINE_VAR": tempfile.mkdtemp(prefix=f"hotline-{prefix}-"),
-            "HOTLINE_PUBLIC_URL": PUBLIC_URL,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-        },
-        parser=parser,
-    )
+    config = {
+        "HOTLINE_VAR": tempfile.mkdtemp(prefix=f"hotline-{prefix}-"),
+        "HOTLINE_PUBLIC_URL": PUBLIC_URL,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+    }
+    if database_url:
+        config["HOTLINE_DATABASE_URL"] = database_url
+    return create_app(config, parser=parser)
 
 
 def in_process_sender(client: Any, prefix: str, texts: list[str]) -> Callable[[int], None]:

@@ -261,7 +261,8 @@ class Connection:
     def executemany(self, sql: str, seq: Iterable[Any]) -> None:
         text, json_positions = translate(sql)
         with _errors(), self.raw.cursor() as cur:
-            cur.executemany(text, [_params(p, json_positions) for p in seq])
+            # A generator, not a list: a caller streaming a million rows holds none of them.
+            cur.executemany(text, (_params(p, json_positions) for p in seq))
 
     def commit(self) -> None:
         self.raw.commit()

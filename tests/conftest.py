@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
-import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from nlu.keywords import KeywordParser
+from storage import pgserver
 from tests.helpers.app import SmsPhone, build_app, serve
 
 
@@ -83,36 +81,22 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """The URL of a PostgreSQL database for the session (see DATABASE_MODULES)."""
     given = os.environ.get("HOTLINE_TEST_DATABASE_URL")
     if given:
         yield given
         return
-    root = Path(__file__).resolve().parent.parent
-    folder = tempfile.mkdtemp(prefix="hotline-pg-")
-    os.chmod(folder, 0o755)  # noqa: S103 - the postgres user (as root) must enter it
-    started = subprocess.run(
-        [str(root / "scripts" / "ensure-postgres"), "start", folder],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if started.returncode != 0:
-        reason = f"PostgreSQL did not start: {started.stderr.strip() or started.returncode}"
-        subprocess.run([str(root / "scripts" / "ensure-postgres"), "stop", folder])
-        if os.environ.get("HOTLINE_TEST_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
     try:
-        yield started.stdout.strip().splitlines()[-1]
+        url, folder = pgserver.start()
+    except pgserver.ServerUnavailable as exc:
+        if os.environ.get("HOTLINE_TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield url
     finally:
-        subprocess.run([str(root / "scripts" / "ensure-postgres"), "stop", folder], timeout=120)
-
-
-def _with_schema(url: str, schema: str) -> str:
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+        pgserver.stop(folder)
 
 
 @pytest.fixture(autouse=True)
@@ -123,18 +107,12 @@ def database_url(request):
     if engine == "sqlite":
         yield None
         return
-    import psycopg
-
     server = request.getfixturevalue("postgres_server")
-    schema = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
+    url, schema = pgserver.create_schema(server)
     try:
-        yield _with_schema(server, schema)
+        yield url
     finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute("SET lock_timeout = '10s'")
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        pgserver.drop_schema(server, schema)
 
 
 @pytest.fixture
