@@ -51,8 +51,14 @@ log = logging.getLogger(__name__)
 # The model sees at most this much; a villager's 10,000-character paste is kept
 # (up to conversations.MAX_STORED) but not fed whole to the classifier.
 MAX_TEXT = 500
-# Below this, the answer is "say it again" (with the safety line) rather than a guess.
+# Below this, the answer is "say it again" (with the safety line) rather than a guess: a
+# floor above the model's own fallback threshold (config.yml, chosen by the CV cost of
+# harmful outcomes, where 0.30 and 0.40 differ by 2 %), because an answer to a message
+# barely read (嗯那个 answered 不客气) misleads more than the safety line does. Inside a
+# form, a message that reads as a question is answered from this confidence.
 MIN_CONFIDENCE = 0.4
+# An answer given below this confidence is also handed to the supervisors' review.
+REVIEW_BELOW = 0.6
 # Below this, a subscription change is asked about first ("回1确认") rather than done.
 # Report intents are not: they file a report only on explicit, non-negated report words
 # (bot/report_form.explicit_report), which are the villager's plain ask, and otherwise
@@ -63,6 +69,8 @@ SIDE_EFFECT_INTENTS = frozenset({"subscribe", "unsubscribe"})
 HARM_TOPICS = frozenset({"already_victim", "report_qr_code", "report_phone_borrowing"})
 # (verify_team: only its general warning sets the topic; a registry answer does not.)
 WARNING_TOPICS = HARM_TOPICS | {"report_suspicious_visit", "privacy_advice", "verify_team"}
+# Answers about a team's visit, which may be a registered one.
+VISIT_TOPICS = frozenset({"verify_team", "report_suspicious_visit"})
 # Words and photos from this far back are carried into a report started now.
 RECENT_WINDOW = dt.timedelta(minutes=15)
 RECENT_KEEP = 4
@@ -416,19 +424,24 @@ class Engine:
             text = text[:MAX_TEXT]
         turn.parse = self.parser.parse(text)
         intent, confidence = turn.parse.intent, turn.parse.confidence
+        if intent == "already_victim" and _ends_in_denial(text):
+            # "叫俺把医保卡和手机给他们 俺没给": the visit, not harm (no victim words
+            # either, or step 3 had answered): the warning and the offer to report, even
+            # when the model is unsure (a story it half-recognises as harm is still one).
+            intent = "report_suspicious_visit"
+            confidence = max(confidence, MIN_CONFIDENCE)
+            turn.parse = Parse(text, intent, confidence, turn.parse.entities)
         if intent == FALLBACK_INTENT or confidence < MIN_CONFIDENCE:
             self.unsure(turn, "fallback" if intent == FALLBACK_INTENT else "low_confidence")
             return
+        if confidence < REVIEW_BELOW:
+            # Answered, and shown to the supervisors too.
+            self.for_review(turn, "low_confidence")
         if intent in SIDE_EFFECT_INTENTS and (
             confidence < SURE_CONFIDENCE or contrary(intent, text)
         ):
             self.confirm(turn, intent)
             return
-        if intent == "already_victim" and _ends_in_denial(text):
-            # "叫俺把医保卡和手机给他们 俺没给": the visit, not harm (no victim words
-            # either, or step 3 had answered): the warning and the offer to report.
-            intent = "report_suspicious_visit"
-            turn.parse = Parse(text, intent, confidence, turn.parse.entities)
         self.run(intent, turn)
 
     # --- what skills ask of the engine ----------------------------------------------
@@ -471,8 +484,9 @@ class Engine:
         elif topic in WARNING_TOPICS and (
             control_words.asks_if_real(text) or control_words.asks_to_comply(text)
         ):
-            # A team may be registered (registry/): check first, not "a scam" outright.
-            key = "follow_up.check_first" if topic == "verify_team" else "follow_up.is_a_scam"
+            # A visiting team may be registered (registry/): check first, not "a scam"
+            # outright; after a warning about codes, phones or QR codes it is the scam.
+            key = "follow_up.check_first" if topic in VISIT_TOPICS else "follow_up.is_a_scam"
         elif topic == "scam_text" and (
             control_words.asks_if_real(text) or control_words.asks_what_now(text)
         ):

@@ -35,7 +35,7 @@ import joblib
 
 from nlu.entities import Gazetteer, extract
 from nlu.normalise import normalise
-from nlu.textclf import MODEL_FILE, ranking
+from nlu.textclf import MODEL_FILE, for_prediction, ranking
 from nlu.types import FALLBACK_INTENT, Parse
 
 CLASSIFIER = "nlu.components.tfidf_intent.TfidfIntentClassifier"
@@ -90,7 +90,7 @@ def read(path: str | Path) -> IntentModel:
         resource = classifiers[0]["resource"]["name"]
         blob = _member(tar, f"components/{resource}/{MODEL_FILE}")
     # Our own file, written by TfidfIntentClassifier.train into this archive.
-    model = joblib.load(io.BytesIO(blob))
+    model = for_prediction(joblib.load(io.BytesIO(blob)))
     fallback = fallbacks[0]["config"] if fallbacks else {}
     return IntentModel(
         model=model,

@@ -19,7 +19,7 @@ import sqlite_utils
 
 import settings
 from jobs import Job, daily
-from nlu.parser import FALLBACK_INTENT, Parse
+from nlu.parser import Parse
 from review.redact import redact, text_key
 from storage.clock import now_iso as now
 from storage.privacy import Vault
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 REASONS = ("fallback", "low_confidence", "not_helpful")
 NOT_A_MESSAGE = "not_a_message"
-# Answered, but this unsure: worth a look (the dialogue says "没太听明白" below 0.4).
-REVIEW_BELOW = 0.6
 MAX_TEXT = 500  # what the model saw at most (bot/engine.py MAX_TEXT)
 
 
@@ -69,18 +67,6 @@ def record(
     except Exception:  # noqa: BLE001 - the villager's answer goes on regardless
         log.exception("could not keep a message for review")
         return None
-
-
-def record_if_unsure(
-    db: sqlite_utils.Database, text: str, parse: Parse, channel: str
-) -> int | None:
-    """The dialogue's hook after every model parse: keep it when the model fell back or
-    was below ``REVIEW_BELOW``; a confident parse is not kept."""
-    if parse.intent == FALLBACK_INTENT:
-        return record(db, text, parse, "fallback", channel)
-    if parse.confidence < REVIEW_BELOW:
-        return record(db, text, parse, "low_confidence", channel)
-    return None
 
 
 def pending(db: sqlite_utils.Database, limit: int = 200) -> list[dict[str, Any]]:

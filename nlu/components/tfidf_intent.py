@@ -90,7 +90,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         try:
             with model_storage.read_from(resource) as directory:
                 # Our own file, written by train() above into the model archive.
-                model = joblib.load(directory / textclf.MODEL_FILE)
+                model = textclf.for_prediction(joblib.load(directory / textclf.MODEL_FILE))
         except (ValueError, FileNotFoundError):
             log.warning("no trained intent classifier in the model: it will predict nothing")
             model = None

@@ -104,9 +104,8 @@ def test_a_confident_parse_is_not_kept(degraded_app, county, phone_for):
 
 def test_record_reasons(county):
     guess = Parse("x", "help", 0.3)
-    assert queue.record_if_unsure(county, "看不懂", Parse("看不懂", FALLBACK_INTENT, 0.2), "web")
-    assert queue.record_if_unsure(county, "嗯嗯", guess, "wechat")
-    assert queue.record_if_unsure(county, "好的", Parse("好的", "thanks", 0.95), "sms") is None
+    assert queue.record(county, "看不懂", Parse("看不懂", FALLBACK_INTENT, 0.2), "fallback", "web")
+    assert queue.record(county, "嗯嗯", guess, "low_confidence", "wechat")
     assert queue.record(county, "你说的没用", guess, "not_helpful", "sms")
     assert [r["reason"] for r in rows(county)] == ["fallback", "low_confidence", "not_helpful"]
     with pytest.raises(ValueError):
