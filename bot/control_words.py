@@ -147,6 +147,22 @@ def denies_harm(text: str) -> bool:
     return _short_and_whole(_DENIAL, text, 16)
 
 
+def ends_in_denial(text: str) -> bool:
+    """The story ends with "but I did not" (俺没给, 还好没扫): nothing happened yet."""
+    clauses = [c for c in re.split(r"[\s，,。.!！?？；;]+", text) if c]
+    return len(clauses) > 1 and denies_harm(clauses[-1])
+
+
+# A message that is only a phone number (mobile, or a landline with its area code).
+_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
+
+
+def phone_only(text: str) -> bool:
+    """The whole message is one phone number: sent at a form's question, it is the
+    visitors' number (or one to look up), never the answer to that question."""
+    return bool(_PHONE_ONLY.match(text))
+
+
 # "Is it real / a scam?" asked bare, about what was just described.
 _IS_IT_REAL = re.compile(
     r"^(?:这|那|这个|那个|他|他们|这些人|这事)?(?:是不是|是|算不算|算|会不会是)?"

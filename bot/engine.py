@@ -80,12 +80,6 @@ FORM_TTL = dt.timedelta(hours=2)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _ends_in_denial(text: str) -> bool:
-    """The story ends with "but I did not" (俺没给, 还好没扫): nothing happened yet."""
-    clauses = [c for c in re.split(r"[\s，,。.!！?？；;]+", text) if c]
-    return len(clauses) > 1 and control_words.denies_harm(clauses[-1])
-
-
 # Digits and separators only (a phone number, "3点" without the 点): inside a form this is
 # never a question for the model, which reads a bare number as anything at all (thanks).
 _NUMBER_ONLY = re.compile(r"^[+\d\s\-()]{4,}$")
@@ -424,7 +418,7 @@ class Engine:
             text = text[:MAX_TEXT]
         turn.parse = self.parser.parse(text)
         intent, confidence = turn.parse.intent, turn.parse.confidence
-        if intent == "already_victim" and _ends_in_denial(text):
+        if intent == "already_victim" and control_words.ends_in_denial(text):
             # "叫俺把医保卡和手机给他们 俺没给": the visit, not harm (no victim words
             # either, or step 3 had answered): the warning and the offer to report, even
             # when the model is unsure (a story it half-recognises as harm is still one).

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import responses
-from bot import subscriptions
+from bot import control_words, subscriptions
 from bot.engine import Engine, Form, Turn, join_if_fits
 from bot.messages import Media
 from nlu import Parse
@@ -68,8 +68,6 @@ _WHEN_POLICE = re.compile(
     r"|(啥时候|什么时候|多久|几时)[^，。,.]{0,6}"
     r"(来人|出警|有人来|有结果|处理|来管|(警察|民警|公安|派出所|人)[^，。,.]{0,2}来)"
 )
-# A phone number sent as the answer to another question: the visitors' number, kept.
-_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
 # Only the words "I want to report": nothing to put in a report yet.
 _BARE_REPORT = re.compile(
     r"^(?:我|俺|咱|我们|俺们)?(?:要|想|想要|来|就)?(?:举报|报警|报案)(?:一下)?[了啊呀吧哈]*[。.!！]*$"
@@ -384,7 +382,7 @@ class ReportForm(Form):
 
     def looks_like_answer(self, engine: Engine, turn: Turn, slot: str) -> bool:
         text = turn.text
-        if turn.message.media or scam_signals.judge(text).pasted:
+        if turn.message.media or scam_signals.looks_pasted(text):
             return True  # a photo, a pasted SMS: kept in the report (fill)
         if slot == "township":
             return text.isdigit() or not is_question(text)
@@ -430,7 +428,7 @@ class ReportForm(Form):
                 return True
             turn.say(*join_if_fits(said, self.ask(engine, turn, slot)))
             return None
-        if slot in ("village", "township", "time") and _PHONE_ONLY.match(text):
+        if slot in ("village", "township", "time") and control_words.phone_only(text):
             # Not where or when: the number they were called from or shown. Kept in the
             # details (the police link reports by it), and the question asked again.
             reports.append_details(db, report_id, "电话：" + raw)

@@ -103,7 +103,7 @@ class AuthenticitySkill(Skill):
     def recognise(self, engine: Engine, turn: Turn) -> bool:
         if not asks_authenticity(turn.text):
             return False
-        if scam_signals.judge(turn.text).pasted and (
+        if scam_signals.looks_pasted(turn.text) and (
             scam_signals.OUR_SIGNATURE not in turn.text or recipient_tail(turn)
         ):
             # A pasted SMS ("您尾号1234的卡支出…", or ours where the 尾号 can be checked):

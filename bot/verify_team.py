@@ -20,6 +20,7 @@ import unicodedata
 from typing import Any
 
 import responses
+from bot import control_words
 from bot.engine import Engine, Form, Turn, join_if_fits
 from nlu.parser import Entity
 from registry import activities
@@ -34,7 +35,6 @@ _ORGANISATION = re.compile(
 )
 _ORGANISATION_WORD = re.compile(_ORGANISATION.pattern.rstrip("$"))
 # A reply that is only a phone number (mobile or landline): never a work ID.
-_PHONE_ONLY = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
 # The county or city an organisation's registered name starts with (桂平市人民医院).
 _PLACE_PREFIX = re.compile(r"^[\u4e00-\u9fff]{2,4}?[省市县区]")
 # Left over around a code, "编号YB-450881-2025-0001是真的吗" is still a bare code.
@@ -208,7 +208,7 @@ class VerifyTeamForm(Form):
         if slot == "report":
             return True  # 1 or anything else: decided in fill
         if slot == "what":
-            if _PHONE_ONLY.match(text) or scam_signals.judge(text).pasted:
+            if control_words.phone_only(text) or scam_signals.looks_pasted(text):
                 return True  # not a clue: fill ends the check and reads it afresh
             return bool(
                 activities.find_code(text)
@@ -240,7 +240,7 @@ class VerifyTeamForm(Form):
                 turn.state.pop("form", None)
                 engine.respond_fresh(turn)
             return True
-        if slot == "what" and (_PHONE_ONLY.match(text) or scam_signals.judge(text).pasted):
+        if slot == "what" and (control_words.phone_only(text) or scam_signals.looks_pasted(text)):
             # A phone number is no work ID, a pasted SMS no organisation: the check ends
             # and the number is looked up, the SMS judged (a code inside is checked there).
             turn.state.pop("form", None)
