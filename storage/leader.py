@@ -26,9 +26,12 @@ from typing import Any
 from storage.db import is_postgres, location
 
 
-def _key(name: str) -> int:
-    # A stable signed 64-bit key per leadership name (the advisory-lock key space).
-    digest = hashlib.sha256(f"hotline-leader:{name}".encode()).digest()
+def _key(name: str, schema: str = "") -> int:
+    # A stable signed 64-bit key per leadership name and schema (the advisory-lock key
+    # space). Advisory locks are per database, not per schema: two hotlines in two
+    # schemas of one database (a staging copy, the test suite's schema per test) must
+    # not share one leader, or the second never runs its jobs.
+    digest = hashlib.sha256(f"hotline-leader:{schema}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -69,7 +72,9 @@ class Leader:
 
         self._conn = None
         conn = psycopg.connect(_libpq_url(self.where), autocommit=True)
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [_key(self.name)]).fetchone()
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        key = _key(self.name, (schema and schema[0]) or "")
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
         won = bool(row and row[0])
         if not won:
             conn.close()

@@ -10,10 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 import jobs
 from jobs import runner
+from storage import pgserver
 from storage.db import connect
 from storage.leader import Leader
 
@@ -90,6 +92,24 @@ def test_different_leaderships_do_not_meet(database_url, tmp_path):
     with Leader(where, "scheduler") as a, Leader(where, "other") as b:
         assert a.try_acquire()
         assert b.try_acquire()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_hotlines_in_two_schemas_each_have_a_leader(database_url, postgres_server):
+    # Advisory locks are per database: keyed without the schema, a hotline in another
+    # schema of the same database (or any earlier test's server) took this one's
+    # leadership, and its scheduler never ran (no job store, no purges).
+    other, schema = pgserver.create_schema(postgres_server)
+    try:
+        connect(database_url).conn.close()
+        connect(other).conn.close()
+        with Leader(other, "scheduler") as theirs, Leader(database_url, "scheduler") as ours:
+            assert theirs.try_acquire()
+            assert ours.try_acquire()
+            rival = Leader(database_url, "scheduler")
+            assert not rival.try_acquire()  # one leader per hotline still
+    finally:
+        pgserver.drop_schema(postgres_server, schema)
 
 
 def test_job_store_lives_in_the_same_database(database_url, tmp_path):
