@@ -5,6 +5,8 @@ with one killed -9 mid-batch; a 1,000,000-recipient push planned and enqueued.
 
     .venv/bin/python bench/outbox_bench.py            # all of them, prints Markdown
     .venv/bin/python bench/outbox_bench.py --quick    # 10,000 / 3,000 / 100,000
+    .venv/bin/python bench/outbox_bench.py --push-only --engines sqlite,postgresql
+        # only the million-recipient push, on each engine (a throwaway PostgreSQL)
 
 The fake providers do no network I/O, so the drain figures are our own overhead
 (claim, decrypt, render, short commits) and the pacers' accuracy.
@@ -437,7 +439,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--database-url", help="a PostgreSQL server: a schema each run (default: SQLite files)"
     )
+    parser.add_argument(
+        "--push-only",
+        action="store_true",
+        help="only the 1,000,000-recipient push (--subscribers to change the count)",
+    )
+    parser.add_argument(
+        "--engines",
+        help="with --push-only: sqlite,postgresql (a throwaway PostgreSQL server)",
+    )
     args = parser.parse_args(argv)
+    if args.push_only:
+        return push_only(args)
     global SERVER
     SERVER = args.database_url
     try:
@@ -447,6 +460,42 @@ def main(argv: list[str] | None = None) -> dict:
             pgserver.drop_schema(SERVER or "", schema)
         _SCHEMAS.clear()
         SERVER = None
+
+
+def push_only(args: argparse.Namespace) -> dict:
+    """The million-recipient push alone, on each engine asked for, one line each."""
+    global SERVER
+    count = args.subscribers if args.subscribers != 100_000 else 1_000_000
+    engines = (args.engines or ("postgresql" if args.database_url else "sqlite")).split(",")
+    figures: dict = {}
+    for engine in engines:
+        folder = None
+        if engine == "postgresql":
+            SERVER = args.database_url
+            if SERVER is None:
+                SERVER, folder = pgserver.start()
+        elif engine != "sqlite":
+            raise SystemExit(f"--engines: sqlite or postgresql, not {engine!r}")
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                load = os.getloadavg()[0]
+                setup, million = bench_million(Path(tmp), count)
+            figures[engine] = million
+            for m in million:
+                print(
+                    f"{engine}: {m['kind']} push to {m['recipients']:,} ({m['rows']:,} rows): "
+                    f"{m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB; "
+                    f"set-up {setup:.1f} s; load {load:.2f} -> {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+        finally:
+            for schema in _SCHEMAS:
+                pgserver.drop_schema(SERVER or "", schema)
+            _SCHEMAS.clear()
+            if folder:
+                pgserver.stop(folder)
+            SERVER = None
+    return figures
 
 
 def _main(args: argparse.Namespace) -> dict:

@@ -105,8 +105,11 @@ def enqueue(
         row.update(phone_hash=vault.hash(phone), phone_enc=vault.encrypt(phone))
     with db.atomic():
         db.table("outbox").insert(row, ignore=True)
+        # campaign_id IS NULL: the rows whose idem_key is unique (a push row's is unique
+        # with its campaign and subscriber), and the partial index that holds them.
         found = db.execute(
-            "SELECT id, status FROM outbox WHERE idem_key = ?", [idem_key]
+            "SELECT id, status FROM outbox WHERE idem_key = ? AND campaign_id IS NULL",
+            [idem_key],
         ).fetchone()
     log.info("outbox: %s to %s queued (%s)", kind, row["contact_masked"], found[1])
     return int(found[0]), str(found[1])
@@ -132,5 +135,7 @@ def wake() -> bool:
 
 
 def status_of(db: sqlite_utils.Database, idem_key: str) -> str | None:
-    row = db.execute("SELECT status FROM outbox WHERE idem_key = ?", [idem_key]).fetchone()
+    row = db.execute(
+        "SELECT status FROM outbox WHERE idem_key = ? AND campaign_id IS NULL", [idem_key]
+    ).fetchone()
     return str(row[0]) if row else None

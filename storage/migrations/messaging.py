@@ -91,7 +91,57 @@ def _002_late_answers_from_wechat_pending(db: sqlite_utils.Database) -> None:
     db.table("wechat_pending").drop()
 
 
+def _003_outbox_push_indexes(db: sqlite_utils.Database) -> None:
+    """A push writes one outbox row per recipient, a million for a province, and every
+    index and foreign key on the outbox is written or checked once per row. Profiled on
+    PostgreSQL (docs/benchmarks.md, "The million-recipient push"), the eight indexes,
+    the ``ON CONFLICT`` arbiter and the campaign foreign key were most of a 1,000,000-row
+    push's 20 s; the table scan that found the recipients was 0.4 s. So:
+
+    - ``(status, urgent, id)`` goes: ``idx_outbox_claim_order`` (status, urgent,
+      priority DESC, id) serves every query it served, the claim among them.
+    - ``source`` goes: nothing looks rows up by it.
+    - ``provider_id`` (set once sent) and ``contact_hash`` (rows outside a campaign)
+      are NULL on every push row: partial indexes, ``WHERE ... IS NOT NULL``; every
+      lookup compares them with ``=``, which both engines know implies it.
+    - Uniqueness of a push row is ``(campaign_id, subscriber_id)``: its idem_key is
+      ``<campaign key>:<subscriber id>`` and the campaign key is unique, so the two are
+      the same constraint, and a push appends to this index in id order where the
+      text key landed all over a cold index. ``idem_key`` stays unique for the rows
+      outside a campaign, whose keys the callers choose (messaging.outbox.enqueue).
+    - PostgreSQL only: the foreign key to ``campaigns`` goes (a trigger call per row,
+      3.2 s a million). The one writer of ``campaign_id`` is ``campaigns.plan``, with
+      the id of the campaign it inserted in the same transaction, and campaigns are
+      never deleted. SQLite checks its foreign key in the insert itself, at no
+      measurable cost, and dropping it there would copy the table; it stays."""
+    for name in (
+        "idx_outbox_status_urgent_id",
+        "idx_outbox_source",
+        "idx_outbox_provider_id",
+        "idx_outbox_contact_hash_kind_status",
+        "idx_outbox_idem_key",
+    ):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute(
+        "CREATE INDEX idx_outbox_provider_id ON outbox (provider_id) WHERE provider_id IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_outbox_contact_hash_kind_status ON outbox (contact_hash, kind, status)"
+        " WHERE contact_hash IS NOT NULL"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX idx_outbox_idem_key ON outbox (idem_key) WHERE campaign_id IS NULL"
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX idx_outbox_campaign_subscriber ON outbox (campaign_id, subscriber_id)"
+        " WHERE campaign_id IS NOT NULL"
+    )
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        db.execute("ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_campaign_id_fkey")
+
+
 MIGRATIONS = [
     ("messaging_001_outbox_kinds", _001_outbox_kinds),
     ("messaging_002_late_answers_from_wechat_pending", _002_late_answers_from_wechat_pending),
+    ("messaging_003_outbox_push_indexes", _003_outbox_push_indexes),
 ]
