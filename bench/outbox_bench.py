@@ -379,10 +379,32 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _backend_cpu(db: Any) -> Any:
+    """On PostgreSQL, a function reading the CPU seconds the server process of this
+    connection has used (a local server: /proc), else None. With the plan process's own
+    CPU it is the work of a push whatever the machine's load (wall time is not, on two
+    cores shared with other work)."""
+    if getattr(db, "dialect", "sqlite") != "postgresql":
+        return None
+    stat = Path(f"/proc/{db.execute('SELECT pg_backend_pid()').fetchone()[0]}/stat")
+    if not stat.exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return seconds
+
+
 def plan_worker(db_path: str | Path, kind: str) -> None:
     """Plan one push in this fresh process; print its time and peak RSS over the start."""
     db = connect(db_path)
     before = _rss_kib()
+    backend = _backend_cpu(db)
+    server_before = backend() if backend else 0.0
+    cpu_before = time.process_time()
     started = time.perf_counter()
     planned = campaigns.plan(
         db,
@@ -394,17 +416,21 @@ def plan_worker(db_path: str | Path, kind: str) -> None:
         now=DAYTIME,
     )
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before + (backend() - server_before if backend else 0.0)
     peak = _peak_rss_kib()
-    rows = db.execute(
-        "SELECT COUNT(*) FROM outbox WHERE campaign_id = ?", [planned.campaign_id]
-    ).fetchone()[0]
+    rows, distinct = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT subscriber_id) FROM outbox WHERE campaign_id = ?",
+        [planned.campaign_id],
+    ).fetchone()
     print(
         json.dumps(
             {
                 "kind": kind,
                 "recipients": planned.recipients,
                 "rows": rows,
+                "distinct": distinct,
                 "elapsed": elapsed,
+                "cpu": cpu,
                 "rss_before_mib": before / 1024,
                 "peak_delta_mib": max(0, peak - before) / 1024,
             }
@@ -483,8 +509,9 @@ def push_only(args: argparse.Namespace) -> dict:
             figures[engine] = million
             for m in million:
                 print(
-                    f"{engine}: {m['kind']} push to {m['recipients']:,} ({m['rows']:,} rows): "
-                    f"{m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB; "
+                    f"{engine}: {m['kind']} push to {m['recipients']:,} ({m['rows']:,} rows, "
+                    f"{m['distinct']:,} recipients): {m['elapsed']:.1f} s, CPU {m['cpu']:.1f} s, "
+                    f"peak RSS +{m['peak_delta_mib']:.0f} MiB; "
                     f"set-up {setup:.1f} s; load {load:.2f} -> {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )
@@ -559,7 +586,8 @@ def _main(args: argparse.Namespace) -> dict:
         what = "an alert" if m["kind"] == "alert" else "a tip"
         print(
             f"| plan + enqueue {what} push to {m['recipients']:,} (streamed), "
-            f"{m['rows']:,} rows | {m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB "
+            f"{m['rows']:,} rows | {m['elapsed']:.1f} s (CPU {m['cpu']:.1f} s), "
+            f"peak RSS +{m['peak_delta_mib']:.0f} MiB "
             f"over {m['rss_before_mib']:.0f} MiB | <= 15 s, bounded |"
         )
     print()
@@ -592,7 +620,7 @@ def targets(figures: dict) -> list[str]:
         f"{'yes' if kill_ok else '**no**'} |",
     ]
     for m in figures["million"]:
-        ok = m["elapsed"] <= 15 and m["rows"] == m["recipients"]
+        ok = m["elapsed"] <= 15 and m["rows"] == m["recipients"] == m.get("distinct", m["rows"])
         rows.append(
             f"| {m['recipients']:,}-recipient {m['kind']} push planned and enqueued ≤ 15 s, "
             f"memory bounded | {m['elapsed']:.1f} s, peak RSS +{m['peak_delta_mib']:.0f} MiB | "
