@@ -149,3 +149,46 @@ def _plan_text(db, sql: str, params: list) -> str:
 )
 def test_the_outbox_lookups_still_use_an_index(db, sql, params, index):
     assert index in _plan_text(db, sql, params)
+
+
+def test_a_database_with_rows_upgrades_to_the_new_indexes(database_url, tmp_path, monkeypatch):
+    from storage import schema
+
+    target = database_url or tmp_path / "old.db"
+    older = [m for m in schema.MIGRATIONS if m[0] != "messaging_003_outbox_push_indexes"]
+    monkeypatch.setattr(schema, "MIGRATIONS", older)
+    old = connect(target)
+    enroll(old, numbers(3))
+    planned = _alert(old)
+    messages.enqueue(
+        old,
+        VAULT,
+        kind="report_update",
+        channel="sms",
+        contact="13900000009",
+        text="您的举报已收到",
+        idem_key="report:9:received",
+    )
+    old.conn.close()
+    monkeypatch.undo()
+    db = connect(target)  # applies 003 over the rows there
+    try:
+        assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (4,)
+        with pytest.raises(sqlite3.IntegrityError), db.atomic():
+            sid = db.execute("SELECT MIN(subscriber_id) FROM outbox").fetchone()[0]
+            _push_row(db, planned.campaign_id, sid, "again")
+        first = db.execute("SELECT id FROM outbox WHERE idem_key = 'report:9:received'").fetchone()[
+            0
+        ]
+        again = messages.enqueue(
+            db,
+            VAULT,
+            kind="report_update",
+            channel="sms",
+            contact="13900000009",
+            text="您的举报已收到",
+            idem_key="report:9:received",
+        )
+        assert again[0] == first
+    finally:
+        db.conn.close()
