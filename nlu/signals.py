@@ -63,8 +63,11 @@ _SUBSCRIBE_AGAINST = re.compile(
 )
 _UNSUBSCRIBE_AGAINST = re.compile(
     # read as unsubscribe, but it asks to start or resume ("不想收了" is no such ask,
-    # hence the negation look-behind)
+    # hence the negation look-behind), negates the opt-out itself (不想退订, 别退订) or
+    # only asks about it (退订吗)
     r"不是退|(?<![不别没冇唔莫])(?:开通|订上|重新订|再订|恢复|继续收|还想收|想收|要收)"
+    r"|[不别没冇唔莫勿](?:想|要|用|需要|会|必)?(?:退订|退掉|取消订阅|取消提醒)"
+    r"|退订[吗么嘛?？]"
 )
 _SUBSCRIBE_AGAINST_SOUND = re.compile(r"tuiding|quxiao")
 

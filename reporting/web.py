@@ -151,6 +151,10 @@ def queue() -> ResponseReturnValue:
         "police/queue.html",
         reports=rows,
         filters=filters,
+        # The export link carries the filters read, never the raw query: url_for takes
+        # _external, _scheme, _anchor and _method from its keywords (a 500, or a link
+        # to another scheme built from a crafted URL).
+        export_args={k: v for k, v in filters.items() if v},
         statuses=reports.STATUSES,
         open_incidents=incidents.visible(get_db(), g.officer),
     )

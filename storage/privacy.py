@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,20 +26,42 @@ _ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
 _SPACES = re.compile(r"[\s\-()]")
 
 
+def _number_spelling(value: str) -> str:
+    """``value`` as a gateway or a villager may write a number, reduced to ASCII digits
+    and a leading +: full-width digits and plus (NFKC), zero-width and direction marks
+    (format characters), dots and the separators above dropped, the international
+    prefix 00 read as +. Not a number when the result is not digits."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value)
+        value = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+        value = _SPACES.sub("", value)
+    value = value.replace(".", "")
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    return value
+
+
 def normalise_contact(contact: str) -> str:
-    """One spelling per person: '+86 138-1234-5678', '8613812345678' and '13812345678'
-    must hash alike, or an opt-out sent from one form misses a subscription in another."""
+    """One spelling per person: '+86 138-1234-5678', '0086 138 1234 5678',
+    '８６１３８１２３４５６７８' and '13812345678' must hash alike, or an opt-out sent from one
+    form misses a subscription in another."""
     value = _SPACES.sub("", contact.strip())
     if value.startswith("whatsapp:"):
         value = value.removeprefix("whatsapp:")
-    digits = value.lstrip("+")
-    if digits.isdigit():
+    number = _number_spelling(value)
+    digits = number.removeprefix("+")
+    if digits.isascii() and digits.isdigit():
         if len(digits) == 13 and digits.startswith("86"):
             return digits[2:]
         if len(digits) == 11 and digits.startswith("1"):
             return digits
         return "+" + digits
     return value  # an openid, a web-chat session id
+
+
+def _utf8(value: str) -> bytes:
+    # A lone surrogate (from a JSON "\\ud800") is not UTF-8: kept apart, never a crash.
+    return value.encode("utf-8", "surrogatepass")
 
 
 def mask(contact: str) -> str:
@@ -62,11 +85,11 @@ class Vault:
     fernet_key: bytes
 
     def hash(self, contact: str) -> str:
-        value = normalise_contact(contact).encode()
+        value = _utf8(normalise_contact(contact))
         return hmac.new(self.hash_key, value, hashlib.sha256).hexdigest()
 
     def encrypt(self, contact: str) -> str:
-        return Fernet(self.fernet_key).encrypt(normalise_contact(contact).encode()).decode()
+        return Fernet(self.fernet_key).encrypt(_utf8(normalise_contact(contact))).decode()
 
     def protect(self, contact: str, field: str = "contact") -> dict[str, str]:
         """The stored form of a contact: ``<field>_hash`` (lookups), ``<field>_enc``
