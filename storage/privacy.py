@@ -21,8 +21,13 @@ from cryptography.fernet import Fernet, InvalidToken
 
 import settings
 
-# Mainland ID card numbers: 17 digits and a digit or X. Redacted wherever text is kept.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+# Mainland ID card numbers: 17 digits and a digit or X, also as people write them in
+# groups ("450123 19900101 1234", "4501-2319-9001-0112-34"). Redacted wherever text is kept.
+_SEP = r"[ \-\u3000]?"
+_ID_NUMBER = re.compile(
+    rf"(?<!\d)(\d(?:{_SEP}\d){{5}})(?:{_SEP}\d){{8}}{_SEP}(\d(?:{_SEP}\d){{2}}{_SEP}[\dXx])(?!\d)"
+)
+_SEPARATORS = re.compile(r"[ \-\u3000]")
 _SPACES = re.compile(r"[\s\-()]")
 
 
@@ -76,7 +81,10 @@ def mask(contact: str) -> str:
 
 def redact_id_numbers(text: str) -> str:
     """Keep the region prefix and the last 4 characters of any ID number in ``text``."""
-    return _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(2), text)
+    return _ID_NUMBER.sub(
+        lambda m: _SEPARATORS.sub("", m.group(1)) + "********" + _SEPARATORS.sub("", m.group(2)),
+        text,
+    )
 
 
 @dataclass(frozen=True)

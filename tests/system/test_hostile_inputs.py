@@ -489,3 +489,50 @@ def test_a_plain_opt_out_still_stops_at_once(degraded_app, text):
     finally:
         db.conn.close()
     assert status == "opted_out", text
+
+
+# --- ID numbers as people write them --------------------------------------------------
+
+
+@st.composite
+def written_id_numbers(draw):
+    """An 18-character ID number (17 digits and a digit or X), grouped as people write
+    it: 6-8-4, 4-4-4-4-2, or not at all, with spaces, dashes or full-width spaces."""
+    digits = draw(st.text("0123456789", min_size=17, max_size=17))
+    number = digits + draw(st.sampled_from("0123456789X"))
+    cuts = draw(st.sampled_from([(), (6, 14), (4, 8, 12, 16), (3, 6, 9, 12, 15)]))
+    sep = draw(st.sampled_from([" ", "-", "\u3000"]))
+    parts, last = [], 0
+    for cut in (*cuts, 18):
+        parts.append(number[last:cut])
+        last = cut
+    return number, sep.join(parts)
+
+
+@FUZZ
+@given(written=written_id_numbers(), n=st.integers(1, 10**9))
+def test_an_id_number_in_groups_is_never_stored(degraded_app, written, n):
+    from storage.db import connect
+
+    number, spelled = written
+    client = degraded_app.test_client()
+    response = client.post("/api/chat", json={"sender": f"id-{n}", "text": f"我的身份证{spelled}"})
+    assert response.status_code == 200
+    db = connect(degraded_app.config["HOTLINE_DB"])
+    try:
+        stored = " ".join(r[0] for r in db.execute("SELECT text FROM messages"))
+    finally:
+        db.conn.close()
+    flat = stored.replace(" ", "").replace("-", "").replace("\u3000", "")
+    assert number[6:14] not in flat, (spelled, stored)
+
+
+def test_two_phone_numbers_are_not_an_id_number():
+    from storage.privacy import redact_id_numbers
+
+    for text in (
+        "13812345678 13912345678",
+        "138 1234 5678，139-1234-5678",
+        "6222 0212 3456 7890 123",
+    ):
+        assert redact_id_numbers(text) == text
