@@ -23,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -220,8 +219,11 @@ def photo(report_id: int, attachment_id: int) -> ResponseReturnValue:
     path = uploads.path(folder, ref)
     if path is None or not path.is_file():
         abort(404)  # purged, or a provider URL we never copied
+    data = uploads.read(path, get_vault().fernet_key)  # kept encrypted (storage/uploads.py)
+    if data is None:
+        abort(404)  # written under another key
     audit.record(db, g.officer, "view_photo", report_id, detail=str(attachment_id), ip=_ip())
-    response = send_file(path, mimetype=uploads.mime_type(ref), max_age=0)
+    response = Response(data, mimetype=uploads.mime_type(ref))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

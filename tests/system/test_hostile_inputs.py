@@ -536,3 +536,35 @@ def test_two_phone_numbers_are_not_an_id_number():
         "6222 0212 3456 7890 123",
     ):
         assert redact_id_numbers(text) == text
+
+
+# --- photos at rest -------------------------------------------------------------------
+
+
+def test_a_kept_photo_is_encrypted_on_disk_and_reads_back(degraded_app):
+    from bot.qr import read_upload
+    from tests.bot.test_webchat_photo import qr_png, upload
+
+    image = qr_png("http://t.cn/A6encrypt")
+    assert upload(degraded_app.test_client(), image).status_code == 200
+    files = list((degraded_app.config["HOTLINE_VAR"] / "uploads").iterdir())
+    assert len(files) == 1
+    raw = files[0].read_bytes()
+    assert image not in raw and not raw.startswith(b"\x89PNG")  # no photo in clear
+    with degraded_app.app_context():
+        assert read_upload("upload:" + files[0].name) == image
+
+
+def test_a_photo_kept_before_encryption_still_reads(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from storage import uploads
+
+    old = tmp_path / "uploads" / ("ab" * 16 + ".png")
+    old.parent.mkdir()
+    old.write_bytes(b"\x89PNG old photo")
+    assert uploads.read(old, Fernet.generate_key()) == b"\x89PNG old photo"
+    ref = uploads.save(tmp_path, b"\x89PNG new photo", "png", key := Fernet.generate_key())
+    new = uploads.path(uploads.folder(tmp_path), ref)
+    assert new is not None and uploads.read(new, key) == b"\x89PNG new photo"
+    assert uploads.read(new, Fernet.generate_key()) is None  # another key: not shown
