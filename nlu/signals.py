@@ -70,6 +70,7 @@ _UNSUBSCRIBE_AGAINST = re.compile(
     r"|退订[吗么嘛?？]"
 )
 _SUBSCRIBE_AGAINST_SOUND = re.compile(r"tuiding|quxiao")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def victim_words(text: str) -> bool:
@@ -92,6 +93,10 @@ def contrary(intent: str, text: str) -> bool:
     linear model flips a subscription ("不是退订 我是想开通", "之前取消了 再帮我订上"),
     so such a parse is asked about first, never acted on."""
     text = normalise(text)
+    if intent in ("subscribe", "unsubscribe") and not _CJK.search(text):
+        # No Chinese word for it (markup, code, pinyin, stray letters): the exact words
+        # (T, TD, STOP...) are acted on before any model; a guess from letters is asked.
+        return True
     if intent == "subscribe":
         return bool(
             _SUBSCRIBE_AGAINST.search(text) or _SUBSCRIBE_AGAINST_SOUND.search(pinyin(text))
