@@ -647,3 +647,73 @@ def test_long_spam_gets_short_chinese_replies(request, parser_app, text):
     for _ in range(3):
         assert _short_chinese(phone.send(text))
     assert _side_effects(app)[1] == 0
+
+
+# --- every route, any request ---------------------------------------------------------
+
+query_values = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["-1", "0", "9" * 30, "1e9", "nan", "%00", "../../etc/passwd", "\x00"]),
+)
+queries = st.dictionaries(
+    st.one_of(
+        st.sampled_from(
+            ["status", "village", "page", "next", "date_from", "category", "_method", "_anchor"]
+        ),
+        st.text(min_size=1, max_size=10),
+    ),
+    query_values,
+    max_size=4,
+)
+bodies = st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from(
+        [b"[" * 3000, b'{"sender":"x","text":"\\ud800"}', b"<xml><a>&x;</a></xml>", b"\xff\xfe"]
+    ),
+)
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "multipart/form-data",
+        "text/xml; charset=gbk",
+        "text/plain",
+        "",
+    ]
+)
+
+
+def _routes(app) -> list[tuple[str, str, list[str]]]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static", "accounts.static"):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.rule, method, list(rule.arguments)))
+    return sorted(routes)
+
+
+@settings(FUZZ, max_examples=150)
+@given(
+    data=st.data(),
+    query=queries,
+    body=bodies,
+    ctype=content_types,
+    who=st.sampled_from([None, "jt", "sup"]),
+    ids=st.lists(st.integers(-(2**70), 2**70), min_size=2, max_size=2),
+)
+def test_every_route_answers_any_request_below_500(
+    degraded_app, county, data, query, body, ctype, who, ids
+):
+    from tests.helpers.police import logged_in
+
+    rule, method, arguments = data.draw(st.sampled_from(_routes(degraded_app)))
+    path = rule
+    for name, value in zip(sorted(arguments), ids, strict=False):
+        path = path.replace(f"<int(max=9223372036854775807):{name}>", str(abs(value)))
+    client = logged_in(degraded_app, who) if who else degraded_app.test_client()
+    response = client.open(
+        path, method=method, query_string=query, data=body, content_type=ctype or None
+    )
+    assert response.status_code < 500, (method, path, query, body[:80], response.data[:300])
