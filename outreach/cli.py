@@ -24,8 +24,8 @@ from outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
 
 
 class _Rate(click.ParamType):
-    """Messages per second: a finite number above 0 (float accepts nan and inf, and a
-    negative or zero pace would never send or never wait)."""
+    """Calls per second: a finite number, 0 for no pacing (float alone accepts nan,
+    inf and negative paces, which the drain then runs with)."""
 
     name = "rate"
 
@@ -36,8 +36,8 @@ class _Rate(click.ParamType):
             rate = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
-        if not (0 < rate < float("inf")):
-            self.fail(f"{value!r} is not a rate above 0 per second", param, ctx)
+        if not (0 <= rate < float("inf")):
+            self.fail(f"{value!r} is not a rate per second (0: no pacing)", param, ctx)
         return rate
 
 

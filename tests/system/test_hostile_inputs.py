@@ -402,7 +402,6 @@ BAD_ARGS = [
     ["outbox", "status", "--limit", "-1"],
     ["outbox", "drain", "--rate", "nan"],
     ["outbox", "drain", "--rate", "-1"],
-    ["outbox", "drain", "--rate", "0"],
     ["outbox", "drain", "--rate", "inf"],
     ["outbox", "drain", "--campaign", "99999999999999999999999"],
     ["tips", "run-now", "--group", "x", "--rate", "nan"],
