@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 from flask import Flask, Request, jsonify
@@ -42,6 +43,36 @@ class _SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (and keys) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, safe on any request body: nesting deep enough to exhaust the
+    parser's recursion is invalid JSON (a 400, never a RecursionError's 500), and a
+    lone surrogate escape ("\\ud800", valid JSON, no valid text) becomes U+FFFD, so no
+    sender id or text that cannot be encoded as UTF-8 reaches a hash or the database."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+            text = s if isinstance(s, str) else s.decode("latin-1")  # only to look for \\u
+            return _scrub(value) if _LONE_SURROGATE_ESCAPE.search(text) else value
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
 def _record_for_review(turn: Any, reason: str) -> None:
     """Keep a turn the engine did not understand for the supervisors' review (review/)."""
     from review.queue import record
@@ -53,6 +84,7 @@ def _record_for_review(turn: Any, reason: str) -> None:
 def create_app(overrides: dict[str, Any] | None = None, parser: Parser | None = None) -> Flask:
     """Build the hotline app. ``parser`` lets tests share one loaded model."""
     app = Flask(__name__)
+    app.json = _JSONProvider(app)
     app.session_interface = _SessionInterface()
     app.config.update(load_config(overrides))
     # Flask's default provider, whose options are attributes (JSONProvider has none).

@@ -84,7 +84,7 @@ def nlu_parse(models: Path) -> None:
     "model and of each baseline, per-voice accuracy, harmful outcomes, the fallback "
     "threshold that minimises their cost, held-out/training overlap (minutes).",
 )
-@click.option("--folds", default=5, show_default=True)
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2))
 def nlu_evaluate(cv: bool, folds: int) -> None:
     """Measure the model on nlu/tests/heldout/; write docs/nlu-heldout.md (and, with
     --cross-validation, the side-by-side comparison to docs/nlu-cross-validation.md)."""
@@ -142,9 +142,13 @@ def settings() -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
-    "--threads", default=8, show_default=True, type=int, help="waitress threads per worker"
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="waitress threads per worker",
 )
 @click.option(
     "--workers",

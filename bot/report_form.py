@@ -93,6 +93,11 @@ def _text(key: str, **values: Any) -> str:
 _REFUSED = re.compile(
     # (not the 不 of 能不能/要不要: "能不能帮我报警" asks for it)
     r"((?<![能要该用可需是])不|别|没|甭|莫|冇|唔|没必要|用不着)[^，。,.!?！？]{0,3}(举报|报案|报警)"
+    # a report as the thing acted on or talked about, not asked for: "删除所有举报",
+    # "撤回举报", "举报系统", "举报记录" (an injection-like command opens no report)
+    r"|(删|撤|清空|作废|篡改|修改)[^，。,.!?！？]{0,4}(举报|报案|报警)"
+    r"|(举报|报案|报警)(都|全|全部)?(删|撤)"
+    r"|(举报|报案|报警)(系统|记录|数据|后台|名单)"
 )
 
 

@@ -63,10 +63,14 @@ _SUBSCRIBE_AGAINST = re.compile(
 )
 _UNSUBSCRIBE_AGAINST = re.compile(
     # read as unsubscribe, but it asks to start or resume ("不想收了" is no such ask,
-    # hence the negation look-behind)
+    # hence the negation look-behind), negates the opt-out itself (不想退订, 别退订) or
+    # only asks about it (退订吗)
     r"不是退|(?<![不别没冇唔莫])(?:开通|订上|重新订|再订|恢复|继续收|还想收|想收|要收)"
+    r"|[不别没冇唔莫勿](?:想|要|用|需要|会|必)?(?:退订|退掉|取消订阅|取消提醒)"
+    r"|退订[吗么嘛?？]"
 )
 _SUBSCRIBE_AGAINST_SOUND = re.compile(r"tuiding|quxiao")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def victim_words(text: str) -> bool:
@@ -89,6 +93,10 @@ def contrary(intent: str, text: str) -> bool:
     linear model flips a subscription ("不是退订 我是想开通", "之前取消了 再帮我订上"),
     so such a parse is asked about first, never acted on."""
     text = normalise(text)
+    if intent in ("subscribe", "unsubscribe") and not _CJK.search(text):
+        # No Chinese word for it (markup, code, pinyin, stray letters): the exact words
+        # (T, TD, STOP...) are acted on before any model; a guess from letters is asked.
+        return True
     if intent == "subscribe":
         return bool(
             _SUBSCRIBE_AGAINST.search(text) or _SUBSCRIBE_AGAINST_SOUND.search(pinyin(text))

@@ -22,6 +22,30 @@ from jobs import runner
 from outreach import alerts, campaigns, groups, outbox, schedules, tips
 from outreach.quiet_hours import BEIJING, in_quiet_hours, utcnow
 
+
+class _Rate(click.ParamType):
+    """Calls per second: a finite number, 0 for no pacing (float alone accepts nan,
+    inf and negative paces, which the drain then runs with)."""
+
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            rate = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (0 <= rate < float("inf")):
+            self.fail(f"{value!r} is not a rate per second (0: no pacing)", param, ctx)
+        return rate
+
+
+RATE = _Rate()
+# A row id: SQLite's INTEGER range, so a huge number is "not found", not an OverflowError.
+ROW_ID = click.IntRange(1, 2**63 - 1)
+
+
 RATE_HELP = (
     "Provider calls per second: one number each, or a batch through Aliyun / Tencent "
     "(default HOTLINE_SMS_RATE or the provider's)."
@@ -227,7 +251,7 @@ def tips_list(catalogue: bool) -> None:
 
 
 @tips_cli.command("unschedule")
-@click.argument("schedule_id", type=int)
+@click.argument("schedule_id", type=ROW_ID)
 def tips_unschedule(schedule_id: int) -> None:
     """Stop a tip schedule."""
     env = Env()
@@ -244,7 +268,7 @@ def tips_unschedule(schedule_id: int) -> None:
 @click.option("--tip", "tip_id", help="This tip (an id from `tips list --catalogue`).")
 @click.option(
     "--rate",
-    type=float,
+    type=RATE,
     help=RATE_HELP,
 )
 @click.option("--by", "by", help="Who starts the push (default: you).")
@@ -298,10 +322,10 @@ def alert_cli() -> None:
     help="Urgent alerts go at once, even at night; others wait out quiet hours.",
 )
 @click.option("--by", "by", help="Who sends it: logged with the alert (default: you).")
-@click.option("--report", "report_id", type=int, help="The police-queue report it is about.")
+@click.option("--report", "report_id", type=ROW_ID, help="The police-queue report it is about.")
 @click.option(
     "--rate",
-    type=float,
+    type=RATE,
     help=RATE_HELP,
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -375,10 +399,10 @@ def outbox_cli() -> None:
 @outbox_cli.command("drain")
 @click.option(
     "--rate",
-    type=float,
+    type=RATE,
     help=RATE_HELP,
 )
-@click.option("--campaign", "campaign_id", type=int, help="Only this campaign.")
+@click.option("--campaign", "campaign_id", type=ROW_ID, help="Only this campaign.")
 @click.option(
     "--recover",
     is_flag=True,
@@ -400,7 +424,7 @@ def outbox_drain(rate: float | None, campaign_id: int | None, recover: bool) -> 
 
 
 @outbox_cli.command("status")
-@click.option("--limit", default=10, show_default=True)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 10000))
 def outbox_status(limit: int) -> None:
     """Sent / delivered / failed / undeliverable per campaign, then the notices
     (report_update: reporters told their report was closed; scam_verdict: villagers

@@ -49,14 +49,27 @@ def add(
 
 def import_csv(db: sqlite_utils.Database, vault: Vault, path: str | Path) -> int:
     """Columns: phone, village, township (township may be empty when the name is unique)."""
-    text = Path(path).read_text(encoding="utf-8").lstrip("\ufeff")
-    count = 0
-    for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    data = Path(path).read_bytes()
+    try:  # UTF-8 (with or without Excel's BOM), else GB18030, which Chinese Excel writes
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
         try:
-            add(db, vault, row["phone"], row["village"], row.get("township") or None)
-        except (CadreError, KeyError) as exc:
-            raise CadreError(f"line {number}: {exc}") from exc
-        count += 1
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise CadreError(f"{path}: the file is neither UTF-8 nor GBK text") from None
+    count = 0
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for number, row in enumerate(reader, start=2):
+            try:
+                add(
+                    db, vault, row["phone"] or "", row["village"] or "", row.get("township") or None
+                )
+            except (CadreError, KeyError) as exc:
+                raise CadreError(f"line {number}: {exc}") from exc
+            count += 1
+    except csv.Error as exc:  # a NUL byte, an unterminated quote at the end
+        raise CadreError(f"line {reader.line_num}: {exc}") from exc
     return count
 
 

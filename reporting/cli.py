@@ -131,7 +131,7 @@ def reports() -> None:
 @reports.command("purge")
 @click.option(
     "--days",
-    type=int,
+    type=click.IntRange(0, 36500),
     default=None,
     help="Closed for more than this many days (default: HOTLINE_PURGE_DAYS or 180).",
 )

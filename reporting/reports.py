@@ -560,9 +560,19 @@ EXPORT_COLUMNS = (
 )
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP CSV injection), in ASCII and
+# full width (a Chinese input method types ＝ and ＋).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+# Spaces and invisible marks a formula may hide behind.
+_BLANKS = " \u3000\u00a0\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202d\u202e"
+
+
 def _csv_safe(value: Any) -> Any:
-    # A cell starting with = + - @ runs as a formula in Excel: a villager's text must not.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    # A cell starting with = + - @ runs as a formula in Excel: a villager's text must not,
+    # nor one whose formula follows spaces, zero-width or direction marks.
+    if isinstance(value, str) and (
+        value[:1] in _FORMULA_START or value.lstrip(_BLANKS)[:1] in _FORMULA_START
+    ):
         return "'" + value
     return value
 

@@ -23,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -151,6 +150,10 @@ def queue() -> ResponseReturnValue:
         "police/queue.html",
         reports=rows,
         filters=filters,
+        # The export link carries the filters read, never the raw query: url_for takes
+        # _external, _scheme, _anchor and _method from its keywords (a 500, or a link
+        # to another scheme built from a crafted URL).
+        export_args={k: v for k, v in filters.items() if v},
         statuses=reports.STATUSES,
         open_incidents=incidents.visible(get_db(), g.officer),
     )
@@ -216,8 +219,11 @@ def photo(report_id: int, attachment_id: int) -> ResponseReturnValue:
     path = uploads.path(folder, ref)
     if path is None or not path.is_file():
         abort(404)  # purged, or a provider URL we never copied
+    data = uploads.read(path, get_vault().fernet_key)  # kept encrypted (storage/uploads.py)
+    if data is None:
+        abort(404)  # written under another key
     audit.record(db, g.officer, "view_photo", report_id, detail=str(attachment_id), ip=_ip())
-    response = send_file(path, mimetype=uploads.mime_type(ref), max_age=0)
+    response = Response(data, mimetype=uploads.mime_type(ref))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -80,7 +80,12 @@ def copy_database(
     if is_postgres(source_path) or not Path(source_path).is_file():
         raise CopyError(f"no SQLite database at {source_path}")
     source = connect(source_path)  # migrated: the same schema the target gets
-    target = connect(target_url)
+    try:
+        target = connect(target_url)
+    except Exception as exc:  # psycopg's OperationalError: unreachable, refused, no such db
+        source.conn.close()
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CopyError(f"cannot connect to the target: {first_line}") from exc
     try:
         src_done = {r[0] for r in source.execute("SELECT name FROM _migrations").fetchall()}
         dst_done = {r[0] for r in target.execute("SELECT name FROM _migrations").fetchall()}

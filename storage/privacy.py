@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,25 +21,52 @@ from cryptography.fernet import Fernet, InvalidToken
 
 import settings
 
-# Mainland ID card numbers: 17 digits and a digit or X. Redacted wherever text is kept.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+# Mainland ID card numbers: 17 digits and a digit or X, also as people write them in
+# groups ("450123 19900101 1234", "4501-2319-9001-0112-34"). Redacted wherever text is kept.
+_SEP = r"[ \-\u3000]?"
+_ID_NUMBER = re.compile(
+    rf"(?<!\d)(\d(?:{_SEP}\d){{5}})(?:{_SEP}\d){{8}}{_SEP}(\d(?:{_SEP}\d){{2}}{_SEP}[\dXx])(?!\d)"
+)
+_SEPARATORS = re.compile(r"[ \-\u3000]")
 _SPACES = re.compile(r"[\s\-()]")
 
 
+def _number_spelling(value: str) -> str:
+    """``value`` as a gateway or a villager may write a number, reduced to ASCII digits
+    and a leading +: full-width digits and plus (NFKC), zero-width and direction marks
+    (format characters), dots and the separators above dropped, the international
+    prefix 00 read as +. Not a number when the result is not digits."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value)
+        value = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+        value = _SPACES.sub("", value)
+    value = value.replace(".", "")
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    return value
+
+
 def normalise_contact(contact: str) -> str:
-    """One spelling per person: '+86 138-1234-5678', '8613812345678' and '13812345678'
-    must hash alike, or an opt-out sent from one form misses a subscription in another."""
+    """One spelling per person: '+86 138-1234-5678', '0086 138 1234 5678',
+    '８６１３８１２３４５６７８' and '13812345678' must hash alike, or an opt-out sent from one
+    form misses a subscription in another."""
     value = _SPACES.sub("", contact.strip())
     if value.startswith("whatsapp:"):
         value = value.removeprefix("whatsapp:")
-    digits = value.lstrip("+")
-    if digits.isdigit():
+    number = _number_spelling(value)
+    digits = number.removeprefix("+")
+    if digits.isascii() and digits.isdigit():
         if len(digits) == 13 and digits.startswith("86"):
             return digits[2:]
         if len(digits) == 11 and digits.startswith("1"):
             return digits
         return "+" + digits
     return value  # an openid, a web-chat session id
+
+
+def _utf8(value: str) -> bytes:
+    # A lone surrogate (from a JSON "\\ud800") is not UTF-8: kept apart, never a crash.
+    return value.encode("utf-8", "surrogatepass")
 
 
 def mask(contact: str) -> str:
@@ -53,7 +81,10 @@ def mask(contact: str) -> str:
 
 def redact_id_numbers(text: str) -> str:
     """Keep the region prefix and the last 4 characters of any ID number in ``text``."""
-    return _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(2), text)
+    return _ID_NUMBER.sub(
+        lambda m: _SEPARATORS.sub("", m.group(1)) + "********" + _SEPARATORS.sub("", m.group(2)),
+        text,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +93,11 @@ class Vault:
     fernet_key: bytes
 
     def hash(self, contact: str) -> str:
-        value = normalise_contact(contact).encode()
+        value = _utf8(normalise_contact(contact))
         return hmac.new(self.hash_key, value, hashlib.sha256).hexdigest()
 
     def encrypt(self, contact: str) -> str:
-        return Fernet(self.fernet_key).encrypt(normalise_contact(contact).encode()).decode()
+        return Fernet(self.fernet_key).encrypt(_utf8(normalise_contact(contact))).decode()
 
     def protect(self, contact: str, field: str = "contact") -> dict[str, str]:
         """The stored form of a contact: ``<field>_hash`` (lookups), ``<field>_enc``

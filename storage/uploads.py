@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography.fernet import Fernet, InvalidToken
+
 PREFIX = "upload:"
 EXTENSIONS = ("png", "jpg", "gif", "webp", "bmp")
 _NAME = re.compile(r"^[0-9a-f]{32}\.(?:png|jpg|gif|webp|bmp)$")
@@ -25,8 +27,10 @@ def folder(var_dir: str | Path) -> Path:
     return Path(var_dir) / "uploads"
 
 
-def save(var_dir: str | Path, data: bytes, ext: str) -> str:
-    """Write ``data`` under a fresh random name; return its ``upload:`` reference."""
+def save(var_dir: str | Path, data: bytes, ext: str, key: bytes | None = None) -> str:
+    """Write ``data`` under a fresh random name; return its ``upload:`` reference.
+    With ``key`` (the vault's Fernet key) the file holds the photo encrypted: a photo
+    of an ID card or a face is personal data, never on disk in clear."""
     if ext not in EXTENSIONS:
         raise ValueError(f"unsupported photo extension {ext!r}")
     target = folder(var_dir)
@@ -35,8 +39,26 @@ def save(var_dir: str | Path, data: bytes, ext: str) -> str:
     # Private like the keys: a villager's photo is personal data.
     fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
-        out.write(data)
+        out.write(Fernet(key).encrypt(data) if key else data)
     return PREFIX + name
+
+
+# Every Fernet token starts with its version byte 0x80, base64: "gAAAAA".
+_TOKEN_START = b"gAAAAA"
+
+
+def read(file: Path, key: bytes | None) -> bytes | None:
+    """The photo in ``file``: decrypted with ``key``, or as it is when it was kept
+    before photos were encrypted (no token). None when it does not decrypt."""
+    data = file.read_bytes()
+    if not data.startswith(_TOKEN_START):
+        return data
+    if not key:
+        return None
+    try:
+        return Fernet(key).decrypt(data)
+    except (InvalidToken, ValueError):
+        return None
 
 
 def name_of(ref: str) -> str | None:

@@ -33,7 +33,8 @@ def _sender(value: object) -> str | None:
     the prefix keeps them apart from phone numbers."""
     if not isinstance(value, str) or not value.strip():
         return None
-    if len(value) > MAX_SENDER or not value.isprintable():
+    # U+FFFD: what the app's JSON made of a lone surrogate (bot/app.py), never an id.
+    if len(value) > MAX_SENDER or not value.isprintable() or "\ufffd" in value:
         return None
     return f"web:{value.strip()}"
 

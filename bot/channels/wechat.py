@@ -12,6 +12,7 @@ by SMS to the number the follower gave when WeChat refuses, and records every at
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
@@ -49,16 +50,50 @@ class BadXml(ValueError):
     pass
 
 
+_DECLARED_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']"""
+)
+
+
+def _xml_text(data: bytes) -> str:
+    """The pushed document as text. WeChat sends UTF-8; bytes that are not UTF-8 are
+    read in the encoding their declaration names (GBK, GB18030, UTF-16: expat knows
+    none of the multi-byte Chinese ones) and refused when that fails. Parsing the text,
+    not the bytes, also keeps a declaration of an unknown encoding from reaching expat
+    (a LookupError there was a 500)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    candidates = []
+    declared = _DECLARED_ENCODING.match(data)
+    if declared:
+        candidates.append(declared.group(1).decode("ascii"))
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        candidates.append("utf-16")
+    for encoding in candidates:
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeError):  # not a text codec, or not these bytes
+            continue
+    raise BadXml("not UTF-8 or the declared encoding")
+
+
 def parse_xml(data: bytes | str) -> dict[str, str]:
     """The fields of a WeChat ``<xml>`` message. DTDs (and so entity expansion and
-    external entities: XXE, billion laughs) are refused, never expanded."""
+    external entities: XXE, billion laughs) are refused, never expanded. A field given
+    twice is refused too: which FromUserName or Content would be the message's?"""
+    text = _xml_text(data) if isinstance(data, bytes) else data
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True)
-    except (DefusedXmlException, ParseError, ValueError) as exc:
+        root = SafeET.fromstring(text, forbid_dtd=True)
+    except (DefusedXmlException, ParseError, ValueError, LookupError) as exc:
         raise BadXml(type(exc).__name__) from exc
     if root.tag != "xml":
         raise BadXml("root element is not <xml>")
-    return {child.tag: (child.text or "").strip() for child in root}
+    fields = {child.tag: (child.text or "").strip() for child in root}
+    if len(fields) != len(root):
+        raise BadXml("a field is given twice")
+    return fields
 
 
 def _cdata(value: str) -> str:
@@ -137,6 +172,9 @@ def verify() -> Response:
     return Response(echostr, mimetype="text/plain")
 
 
+# An openid: 28 characters of base64url in practice; nothing else is a follower (no
+# spaces, direction marks or zero-width characters that would look like another id).
+_OPENID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # How far a push's timestamp may be from our clock (WeChat's retries come within 15 s).
 MAX_CLOCK_SKEW = 300
 
@@ -203,14 +241,14 @@ def inbound() -> Response:
     fields, crypto = _read_message()
     openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
     msg_type = fields.get("MsgType", "").lower()
-    if not openid or not msg_type or len(openid) > 128:
-        abort(400, "FromUserName and MsgType are required")
+    if not _OPENID.fullmatch(openid) or not msg_type:
+        abort(400, "FromUserName (an openid) and MsgType are required")
     envelope = Envelope(openid, account, crypto, request.args.get("nonce", "")[:64])
     db, vault = get_db(), get_vault()
     # Events carry no MsgId: WeChat's retries of one event share FromUserName + CreateTime.
     # The openid is hashed here too: inbound_seen must not hold it in clear.
     created = fields.get("CreateTime", "")[:20]
-    key = fields.get("MsgId") or f"ev:{vault.hash(openid)[:32]}:{created}"
+    key = fields.get("MsgId", "")[:64] or f"ev:{vault.hash(openid)[:32]}:{created}"
 
     if msg_type == "event":
         event = fields.get("Event", "").lower()
@@ -242,11 +280,22 @@ def inbound() -> Response:
         message = InboundMessage("wechat", openid, "", media, key)
     elif msg_type == "voice" and fields.get("Recognition"):
         message = InboundMessage("wechat", openid, fields["Recognition"], [], key)
+    elif msg_type == "link" and _link_text(fields):
+        # A shared article or page (a fake 医保 notice): judged like a pasted message.
+        message = InboundMessage("wechat", openid, _link_text(fields), [], key)
     elif msg_type == "voice":
-        return envelope.reply(_fixed(key, openid, [_text("wechat.voice_unrecognised")]))
+        return envelope.reply(
+            _fixed(key, openid, [_text("wechat.voice_unrecognised")], received="[voice]")
+        )
     else:
-        return envelope.reply(_fixed(key, openid, [_text("wechat.unsupported")]))
+        # Kept in the log as what it was (video, location, file...): nothing is lost.
+        received = f"[{msg_type[:20]}]"
+        return envelope.reply(_fixed(key, openid, [_text("wechat.unsupported")], received))
     return envelope.reply(answer_within_deadline(message))
+
+
+def _link_text(fields: dict[str, str]) -> str:
+    return "\n".join(v for v in (fields.get(k, "") for k in ("Title", "Description", "Url")) if v)
 
 
 def _text(key: str) -> str:
@@ -256,13 +305,16 @@ def _text(key: str) -> str:
     return node.strip()
 
 
-def _fixed(key: str, openid: str, replies: list[str]) -> list[str]:
-    """A reply that needs no dialogue, deduped and logged like one."""
+def _fixed(key: str, openid: str, replies: list[str], received: str | None = None) -> list[str]:
+    """A reply that needs no dialogue, deduped and logged like one (``received``: what
+    came in, logged first)."""
     db, vault = get_db(), get_vault()
     seen = conversations.claim_message(db, PROVIDER, key)
     if seen is not None:
         return seen
     sender_hash = vault.hash(openid)
+    if received:
+        conversations.log_message(db, sender_hash, "wechat", "in", received)
     for reply in replies:
         conversations.log_message(db, sender_hash, "wechat", "out", reply)
     conversations.remember_replies(db, PROVIDER, key, replies)

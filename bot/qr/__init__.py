@@ -27,6 +27,7 @@ from bot.qr.download import DownloadError, fetch_image, parse_hosts
 from bot.qr.verdict import SEVERITY, QrVerdict, judge, judge_all
 from scamcheck import ocr
 from storage import uploads
+from storage.privacy import load_vault
 
 if TYPE_CHECKING:
     from bot.engine import Engine as Dialogue
@@ -161,7 +162,7 @@ def check_upload(data: bytes, sender: str, config: Any = None) -> tuple[QrVerdic
     ext = _EXT.get(photo.format)
     if not ext:
         raise NotAnImage(f"unsupported image format {photo.format}")
-    ref = uploads.save(config["HOTLINE_VAR"], data, ext)
+    ref = uploads.save(config["HOTLINE_VAR"], data, ext, photo_key(config))
     verdict = verdict_of(photo, config)
     remember(ref, verdict)
     return verdict, Media(ref, uploads.mime_type(ref))
@@ -270,7 +271,7 @@ def save_upload(data: bytes, config: Any = None) -> Media:
         raise NotAnImage(str(exc)) from exc
     if not ext:
         raise NotAnImage("unsupported image format")
-    ref = uploads.save(config["HOTLINE_VAR"], data, ext)
+    ref = uploads.save(config["HOTLINE_VAR"], data, ext, photo_key(config))
     return Media(ref, uploads.mime_type(ref))
 
 
@@ -278,11 +279,21 @@ def upload_path(url: str, config: Any = None) -> Path | None:
     return uploads.path(uploads.folder(_config(config)["HOTLINE_VAR"]), url)
 
 
+def photo_key(config: Any = None) -> bytes:
+    """The key kept photos are encrypted with: the vault's (storage/privacy.py), the
+    running app's or, off an app context, the one its key file or settings hold."""
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "hotline_vault" in current_app.extensions:
+        return bytes(current_app.extensions["hotline_vault"].fernet_key)
+    return load_vault(Path(_config(config)["HOTLINE_VAR"]) / "keys.json").fernet_key
+
+
 def read_upload(url: str, config: Any = None) -> bytes | None:
     path = upload_path(url, config)
     if path is None or not path.is_file():
         return None
-    return path.read_bytes()
+    return uploads.read(path, photo_key(config))
 
 
 def worst(verdicts: list[QrVerdict]) -> QrVerdict:
