@@ -383,7 +383,14 @@ class Engine:
         command = subscriptions.command_intent(text)
         if command:
             turn.parse = Parse(text, command, 1.0)
+            before = len(turn.replies)
             self.run(command, turn)
+            form = turn.form
+            skill = self._forms.get(form["step"]) if form else None
+            if form and skill is not None and not skill.yields_to_menu and form.get("slot"):
+                # T in the middle of a report: done, and the report's question again (the
+                # report is still open; a bare "T" never answers it).
+                self._ask_again_after(skill, turn, before)
             return
         if victim_words(text) and (
             not control_words.denies_an_act(text)

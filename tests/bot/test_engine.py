@@ -275,3 +275,11 @@ def test_a_call_told_without_the_number_gets_the_safety_line_with_the_ask(who):
     reply = "\n".join(who.send("刚才有人打电话说是医保局的 让我加微信"))
     assert SAFETY in reply and ask in reply
     assert who.send("帮我查号码") == [ask]  # a plain ask: just the ask
+
+
+def test_an_opt_out_word_inside_the_report_is_honoured_and_the_question_asked_again(who, db):
+    who.send("举报")
+    reply = "\n".join(who.send("T"))
+    assert responses.text("never_subscribed") in reply
+    assert responses.text("report_form.ask_village") in reply
+    assert list(db.query("SELECT * FROM reports")) == []
