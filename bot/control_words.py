@@ -137,8 +137,8 @@ def _short_and_whole(pattern: re.Pattern[str], text: str, most: int) -> bool:
 # "I did not" after first aid: 没转, 没给他, 还没呢, 俺没上当, 没有没有.
 _DENIAL = re.compile(
     r"^(?:还|幸好|好在|当时)?(?:没|没有|冇|莫|未|没敢|不曾)(?:有)?"
-    r"(?:给|转|扫|借|拍|刷|输|告诉|说|发|填|点|按|付|交|上当|照做|理|信|答应|同意)?(?:过)?"
-    r"(?:他|他们|她|人家|给他|给他们)?(?:钱|验证码|码|手机|脸|身份证|数字)?(?:呢)?$"
+    r"(?:给|畀|转|扫|借|拍|刷|输|告诉|说|发|填|点|按|付|交|上当|照做|理|信|答应|同意)?(?:过)?"
+    r"(?:他|他们|她|人家|给他|给他们|佢|佢哋)?(?:钱|验证码|码|手机|脸|身份证|数字)?(?:呢)?$"
 )
 
 
@@ -166,7 +166,8 @@ def phone_only(text: str) -> bool:
 # "Is it real / a scam?" asked bare, about what was just described.
 _IS_IT_REAL = re.compile(
     r"^(?:这|那|这个|那个|他|他们|这些人|这事)?(?:是不是|是|算不算|算|会不会是)?"
-    r"(?:骗子|骗人|骗局|诈骗|真的|假的|真的假的?|真是假|可信|靠谱|能信|正规)(?:吗|不|么|没)?$"
+    r"(?:骗子|骗人|骗局|诈骗|真的|假的|真的假的?|真是假|可信|靠谱|能信|正规|要紧|严重|危险)"
+    r"(?:吗|不|么|没)?$"
 )
 
 
@@ -190,7 +191,8 @@ def asks_to_comply(text: str) -> bool:
 
 # "I can't do it myself / can you do it for me" (after how to open the e-voucher).
 _CANNOT = re.compile(
-    r"(?:不会|弄不来|搞不来|整不来|不懂|看不懂|学不会|没有?智能机|老人机|没微信|不识字)"
+    r"(?:不会|弄不来|搞不来|整不来|不懂|看不懂|学不会|没有?(?:智能机|智能手机|微信|支付宝)"
+    r"|老人机|不识字)"
     r"|(?:帮|替|给)(?:我|俺)(?:弄|办|开|搞|整|操作)"
 )
 
@@ -224,3 +226,61 @@ _ASKED_FOR_CODE = re.compile(
 def asks_for_code(text: str) -> bool:
     """Someone asked the villager for the code in the SMS they just pasted."""
     return len(text) <= 30 and bool(_ASKED_FOR_CODE.search(core(text)))
+
+
+# An act the villager says did NOT happen, wherever it sits in the story: a negation
+# right before the act, with at most the thing handed over between them (俺没给他们,
+# 我妈没把验证码给他们, 还没扫, 不给他). 没想到/没注意 … 给了 are not denials: only the
+# object may stand between the negation and the act.
+_NEGATED_ACT = re.compile(
+    r"(?:没有|没敢|没|未|冇|不曾|不肯|不想|不|莫)(?:有)?(?:把|将)?"
+    r"(?:验证码|那个码|码|手机|身份证|医保卡|银行卡|卡|钱|脸|号码|数字|密码|这个|那个)?"
+    r"(?:给|畀|转|扫|借|拍|刷|输|告诉|说|念|报|发|填|点|交|付)(?:过|了)?"
+    r"(?:给)?(?:他们|他|她们|她|人家|对方|佢哋|佢)?"
+)
+# A promise, not an act: 他们说扫了送油, 只要扫了就送, 扫了就能领.
+_PROMISED_ACT = re.compile(
+    r"(?:说|只要|如果|要是|讲)[^，。,.!！?？\s]{0,2}?(?:扫|刷|拍)(?:了|完)"
+    r"(?:码|脸)?(?:就|才)?(?:能|可以)?(?:送|领|给|有|发)"
+)
+# What would still be harm once the denied acts are gone: something handed, taken or done.
+_ACT_LEFT = re.compile(r"给|畀|借|扫|拍|刷|转|拿|弄|告诉|念|报给|输|填|取|扣|少了|没了|骗")
+
+
+def without_denials(text: str) -> str:
+    """The text with every denied or promised act cut out (a clause break left in its
+    place): what remains is what the villager says did happen."""
+    return _PROMISED_ACT.sub("，", _NEGATED_ACT.sub("，", text))
+
+
+def denies_an_act(text: str) -> bool:
+    """Somewhere in the story an act is denied (俺没给, 还没扫) or only promised."""
+    return bool(_NEGATED_ACT.search(text) or _PROMISED_ACT.search(text))
+
+
+def only_denied_harm(text: str) -> bool:
+    """The story denies the act and, the denied acts cut out, says nothing else was handed
+    over or done (我妈没把验证码给他们 她挂了电话): a warning, not first aid."""
+    return denies_an_act(text) and not _ACT_LEFT.search(without_denials(text))
+
+
+# "Not reporting (for now)" in the villager's words: 先不报了 我再看看, 不用报警了. About a
+# report, never about the tips: no word for messages or the subscription in it.
+_DECLINES_REPORT = re.compile(r"不(?:想|用|要|必|再|忙)?(?:着)?(?:报|举报|报警|报案)")
+_ABOUT_MESSAGES = re.compile(r"订|收|发|短信|消息|提醒|推送|退")
+
+
+def declines_report(text: str) -> bool:
+    """A refusal to report (after the offer), which a model may read as an opt-out."""
+    return bool(_DECLINES_REPORT.search(text)) and not _ABOUT_MESSAGES.search(text)
+
+
+_THANKS = frozenset(
+    {"谢", "谢谢", "谢了", "多谢", "谢谢你", "谢谢你们", "谢谢您", "感谢", "辛苦", "辛苦你们"}
+)
+
+
+def only_acknowledges(text: str) -> bool:
+    """A bare "好的" / "嗯" / "谢谢" (not a digit: "1" answers some questions)."""
+    word = core(text)
+    return not word.isdigit() and (word in YES or word in _THANKS)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sqlite_utils
+import zhconv
 
 import responses
 from bot import control_words, conversations, subscriptions
@@ -88,8 +89,12 @@ _NUMBER_ONLY = re.compile(r"^[+\d\s\-()]{4,}$")
 # "And now what?" right after advice that has further steps (回复0看下一步): the next
 # steps, not the same advice again or "I can't help with that".
 def clean(text: str) -> str:
-    """NFKC (full-width digits and letters become ASCII), no control characters."""
-    return _CONTROL.sub("", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC (full-width digits and letters become ASCII), traditional characters as
+    simplified (工作證號, 不報了, 已經掃了: every rule and recogniser in bot/ is written in
+    simplified characters, as the model reads them), no control characters. The message
+    is stored as sent."""
+    text = zhconv.convert(unicodedata.normalize("NFKC", text), "zh-hans")
+    return _CONTROL.sub("", text).strip()
 
 
 def has_words(text: str) -> bool:
@@ -361,6 +366,9 @@ class Engine:
         }
         if turn.message.media:
             entry["media"] = [[m.url, m.content_type] for m in turn.message.media[:3]]
+        if turn.parse is not None:
+            # What it was read as: a report carries the clues, not "以后别发了" or "你好".
+            entry["intent"] = turn.parse.intent
         turn.state["recent"] = [*recent, entry]
 
     # --- the order of checks -------------------------------------------------------
@@ -375,9 +383,21 @@ class Engine:
         command = subscriptions.command_intent(text)
         if command:
             turn.parse = Parse(text, command, 1.0)
+            before = len(turn.replies)
             self.run(command, turn)
+            form = turn.form
+            skill = self._forms.get(form["step"]) if form else None
+            if form and skill is not None and not skill.yields_to_menu and form.get("slot"):
+                # T in the middle of a report: done, and the report's question again (the
+                # report is still open; a bare "T" never answers it).
+                self._ask_again_after(skill, turn, before)
             return
-        if victim_words(text):
+        if victim_words(text) and (
+            not control_words.denies_an_act(text)
+            or victim_words(control_words.without_denials(text))
+        ):
+            # Harm said, and not only in a clause that denies it or a promise
+            # (他们要验证码 我不给他们; 还没扫 他们说扫了送油): first aid at once.
             self.first_aid(turn)
             return
         if self._confirmation(turn):
@@ -418,9 +438,12 @@ class Engine:
             text = text[:MAX_TEXT]
         turn.parse = self.parser.parse(text)
         intent, confidence = turn.parse.intent, turn.parse.confidence
-        if intent == "already_victim" and control_words.ends_in_denial(text):
-            # "叫俺把医保卡和手机给他们 俺没给": the visit, not harm (no victim words
-            # either, or step 3 had answered): the warning and the offer to report, even
+        if intent == "already_victim" and (
+            control_words.ends_in_denial(text) or control_words.only_denied_harm(text)
+        ):
+            # "叫俺把医保卡和手机给他们 俺没给", "我妈没把验证码给他们 她挂了电话": the
+            # visit, not harm (no victim words left once the denied acts are cut out, or
+            # step 3 had answered): the warning and the offer to report, even
             # when the model is unsure (a story it half-recognises as harm is still one).
             intent = "report_suspicious_visit"
             confidence = max(confidence, MIN_CONFIDENCE)
@@ -431,6 +454,13 @@ class Engine:
         if confidence < REVIEW_BELOW:
             # Answered, and shown to the supervisors too.
             self.for_review(turn, "low_confidence")
+        if intent in SIDE_EFFECT_INTENTS and control_words.declines_report(text):
+            # "先不报了 我再看看" after the offer to report: about the report, not the
+            # tips (a model reads 不…了 as an opt-out). Nothing is filed or changed.
+            turn.parse = Parse(text, "follow_up", confidence, turn.parse.entities)
+            turn.state.pop("offer", None)
+            turn.say(responses.text("report_declined"))
+            return
         if intent in SIDE_EFFECT_INTENTS and (
             confidence < SURE_CONFIDENCE or contrary(intent, text)
         ):
@@ -473,7 +503,11 @@ class Engine:
         if topic is None:
             return False
         key = None
-        if topic in HARM_TOPICS and control_words.denies_harm(text):
+        if topic in HARM_TOPICS and (
+            control_words.denies_harm(text)
+            or (len(text) <= 24 and control_words.ends_in_denial(text))
+        ):
+            # "没转", and a correction that ends in one: "没有 俺记错了 俺没给".
             key = "follow_up.not_harmed"
         elif topic in WARNING_TOPICS and (
             control_words.asks_if_real(text) or control_words.asks_to_comply(text)
@@ -621,6 +655,14 @@ class Engine:
         slot = state.get("slot")
         if slot is None:
             return
+        if not turn.message.media and control_words.only_acknowledges(turn.text):
+            # "好的", "嗯", "谢谢" at a question: no answer to it (a village called
+            # "好的", details that say "谢谢"), nor "you're welcome" alone: asked again.
+            question = form.current_question(self, turn)
+            if question:
+                turn.parse = Parse(turn.text, "follow_up", 1.0)
+                turn.say(question)
+                return
         skip = control_words.is_skip(turn.text)
         if (
             not skip
@@ -693,8 +735,16 @@ class Engine:
         needed = MIN_CONFIDENCE if asking else SURE_CONFIDENCE
         if confidence < needed and turn.text not in responses.MENU_CHOICES:
             return False
-        if intent in ("unsubscribe", "subscribe"):
-            return False  # only the exact words act inside a form (step 2)
+        if intent in SIDE_EFFECT_INTENTS:
+            # Only the exact words act inside a form (step 2). A confident ask in other
+            # words (顺便给我订阅一下) in a form that keeps its questions is never the
+            # slot's answer (a time called "订阅"): "after this one", and the question.
+            if intent in form.own_intents or form.yields_to_menu or confidence < SURE_CONFIDENCE:
+                return False
+            digit = "6" if intent == "subscribe" else "T"
+            note = responses.text("form_digit.later", digit=digit)
+            turn.say(*join_if_fits(note, form.current_question(self, turn)))
+            return True
         before = len(turn.replies)
         turn.answer_only = True
         try:

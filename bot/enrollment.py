@@ -18,6 +18,7 @@ import responses
 from bot import subscriptions
 from bot.engine import Engine, Form, Turn
 from outreach import groups, phones, texts
+from reporting import jurisdiction
 
 FORM = "subscribe"
 MAX_TRIES = 2
@@ -32,6 +33,30 @@ _AUTHENTICITY = re.compile(
 # only of digits and separators is a mistyped number rather than a new question.
 _NUMBER_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 _NUMBER_LIKE = re.compile(r"^[+\d\-()]{5,20}$")
+
+
+# Subscribing (or stopping) for another person: 帮我爸订阅, 给俺村张大爷订一下, 替她退订.
+_FOR_WHOM = re.compile(
+    r"(?:帮|给|替|为)([^，。,.!！?？\s]{1,10}?)(?:也|都)?"
+    r"(?:订阅|订上|订一下|订个|订了|开通提醒|退订|取消订阅|退掉)"
+)
+_SELF = re.compile(r"^(?:我|俺|咱|偶|自己|我们|俺们|咱们|本人)?(?:自己)?(?:把|将)?(?:这个|那个)?$")
+
+
+def for_someone_else(text: str) -> bool:
+    """The subscription asked for (or stopped) is another person's, not the sender's."""
+    match = _FOR_WHOM.search(text)
+    return bool(match and not _SELF.match(match.group(1)))
+
+
+def _named_village(engine: Engine, turn: Turn) -> list[str]:
+    """A village of the county named with the ask ("订阅 金田村"), when it is one."""
+    names = turn.entities("village")
+    if names or subscriptions.command_intent(turn.text):
+        return names[:1]
+    rows, how = jurisdiction.find_villages(engine.db, turn.text)
+    villages = {r["village"] for r in rows}
+    return sorted(villages) if how in ("exact", "contains") and len(villages) == 1 else []
 
 
 def asks_authenticity(text: str) -> bool:
@@ -49,6 +74,12 @@ class EnrollmentForm(Form):
     yields_to_menu = True
 
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
+        if for_someone_else(turn.text):
+            # "帮俺村张大爷订阅一下", "替我妈退订": consent is the person's own, and this
+            # number is not theirs. Nothing changes for the sender.
+            key = "for_someone_else_out" if intent == "unsubscribe" else "for_someone_else"
+            turn.say(texts.enroll_text(key))
+            return
         if intent == "unsubscribe":
             self._unsubscribe(engine, turn)
         else:
@@ -73,9 +104,14 @@ class EnrollmentForm(Form):
                 if len(matches) == 1:
                     group = matches[0]
                     break
+        named = [] if group is not None or sub["group_id"] else _named_village(engine, turn)
         if group is not None:
             groups.assign_group(db, sub["id"], group)
             turn.say(texts.enroll_text("village_set", village=group["village"]))
+        elif named:
+            # "订阅 金田村": the village said with the ask is not asked for again.
+            groups.set_village_text(db, sub["id"], named[0])
+            turn.say(texts.enroll_text("subscribed_place", village=named[0]))
         elif sub["group_id"] or other_form:
             engine.plain_answer(turn, "subscribe")
         if other_form:  # another form (a report) is in progress: do not take over
@@ -85,7 +121,7 @@ class EnrollmentForm(Form):
             subscriber_id=sub["id"],
             tries=0,
             asked=[],
-            village_known=bool(sub["group_id"] or group),
+            village_known=bool(sub["group_id"] or group or named),
         )
         turn.say(self.next_question(engine, turn))
         if turn.state["form"].get("slot") is None:

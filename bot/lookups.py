@@ -8,6 +8,8 @@ official, with the warning that caller ids can be forged.
 
 from __future__ import annotations
 
+import re
+
 import responses
 from bot.engine import Engine, Skill, Turn, join_if_fits
 from bot.photo_text import remember_ask, verdict_reply
@@ -15,6 +17,11 @@ from nlu import Parse
 from reporting import link_keys
 from reporting import scam_verdicts as verdicts
 from scamcheck import signals as scam_signals
+
+# What someone said or asked for, told as a story rather than a plain "look this up".
+_A_STORY = re.compile(
+    r"打电话|打来|来电|电话说|说是|自称|冒充|让我|叫我|让俺|叫俺|要我|加微信|加QQ"
+)
 
 
 def is_bare_lookup(text: str) -> bool:
@@ -59,14 +66,25 @@ class LookupSkill(Skill):
         return True
 
     def answer(self, engine: Engine, turn: Turn, intent: str) -> None:
-        found = link_keys.lookup(engine.db, engine.vault, turn.text)
+        text = turn.text
+        found = link_keys.lookup(engine.db, engine.vault, text)
+        last = turn.state.get("last_lookup")
+        if not found and last and turn.last_topic == "check_number":
+            # "这个号码是骗子吗" right after a number was looked up: about that number.
+            text, found = last, link_keys.lookup(engine.db, engine.vault, last)
         if not found:
-            turn.say(responses.catalogue("lookups")["ask"].strip())
+            # No number or link in it. A story of a call (有人打电话说是医保局的 让我加微信)
+            # gets the safety line with "send me the number"; a plain 帮我查号码 does not.
+            ask = responses.catalogue("lookups")["ask"].strip()
+            safety = responses.text("safety_line") if _A_STORY.search(text) else ""
+            turn.say(*join_if_fits(safety, ask))
             return
+        turn.state["topic"] = "check_number"
+        turn.state["last_lookup"] = text[:200]
         # Asking about a number or link is asking: a police verdict on it within 30 days
         # reaches this villager (SMS and WeChat; web chat cannot be pushed to), and a
         # verdict already given answers instead of the counts.
-        judged = scam_signals.judge(turn.text)
+        judged = scam_signals.judge(text)
         keys = verdicts.keys_of(engine.vault, phones=judged.phones, links=judged.links)
         remember_ask(engine, turn, keys)
         marked = verdicts.verdict(engine.db, keys)

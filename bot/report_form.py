@@ -59,6 +59,11 @@ _QUESTION = re.compile(
     r"|(能|可以|行|中|要|该|是|对|有|会|用|真的|靠谱|要紧|安全)[^，。,.\s]{0,4}(不|没|没有)\s*$"
     r"|(没事|没关系|不要紧|要紧|行|可以|对|是|安全)吧\s*$"
     r"|为啥|为什么|咋回事|怎么回事|(啥|什么)时候[^，。,.]{0,6}(来|到|能|会|管|处理|联系)"
+    # "what is it?" closed without a particle (验证码是啥东西, 医保码是干啥用的), and a
+    # question opened by its question word (怎么开通医保码, 咋知道是不是骗子)
+    r"|(是啥|是什么|啥意思|什么意思|啥东西|什么东西|干啥用|干什么用|有啥用|有什么用"
+    r"|干啥的|干嘛的|做什么的)[的呀啊哦]?\s*$"
+    r"|^(请问|咋|怎么|怎样|如何|为啥|啥叫|什么叫|能不能|可不可以)"
 )
 # "When will the police come?" asked while the form waits: what happens next, then the
 # question again (the model has no intent for it and would guess one).
@@ -116,11 +121,23 @@ def explicit_report(text: str) -> bool:
     return bool(asked or _ASK_US.search(text))
 
 
+# What the words before a report were read as, when they are no clue for the police: a
+# subscription change in other words (以后不想收这种了), a greeting, thanks, an admin
+# question (engine._remember keeps the intent with the words).
+_NOT_A_CLUE = frozenset(
+    {"subscribe", "unsubscribe", "greet", "thanks", "help", "insurance_question", "follow_up"}
+)
+
+
 def _worth_keeping(text: str) -> bool:
-    """Words carried into a report: not a menu digit, "0", a yes or a leave word."""
+    """Words carried into a report: not a menu digit, "0", a yes, a skip or a leave word."""
     word = text.strip().casefold()
     return (
         bool(word)
+        and not control_words.is_skip(word)
+        and not control_words.is_yes(word)
+        and not control_words.is_no(word)
+        and not control_words.is_leave(word)
         and word not in _NO_SUMMARY
         and not _BARE_REPORT.match(word)
         and not _TAKE_OFFER.match(word)
@@ -156,12 +173,28 @@ class ReportForm(Form):
         the rest (外地 read as 异地就医). The report is about the last warning, if any."""
         if turn.message.media:
             return False
-        if turn.state.get("offer") and self._names_a_village(engine, turn.text):
+        offer = turn.state.get("offer")
+        if offer and self._names_a_village(engine, turn.text):
             # Just told "要举报回复3", they answer with where: offer it for that village
             # (the name is carried into the report if they say 3).
             turn.say(_text("place_offer", village=turn.text))
+            turn.state["topic"] = "place_offer"
             return True
-        offer = turn.state.get("offer")
+        if (
+            offer
+            and turn.last_topic in (*_OFFERED_AFTER, "place_offer")
+            and (control_words.is_no(turn.text) or control_words.is_leave(turn.text))
+        ):
+            # "不用了" / "算了" right after the offer: no report, and no opt-out either.
+            turn.state.pop("offer", None)
+            turn.parse = Parse(turn.text, "follow_up", 1.0)
+            turn.say(responses.text("report_declined"))
+            return True
+        if turn.last_topic == "place_offer" and control_words.is_yes(turn.text):
+            # "是要举报新圩村的情况吗？回复3登记" answered 好的 / 嗯 / 是的: that is a 3.
+            turn.parse = Parse(turn.text, "report_suspicious_visit", 1.0)
+            engine.run("report_suspicious_visit", turn, menu=True)
+            return True
         if offer and turn.last_topic in _OFFERED_AFTER and _TAKE_OFFER.match(turn.text):
             # "要举报回复3" just said; "报吧", "好的 帮俺报一下", "那就举报吧" take it.
             # (A bare 好的 / 要得 does not: after advice it is as often "understood".)
@@ -228,7 +261,11 @@ class ReportForm(Form):
             engine.plain_answer(turn, intent)
             advice_replies = list(turn.replies)
             turn.replies.clear()
-        carried = [r for r in turn.recent() if _worth_keeping(r.get("text") or "")]
+        carried = [
+            r
+            for r in turn.recent()
+            if _worth_keeping(r.get("text") or "") and r.get("intent") not in _NOT_A_CLUE
+        ]
         words = [r["text"] for r in carried]
         if _worth_keeping(turn.text) and turn.text not in words:
             words.append(turn.message.text.strip())

@@ -57,7 +57,14 @@ class CadreForwardSkill(Skill):
         turn.parse = engine.parser.parse(turn.text[:500])
         entities = [e for e in turn.parse.entities if e.entity != "village"]
         engine.start_report(turn, "report_suspicious_visit", entities, summary=turn.message.text)
-        turn.replies[:] = join_if_fits(responses.text("cadre_forward"), *turn.replies)
+        forwarded = _FORWARD.sub("", turn.text)
+        verdict = []
+        if scam_signals.looks_pasted(forwarded) and scam_signals.judge(forwarded).verdict == "scam":
+            # A fake SMS forwarded: the cadre hears at once that it is one (and "这个要紧不"
+            # next is about it), as a villager pasting it would.
+            verdict = [responses.text("report_form.sms_scam")]
+            turn.state["topic"] = "scam_text"
+        turn.replies[:] = join_if_fits(responses.text("cadre_forward"), *verdict, *turn.replies)
         return True
 
 

@@ -39,6 +39,11 @@ _ORGANISATION_WORD = re.compile(_ORGANISATION.pattern.rstrip("$"))
 _PLACE_PREFIX = re.compile(r"^[\u4e00-\u9fff]{2,4}?[省市县区]")
 # Left over around a code, "编号YB-450881-2025-0001是真的吗" is still a bare code.
 MAX_AROUND_CODE = 12
+# The team showed nothing to check: 没给编号, 没有工作证, 拿不出介绍信, 没让看证件.
+_NO_CLUE = re.compile(
+    r"(?:没|没有|不给|没给|没带|没拿|拿不出|没出示|没看到|没看见|没见|没让看|不让看|没说|不肯给)"
+    r"[^，。,.!！?？]{0,4}(?:编号|证|胸牌|信|文件|批文|授权|手续)"
+)
 _DAY_WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "昨天": -1, "前天": -2}
 _MONTH_DAY = re.compile(r"(\d{1,2})月(\d{1,2})[日号]")
 _DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})号")
@@ -107,6 +112,11 @@ def _find_village(dialogue: Engine, text: str) -> str | None:
     if len(rows) == 1:
         return rows[0]["township"] + rows[0]["village"]
     return rows[0]["village"]  # in several townships: the check accepts any of them
+
+
+def _only_a_village(dialogue: Engine, text: str) -> bool:
+    """The message is just a village's name (金田村, 金田镇新圩村), nothing to check."""
+    return len(text) <= 12 and jurisdiction.find_villages(dialogue.db, text)[1] == "exact"
 
 
 def _registered_organisation(db: Any, text: str) -> str | None:
@@ -210,6 +220,8 @@ class VerifyTeamForm(Form):
         if slot == "what":
             if control_words.phone_only(text) or scam_signals.looks_pasted(text):
                 return True  # not a clue: fill ends the check and reads it afresh
+            if not turn.state["form"].get("village") and _only_a_village(engine, text):
+                return True  # the village first: kept, the code asked for again
             return bool(
                 activities.find_code(text)
                 or activities.parse_work_id(text)
@@ -230,7 +242,7 @@ class VerifyTeamForm(Form):
     def leave(self, engine: Engine, turn: Turn) -> None:
         turn.say(_text("left"))
 
-    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool:
+    def fill(self, engine: Engine, turn: Turn, slot: str, skip: bool) -> bool | None:
         form = turn.state["form"]
         text = turn.text
         if slot == "report":
@@ -246,6 +258,18 @@ class VerifyTeamForm(Form):
             turn.state.pop("form", None)
             engine.respond_fresh(turn)
             return True
+        if slot == "what" and not activities.find_code(text) and _NO_CLUE.search(text):
+            # "他们没给编号 就说是县里派来的": nothing to check is itself the answer.
+            turn.state.pop("form", None)
+            turn.state["offer"] = "report_suspicious_visit"
+            turn.state["topic"] = "verify_team"
+            turn.say(_text("no_clue"))
+            return True
+        if slot == "what" and not form.get("village") and _only_a_village(engine, text):
+            # "金田村" sent first: kept for the check, and the code asked for again.
+            form["village"] = _find_village(engine, text)
+            turn.say(_text("village_kept"))
+            return None
         if slot == "what":
             form["code"] = activities.find_code(text)
             form["work_id"] = activities.parse_work_id(text)

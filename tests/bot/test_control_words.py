@@ -9,13 +9,19 @@ from bot.control_words import (
     asks_if_real,
     asks_to_comply,
     cannot_do_it,
+    declines_report,
+    denies_an_act,
     denies_harm,
     is_leave,
     is_no,
     is_skip,
     is_yes,
     not_mine,
+    only_acknowledges,
+    only_denied_harm,
+    without_denials,
 )
+from nlu.signals import victim_words
 
 
 @pytest.mark.parametrize(
@@ -152,3 +158,59 @@ def test_asks_to_comply(text):
 @pytest.mark.parametrize("text", ["我要去镇上", "要去医保局办卡吗 在哪", "去"])
 def test_not_asking_to_comply(text):
     assert not asks_to_comply(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我妈没把验证码给他们 她挂了电话",
+        "不是我 我没给验证码",
+        "他们要验证码 俺不给他们",
+        "那人让俺扫码领鸡蛋俺没扫俺就回家了",
+        "还没扫呢 他们说扫了送一桶油",
+    ],
+)
+def test_a_story_that_only_denies_the_act(text):
+    assert denies_an_act(text)
+    assert not victim_words(without_denials(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "俺没给验证码 可是扫了他们的码",  # denied one act, did another
+        "他们说扫了送油 我就扫了",  # the promise, then the act
+        "我没注意 就把验证码给他了",  # 没 about something else
+        "没想到把验证码给了他们",
+        "不小心把验证码给他们了",
+        "俺没转钱 但卡里少了三千",
+    ],
+)
+def test_harm_beside_a_denial_is_still_harm(text):
+    assert victim_words(without_denials(text)) or not denies_an_act(text)
+    assert not only_denied_harm(text)
+
+
+def test_only_denied_harm_needs_nothing_else_handed_over():
+    assert only_denied_harm("我妈没把验证码给他们 她挂了电话")
+    assert not only_denied_harm("俺没给验证码 但是他们拿走了手机")
+
+
+@pytest.mark.parametrize("text", ["先不报了 我再看看", "不用报警了", "算了 不想举报", "不报了"])
+def test_declines_report(text):
+    assert declines_report(text)
+
+
+@pytest.mark.parametrize("text", ["以后不想收这种了", "不报了 也别给我发短信了", "我要举报"])
+def test_not_declining_a_report(text):
+    assert not declines_report(text)
+
+
+@pytest.mark.parametrize("text", ["好的", "嗯", "嗯嗯", "谢谢", "谢谢谢谢", "好的呀", "行"])
+def test_only_acknowledges(text):
+    assert only_acknowledges(text)
+
+
+@pytest.mark.parametrize("text", ["1", "2", "金田村", "好的 帮俺报一下", "谢谢 他们还在"])
+def test_not_only_acknowledging(text):
+    assert not only_acknowledges(text)

@@ -100,5 +100,8 @@ def test_conversation(app, loaded, case, channel):
     elif after and after.startswith("one_report_with:"):
         assert len(rows) == 1
         assert after.split(":", 1)[1] in (rows[0]["summary"] or "")
+    elif after and after.startswith("one_report_without:"):
+        assert len(rows) == 1
+        assert after.split(":", 1)[1] not in (rows[0]["summary"] or ""), rows[0]["summary"]
     elif after == "one_urgent_report":
         assert [r["priority"] for r in rows] == ["urgent"], f"{case['name']}: {rows}"

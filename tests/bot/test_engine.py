@@ -33,6 +33,16 @@ ANSWERS = {
     "别再给俺发这些了": ("subscribe", 0.96),
     "之前退了 现在还想收": ("unsubscribe", 0.95),
     "帮我把订阅取消了吧": ("unsubscribe", 0.95),
+    # Confident parses a linear model makes of words about something else.
+    "先不报了 我再看看": ("unsubscribe", 0.9),
+    "顺便帮我订阅一下": ("subscribe", 0.95),
+    "以后别给我发提醒了": ("unsubscribe", 0.95),
+    "给我妈订阅一下 她在老家": ("subscribe", 0.95),
+    "我妈没把验证码给他们 她挂了电话": ("already_victim", 0.99),
+    "俺没给验证码 但是他们拿走了手机": ("already_victim", 0.99),
+    "你好呀": ("greet", 0.99),
+    "刚才有人打电话说是医保局的 让我加微信": ("check_number", 0.9),
+    "帮我查号码": ("check_number", 0.9),
 }
 
 
@@ -204,3 +214,72 @@ def test_bot_engine_and_skills_import_no_skill_from_another():
             clash -= {"bot.qr"}  # its own package
         assert not clash, f"{module} imports {clash}"
     assert not (root / "bot" / "dialogue.py").exists()
+
+
+def test_not_reporting_for_now_read_as_an_opt_out_changes_nothing(who, db):
+    who.send("订阅")
+    who.send("跳过")
+    assert who.send("先不报了 我再看看") == [responses.text("report_declined")]
+    assert db.execute("SELECT status FROM subscribers").fetchall() == [("active",)]
+    assert list(db.query("SELECT * FROM reports")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "digit"), [("顺便帮我订阅一下", "6"), ("以后别给我发提醒了", "T")]
+)
+def test_a_subscription_change_in_words_inside_the_report_waits_and_is_not_the_answer(
+    who, db, text, digit
+):
+    who.send("订阅")
+    who.send("跳过")
+    who.send("举报")
+    who.send("金田村")
+    reply = "\n".join(who.send(text))
+    assert responses.text("form_digit.later", digit=digit) in reply
+    assert "什么时候" in reply  # the time question again: the words were not the time
+    assert db.execute("SELECT status FROM subscribers").fetchall() == [("active",)]
+
+
+def test_a_story_that_denies_the_act_is_the_visit_not_first_aid(who, db):
+    visit, _more = responses.answer("report_suspicious_visit")
+    victim, _more = responses.answer("already_victim")
+    reply = "\n".join(who.send("我妈没把验证码给他们 她挂了电话"))
+    assert visit in reply and victim not in reply
+    # A denial with something else handed over is still harm.
+    assert victim in "\n".join(who.send("俺没给验证码 但是他们拿走了手机"))
+
+
+@pytest.mark.parametrize("ack", ["好的", "嗯", "谢谢", "嗯嗯"])
+def test_a_bare_acknowledgement_inside_the_report_is_asked_again_not_stored(who, db, ack):
+    who.send("举报")
+    assert who.send(ack) == [responses.text("report_form.ask_village")]
+    assert list(db.query("SELECT * FROM reports")) == []
+
+
+def test_subscribing_someone_else_subscribes_no_one(who, db):
+    reply = who.send("给我妈订阅一下 她在老家")
+    assert "本人" in reply[0]
+    assert db.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 0
+
+
+def test_a_greeting_and_subscription_words_are_not_carried_into_a_report(who, db):
+    who.send("订阅")
+    who.send("跳过")
+    who.send("你好呀")
+    who.send("我要举报 门口有人")
+    assert [r["summary"] for r in db.query("SELECT * FROM reports")] == ["我要举报 门口有人"]
+
+
+def test_a_call_told_without_the_number_gets_the_safety_line_with_the_ask(who):
+    ask = responses.catalogue("lookups")["ask"].strip()
+    reply = "\n".join(who.send("刚才有人打电话说是医保局的 让我加微信"))
+    assert SAFETY in reply and ask in reply
+    assert who.send("帮我查号码") == [ask]  # a plain ask: just the ask
+
+
+def test_an_opt_out_word_inside_the_report_is_honoured_and_the_question_asked_again(who, db):
+    who.send("举报")
+    reply = "\n".join(who.send("T"))
+    assert responses.text("never_subscribed") in reply
+    assert responses.text("report_form.ask_village") in reply
+    assert list(db.query("SELECT * FROM reports")) == []

@@ -214,6 +214,7 @@ LONG = {
         "unknown_member",
         "forged",
         "left",
+        "no_clue",
     ],
 )
 def test_answers_fit_three_segments_and_end_with_the_warning(key):
