@@ -181,3 +181,20 @@ def drain_outbox(app, sender=None, at=None):
         )
     finally:
         db.conn.close()
+
+
+def quiet_gateways(app, monkeypatch):
+    """``app`` with both mainland gateways' push secrets set ("s") and SMS sent nowhere
+    (every send succeeds): for posting to /sms/aliyun and /sms/tencent."""
+    from messaging.providers import base as senders
+
+    class Quiet:
+        name = "aliyun"
+
+        def send(self, to, text, *args, **kwargs):
+            return SendResult(True, "x")
+
+    monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: Quiet())
+    app.config["ALIYUN_SMS_WEBHOOK_SECRET"] = "s"
+    app.config["TENCENT_SMS_WEBHOOK_SECRET"] = "s"
+    return app

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from tests.helpers.app import PUBLIC_URL, TWILIO_TOKEN
+from tests.helpers.sms import quiet_gateways
 from tests.helpers.wechat import WeChatPush
 
 FUZZ = settings(
@@ -203,18 +204,7 @@ def test_wechat_xml_fuzz(wapp, no_foreign_fetch, content, msg_type, pic_url, raw
     gateway=st.sampled_from(["aliyun", "tencent"]),
 )
 def test_gateway_push_fuzz(degraded_app, monkeypatch, items, gateway):
-    from messaging.providers import base as senders
-    from messaging.providers.base import SendResult
-
-    class Quiet:
-        name = "aliyun"
-
-        def send(self, to, text, *args, **kwargs):
-            return SendResult(True, "x")
-
-    monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: Quiet())
-    degraded_app.config["ALIYUN_SMS_WEBHOOK_SECRET"] = "s"
-    degraded_app.config["TENCENT_SMS_WEBHOOK_SECRET"] = "s"
+    quiet_gateways(degraded_app, monkeypatch)
     client = degraded_app.test_client()
     response = client.post(f"/sms/{gateway}?token=s", json=items)
     assert response.status_code < 500

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.app import SmsPhone
+from tests.helpers.sms import quiet_gateways
 from tests.helpers.wechat import APPID, TOKEN, WeChatPush, sha1_sorted, wechat_encrypt
 
 FUZZ = settings(
@@ -31,19 +32,7 @@ GATEWAY_PATHS = ["/sms/aliyun", "/sms/aliyun/report", "/sms/tencent", "/sms/tenc
 @pytest.fixture
 def gateways(degraded_app, monkeypatch):
     """The app with both mainland gateways' push secrets set, sending nowhere."""
-    from messaging.providers import base as senders
-    from messaging.providers.base import SendResult
-
-    class Quiet:
-        name = "aliyun"
-
-        def send(self, to, text, *args, **kwargs):
-            return SendResult(True, "x")
-
-    monkeypatch.setitem(senders.CHANNEL_SENDERS, "sms", lambda _config: Quiet())
-    degraded_app.config["ALIYUN_SMS_WEBHOOK_SECRET"] = "s"
-    degraded_app.config["TENCENT_SMS_WEBHOOK_SECRET"] = "s"
-    return degraded_app
+    return quiet_gateways(degraded_app, monkeypatch)
 
 
 # --- JSON bodies ----------------------------------------------------------------------
