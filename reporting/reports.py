@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import logging
 import re
 import secrets
@@ -152,13 +153,55 @@ def create(
     report["source"] = source
     try:
         with db.atomic():
-            report["id"] = new_id(db.table("reports").insert(report))
+            report["id"] = _insert(db, "reports", report)
     except sqlite3.IntegrityError:
         existing = by_source(db, source) if source else None
         if existing is None:
             raise
         return existing  # the same message, handled at the same moment by another worker
     return report
+
+
+# Reports are written on the answer path (a report opened, a question answered): plain
+# statements, not sqlite-utils' table methods, which read the table list and the
+# table's columns and primary key (sqlite_master, PRAGMA table_info) on every call and
+# read the row back before an update: several statements for each one written
+# (docs/benchmarks.md). Column names are the code's own, quoted; values bound.
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _stored(value: Any) -> Any:
+    # What sqlite-utils stores for these (jsonify_if_needed): JSON and ISO text.
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=repr, ensure_ascii=False)
+    if isinstance(value, (dt.date, dt.time)):  # datetime too (a date subclass)
+        return value.isoformat()
+    return value
+
+
+def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
+    """INSERT ``row`` into ``table`` (an integer ``id`` primary key); its new id."""
+    columns = ", ".join(_ident(c) for c in row)
+    marks = ", ".join("?" for _ in row)
+    sql = f"INSERT INTO {_ident(table)} ({columns}) VALUES ({marks}) RETURNING id"  # noqa: S608 - quoted names, bound values
+    # fetchall: the statement is finished before the transaction commits.
+    ((new,),) = db.execute(sql, [_stored(v) for v in row.values()]).fetchall()
+    if not isinstance(new, int):
+        raise TypeError(f"insert into {table} gave no integer id: {new!r}")
+    return new
+
+
+def _update(db: sqlite_utils.Database, table: str, row_id: int, fields: dict[str, Any]) -> None:
+    if not fields:
+        return
+    sets = ", ".join(f"{_ident(c)} = ?" for c in fields)
+    db.execute(
+        f"UPDATE {_ident(table)} SET {sets} WHERE id = ?",  # noqa: S608 - quoted names, bound values
+        [*(_stored(v) for v in fields.values()), row_id],
+    )
 
 
 def by_source(db: sqlite_utils.Database, source: str) -> dict[str, Any] | None:
@@ -195,7 +238,7 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
     changed.update({k: v for k, v in fields.items() if k != "id"})
     changed["updated_at"] = report["updated_at"]
     with db.atomic():
-        db.table("reports").update(report_id, changed)
+        _update(db, "reports", report_id, changed)
     return report
 
 
@@ -255,13 +298,15 @@ def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
 
 def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text: str) -> None:
     with db.atomic():
-        db.table("report_messages").insert(
+        _insert(
+            db,
+            "report_messages",
             {
                 "report_id": report_id,
                 "direction": direction,
                 "text": redact_id_numbers(text[:4000]),
                 "created_at": now(),
-            }
+            },
         )
 
 
