@@ -103,12 +103,12 @@ def here_now(text: str) -> bool:
 
 
 def get(db: sqlite_utils.Database, report_id: int) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM reports WHERE id = ?", [report_id]))
+    rows = _rows(db, "SELECT * FROM reports WHERE id = ?", [report_id])
     return rows[0] if rows else None
 
 
 def get_by_ref(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM reports WHERE ref = ?", [ref.strip().upper()]))
+    rows = _rows(db, "SELECT * FROM reports WHERE ref = ?", [ref.strip().upper()])
     return rows[0] if rows else None
 
 
@@ -182,6 +182,14 @@ def _stored(value: Any) -> Any:
     return value
 
 
+def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a SELECT as dicts, as ``db.query`` gives them, without the savepoint
+    sqlite-utils puts around every query (two more statements)."""
+    cursor = db.execute(sql, params)
+    keys = [column[0] for column in cursor.description]
+    return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     """INSERT ``row`` into ``table`` (an integer ``id`` primary key); its new id."""
     columns = ", ".join(_ident(c) for c in row)
@@ -205,7 +213,7 @@ def _update(db: sqlite_utils.Database, table: str, row_id: int, fields: dict[str
 
 
 def by_source(db: sqlite_utils.Database, source: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM reports WHERE source = ?", [source]))
+    rows = _rows(db, "SELECT * FROM reports WHERE source = ?", [source])
     return rows[0] if rows else None
 
 
@@ -325,9 +333,7 @@ def add_attachment(db: sqlite_utils.Database, report_id: int, url: str, content_
 
 
 def messages(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
-    return list(
-        db.query("SELECT * FROM report_messages WHERE report_id = ? ORDER BY id", [report_id])
-    )
+    return _rows(db, "SELECT * FROM report_messages WHERE report_id = ? ORDER BY id", [report_id])
 
 
 def keep_attachment_copy(

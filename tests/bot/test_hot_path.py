@@ -146,3 +146,6 @@ def test_a_report_opened_and_answered_reads_no_schema(traced):
     written = [s for s in statements if s.upper().startswith(("INSERT", "UPDATE"))]
     assert [s for s in written if "reports" in s.split("(")[0]], statements  # opened
     assert not [s for s in statements if "sqlite_master" in s or "PRAGMA" in s], statements
+    # Nor a savepoint around each read of a report (sqlite-utils' query does that).
+    reads = [i for i, s in enumerate(statements) if s.startswith("SELECT * FROM report")]
+    assert reads and not [i for i in reads if "sqlite_utils_query" in statements[i - 1]]
