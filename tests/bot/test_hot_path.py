@@ -148,4 +148,5 @@ def test_a_report_opened_and_answered_reads_no_schema(traced):
     assert not [s for s in statements if "sqlite_master" in s or "PRAGMA" in s], statements
     # Nor a savepoint around each read of a report (sqlite-utils' query does that).
     reads = [i for i, s in enumerate(statements) if s.startswith("SELECT * FROM report")]
-    assert reads and not [i for i in reads if "sqlite_utils_query" in statements[i - 1]]
+    guarded = [i for i in reads if statements[i - 1] == 'SAVEPOINT "sqlite_utils_query"']
+    assert reads and not guarded, [statements[i - 1 : i + 1] for i in guarded]
