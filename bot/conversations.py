@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import sqlite3
@@ -89,12 +90,13 @@ class Store:
 
     def _log(self, text: str) -> None:
         stored = redact_id_numbers(text[:MAX_STORED])
-        row_id = self.db.execute(
+        # RETURNING, not lastrowid: PostgreSQL would need more round trips to ask.
+        # fetchall: the statement is finished before the transaction commits.
+        ((row_id,),) = self.db.execute(
             "INSERT INTO messages (sender_hash, channel, direction, text, created_at)"
-            " VALUES (?, ?, 'in', ?, ?)",
+            " VALUES (?, ?, 'in', ?, ?) RETURNING id",
             [self.sender_hash, self.channel, stored, now()],
-        ).lastrowid
-        assert row_id is not None  # sqlite3 sets it after every INSERT
+        ).fetchall()
         self._logged = (row_id, stored)
 
     def _read(self) -> None:
@@ -123,21 +125,13 @@ class Store:
         at = now()
         with self.db.atomic():
             if replies:
-                self.db.conn.executemany(
-                    "INSERT INTO messages (sender_hash, channel, direction, text, intent,"
-                    " confidence, created_at) VALUES (?, ?, 'out', ?, ?, ?, ?)",
-                    [
-                        (
-                            self.sender_hash,
-                            self.channel,
-                            redact_id_numbers(r[:MAX_STORED]),
-                            intent,
-                            confidence,
-                            at,
-                        )
-                        for r in replies
-                    ],
-                )
+                # One statement for all the replies (usually one): on PostgreSQL an
+                # executemany is a pipeline of its own, dearer than the one row it sends.
+                params: list[Any] = []
+                for r in replies:
+                    stored = redact_id_numbers(r[:MAX_STORED])
+                    params += [self.sender_hash, self.channel, stored, intent, confidence, at]
+                self.db.execute(_insert_replies_sql(len(replies)), params)
             if changed:
                 self.db.execute(
                     "INSERT INTO conversations (sender_hash, channel, state, updated_at)"
@@ -174,11 +168,18 @@ class Store:
                 entry["text"] = (row[0] or "").strip()[:500]
 
 
+@functools.lru_cache(maxsize=16)
+def _insert_replies_sql(count: int) -> str:
+    """The INSERT of ``count`` outbound log rows (one text per count: a cached statement)."""
+    rows = ", ".join(["(?, ?, 'out', ?, ?, ?, ?)"] * count)
+    columns = "sender_hash, channel, direction, text, intent, confidence, created_at"
+    return f"INSERT INTO messages ({columns}) VALUES {rows}"  # noqa: S608 - placeholders only
+
+
 def _total_changes(db: sqlite_utils.Database) -> int | None:
-    # SQLite's rows inserted, updated or deleted by this connection; None elsewhere.
-    return (
-        getattr(db.conn, "total_changes", None) if getattr(db, "dialect", "") == "sqlite" else None
-    )
+    # SQLite's rows inserted, updated or deleted by this connection (PostgreSQL: its
+    # statements that may have written, storage/pg.py); None when unknown.
+    return getattr(db.conn, "total_changes", None)
 
 
 def load_state(db: sqlite_utils.Database, sender_hash: str) -> dict[str, Any]:

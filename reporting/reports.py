@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import logging
 import re
 import secrets
@@ -102,12 +103,12 @@ def here_now(text: str) -> bool:
 
 
 def get(db: sqlite_utils.Database, report_id: int) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM reports WHERE id = ?", [report_id]))
+    rows = _rows(db, "SELECT * FROM reports WHERE id = ?", [report_id])
     return rows[0] if rows else None
 
 
 def get_by_ref(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM reports WHERE ref = ?", [ref.strip().upper()]))
+    rows = _rows(db, "SELECT * FROM reports WHERE ref = ?", [ref.strip().upper()])
     return rows[0] if rows else None
 
 
@@ -152,7 +153,7 @@ def create(
     report["source"] = source
     try:
         with db.atomic():
-            report["id"] = new_id(db.table("reports").insert(report))
+            report["id"] = _insert(db, "reports", report)
     except sqlite3.IntegrityError:
         existing = by_source(db, source) if source else None
         if existing is None:
@@ -161,8 +162,58 @@ def create(
     return report
 
 
+# Reports are written on the answer path (a report opened, a question answered): plain
+# statements, not sqlite-utils' table methods, which read the table list and the
+# table's columns and primary key (sqlite_master, PRAGMA table_info) on every call and
+# read the row back before an update: several statements for each one written
+# (docs/benchmarks.md). Column names are the code's own, quoted; values bound.
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _stored(value: Any) -> Any:
+    # What sqlite-utils stores for these (jsonify_if_needed): JSON and ISO text.
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=repr, ensure_ascii=False)
+    if isinstance(value, (dt.date, dt.time)):  # datetime too (a date subclass)
+        return value.isoformat()
+    return value
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a SELECT as dicts, as ``db.query`` gives them, without the savepoint
+    sqlite-utils puts around every query (two more statements)."""
+    cursor = db.execute(sql, params)
+    keys = [column[0] for column in cursor.description]
+    return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
+    """INSERT ``row`` into ``table`` (an integer ``id`` primary key); its new id."""
+    columns = ", ".join(_ident(c) for c in row)
+    marks = ", ".join("?" for _ in row)
+    sql = f"INSERT INTO {_ident(table)} ({columns}) VALUES ({marks}) RETURNING id"  # noqa: S608 - quoted names, bound values
+    # fetchall: the statement is finished before the transaction commits.
+    ((new,),) = db.execute(sql, [_stored(v) for v in row.values()]).fetchall()
+    if not isinstance(new, int):
+        raise TypeError(f"insert into {table} gave no integer id: {new!r}")
+    return new
+
+
+def _update(db: sqlite_utils.Database, table: str, row_id: int, fields: dict[str, Any]) -> None:
+    if not fields:
+        return
+    sets = ", ".join(f"{_ident(c)} = ?" for c in fields)
+    db.execute(
+        f"UPDATE {_ident(table)} SET {sets} WHERE id = ?",  # noqa: S608 - quoted names, bound values
+        [*(_stored(v) for v in fields.values()), row_id],
+    )
+
+
 def by_source(db: sqlite_utils.Database, source: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM reports WHERE source = ?", [source]))
+    rows = _rows(db, "SELECT * FROM reports WHERE source = ?", [source])
     return rows[0] if rows else None
 
 
@@ -195,7 +246,7 @@ def update(db: sqlite_utils.Database, report_id: int, **fields: Any) -> dict[str
     changed.update({k: v for k, v in fields.items() if k != "id"})
     changed["updated_at"] = report["updated_at"]
     with db.atomic():
-        db.table("reports").update(report_id, changed)
+        _update(db, "reports", report_id, changed)
     return report
 
 
@@ -255,13 +306,15 @@ def withdraw(db: sqlite_utils.Database, report_id: int) -> bool:
 
 def add_message(db: sqlite_utils.Database, report_id: int, direction: str, text: str) -> None:
     with db.atomic():
-        db.table("report_messages").insert(
+        _insert(
+            db,
+            "report_messages",
             {
                 "report_id": report_id,
                 "direction": direction,
                 "text": redact_id_numbers(text[:4000]),
                 "created_at": now(),
-            }
+            },
         )
 
 
@@ -280,9 +333,7 @@ def add_attachment(db: sqlite_utils.Database, report_id: int, url: str, content_
 
 
 def messages(db: sqlite_utils.Database, report_id: int) -> list[dict[str, Any]]:
-    return list(
-        db.query("SELECT * FROM report_messages WHERE report_id = ? ORDER BY id", [report_id])
-    )
+    return _rows(db, "SELECT * FROM report_messages WHERE report_id = ? ORDER BY id", [report_id])
 
 
 def keep_attachment_copy(

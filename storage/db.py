@@ -276,28 +276,72 @@ def checkpoint(db: sqlite_utils.Database) -> bool:
     return not busy
 
 
-def _idle(app: Any) -> threading.local:
-    # One idle connection per server thread, per app: opening a connection costs PRAGMAs
-    # and closing the last one checkpoints the WAL with an fsync — together about half
-    # the non-NLU time of an answered SMS (docs/benchmarks.md, "Where the time goes").
-    return app.extensions.setdefault("hotline_db_idle", threading.local())
+# Idle connections an app keeps between requests (more are closed when handed back).
+MAX_IDLE_CONNECTIONS = 16
+
+
+class _Idle:
+    """An app's idle connections, the most recently used handed out first.
+
+    Kept between requests: opening a connection costs PRAGMAs, and closing the last one
+    checkpoints the WAL with an fsync (together about half the non-NLU time of an
+    answered SMS once, docs/benchmarks.md). Most recent first, not one per server thread:
+    SQLite drops a connection's whole page cache when another connection has written
+    since its last transaction, so eight threads taking turns on eight connections read
+    every page again on every request (26 preads per SMS against 2 through one
+    connection, docs/benchmarks.md); a connection used by the request before is warm.
+    The same for PostgreSQL: fewer server sessions, statements prepared on the one used."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.connections: list[Any] = []
+
+    def take(self) -> Any | None:
+        with self.lock:
+            if self.pid != os.getpid():  # a forked worker: the parent's are not ours
+                _INHERITED.extend(self.connections)  # kept, never closed from here
+                self.connections, self.pid = [], os.getpid()
+            return self.connections.pop() if self.connections else None
+
+    def give(self, db: Any) -> bool:
+        """Keep ``db`` for the next request; False (not kept) when enough are idle."""
+        with self.lock:
+            if self.pid != os.getpid() or len(self.connections) >= MAX_IDLE_CONNECTIONS:
+                return False
+            self.connections.append(db)
+            return True
+
+
+# Connections a forked worker found in its parent's idle list: referenced so that the
+# child never closes (and so checkpoints or unlocks) what belongs to its parent.
+_INHERITED: list[Any] = []
+
+
+def idle_connections(app: Any) -> _Idle:
+    """``app``'s idle connections (made on first use)."""
+    idle = app.extensions.get("hotline_db_idle")
+    if idle is None:
+        with _WRITE_LOCKS_GUARD:
+            idle = app.extensions.setdefault("hotline_db_idle", _Idle())
+    return idle
 
 
 def get_db() -> sqlite_utils.Database:
-    """The request's database connection: this thread's idle one if it has one, else a
-    new one; handed back (not closed) at teardown."""
+    """The request's database connection: an idle one if the app has one (the most
+    recently used), else a new one; handed back (not closed) at teardown."""
     from flask import current_app, g
 
-    if "db" not in g:
-        idle = _idle(current_app)
-        db = getattr(idle, "db", None)
-        idle.db = None  # a nested app context on this thread opens its own
-        if db is not None and getattr(db.conn, "closed", False):
-            db = None  # PostgreSQL restarted under a kept connection: open a new one
+    db = g.get("db")
+    if db is None:
+        idle = idle_connections(current_app)
+        db = idle.take()
+        while db is not None and getattr(db.conn, "closed", False):
+            db = idle.take()  # PostgreSQL restarted under a kept connection: the next
         if db is None:
             db = connect(current_app.config["HOTLINE_DB"], migrate_schema=False)
         g.db = db
-    return g.db
+    return db
 
 
 def close_db(_exc: BaseException | None = None) -> None:
@@ -308,8 +352,5 @@ def close_db(_exc: BaseException | None = None) -> None:
         return
     if db.conn.in_transaction:  # what closing did: nothing half-written survives
         db.conn.rollback()
-    idle = _idle(current_app)
-    if getattr(idle, "db", None) is None:
-        idle.db = db
-    else:
+    if not idle_connections(current_app).give(db):
         db.conn.close()

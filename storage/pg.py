@@ -204,9 +204,10 @@ def _errors() -> Iterator[None]:
 class Cursor:
     """A psycopg cursor with what sqlite3's cursor offers the code (``lastrowid``)."""
 
-    def __init__(self, cursor: psycopg.Cursor, conn: psycopg.Connection) -> None:
+    def __init__(self, cursor: psycopg.Cursor, conn: Connection) -> None:
         self._cursor = cursor
-        self._conn = conn
+        self._owner = conn
+        self._conn = conn.raw
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone() if self._cursor.description else None
@@ -231,11 +232,18 @@ class Cursor:
     @property
     def lastrowid(self) -> int | None:
         # The id an INSERT took from its table's identity sequence (none: no such insert).
+        # lastval() fails until this session has taken a value from a sequence, and a
+        # failure inside a transaction would abort it: the first call runs in a savepoint
+        # (two more round trips); once it has answered, it always does for the session.
+        if self._owner.lastval_defined:
+            row = self._conn.execute("SELECT lastval()").fetchone()
+            return row[0] if row else None
         try:
             with self._conn.transaction() if self._conn.autocommit else contextlib.nullcontext():
                 row = self._conn.execute("SELECT lastval()").fetchone()
         except psycopg.errors.ObjectNotInPrerequisiteState:
             return None
+        self._owner.lastval_defined = True
         return row[0] if row else None
 
 
@@ -244,6 +252,12 @@ class Connection:
 
     def __init__(self, raw: psycopg.Connection) -> None:
         self.raw = raw
+        # Statements that may have written, run through this connection (SQLite's
+        # ``total_changes`` counts rows; this counts statements: it moves whenever that
+        # does, and sometimes when nothing changed, which costs a caller a read only).
+        self.total_changes = 0
+        # lastval() has answered once in this session (Cursor.lastrowid).
+        self.lastval_defined = False
 
     @property
     def closed(self) -> bool:
@@ -255,11 +269,14 @@ class Connection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, parameters: Any = None) -> Cursor:
+        if not sql.lstrip()[:6].upper().startswith("SELECT"):
+            self.total_changes += 1
         with _errors():
-            return Cursor(self.raw.execute(*_prepared(sql, parameters)), self.raw)
+            return Cursor(self.raw.execute(*_prepared(sql, parameters)), self)
 
     def executemany(self, sql: str, seq: Iterable[Any]) -> None:
         text, json_positions = translate(sql)
+        self.total_changes += 1
         with _errors(), self.raw.cursor() as cur:
             # A generator, not a list: a caller streaming a million rows holds none of them.
             cur.executemany(text, (_params(p, json_positions) for p in seq))
@@ -559,13 +576,32 @@ class PgDatabase:
     @contextlib.contextmanager
     def atomic(self) -> Iterator[PgDatabase]:
         raw = self.conn.raw
-        outer = not self.conn.in_transaction
-        with _errors(), raw.transaction():
-            if outer:
-                # One writer at a time, as on SQLite (module docstring); a lock not granted
-                # in LOCK_TIMEOUT_MS raises LockTimeout (a TimeoutError).
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
-            yield self
+        if self.conn.in_transaction:  # nested: a savepoint (psycopg's)
+            with _errors(), raw.transaction():
+                yield self
+            return
+        # One writer at a time, as on SQLite (module docstring); a lock not granted in
+        # LOCK_TIMEOUT_MS raises LockTimeout (a TimeoutError). BEGIN and the lock go in
+        # one round trip (a multi-statement query: the simple protocol, never prepared);
+        # psycopg's transaction() would send them one by one.
+        try:
+            with _errors():
+                raw.execute(_BEGIN_LOCKED, prepare=False)
+                yield self
+                raw.commit()
+        except BaseException:
+            _rollback_quietly(raw)
+            raise
+
+
+_BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_LOCK_KEY)})"
+
+
+def _rollback_quietly(raw: psycopg.Connection) -> None:
+    """Roll back what is open; a rollback that fails too (the connection is gone) must
+    not hide the error that made it necessary."""
+    with contextlib.suppress(psycopg.Error):
+        raw.rollback()
 
 
 # SQLite functions the domain SQL calls that PostgreSQL lacks, as SQL functions of the

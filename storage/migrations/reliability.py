@@ -37,7 +37,16 @@ def _flood_buckets(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX flood_buckets_updated ON flood_buckets (limiter, updated)")
 
 
+def _flood_buckets_unindexed(db: sqlite_utils.Database) -> None:
+    # The bucket's UPSERT moves its row's `updated` on every message, and with it an
+    # entry of this index: about two of the twelve pages an SMS writes to SQLite's WAL
+    # (docs/benchmarks.md). Only the purge read it, once a minute per process, over a
+    # table bounded at max_keys rows per limiter: a scan there is cheaper.
+    db.execute("DROP INDEX IF EXISTS flood_buckets_updated")
+
+
 MIGRATIONS = [
     ("reliability_001_claim_owner", _claim_owner),
     ("reliability_002_flood_buckets", _flood_buckets),
+    ("reliability_003_flood_buckets_unindexed", _flood_buckets_unindexed),
 ]

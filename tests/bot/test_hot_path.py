@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from storage.db import idle_connections
 from tests.helpers.app import SmsPhone
 
 
@@ -15,8 +16,9 @@ def traced(degraded_app):
     """(phone, statements): every SQL statement the request thread's connection runs."""
     client = degraded_app.test_client()
     phone = SmsPhone(client, "+8613800001111")
-    phone.send("你好")  # opens this thread's connection (kept idle between requests)
-    db = degraded_app.extensions["hotline_db_idle"].db
+    phone.send("你好")  # opens a connection (kept idle between requests)
+    # The one idle connection: the next request takes it (the most recently used first).
+    (db,) = idle_connections(degraded_app).connections
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
     yield phone, statements
@@ -90,3 +92,61 @@ def test_a_failed_review_write_costs_neither_the_answer_nor_the_state(
         "SELECT count(*) FROM messages WHERE direction = 'out' AND text LIKE '%110%'"
     ).fetchone()[0]
     assert out >= 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("text", ["医保电子凭证要钱吗", "菜单"])
+def test_an_answered_sms_on_postgresql_costs_few_round_trips(degraded_app, monkeypatch, text):
+    """Every statement is a round trip to the server, each tens of microseconds of the
+    server process's CPU: BEGIN goes with the write lock, the logged row's id comes back
+    with its INSERT (no lastval()), the replies are one INSERT, and the logged row is not
+    read back when nothing wrote since (storage/pg.py counts the writes)."""
+    import psycopg
+    from psycopg import _connection_base
+
+    phone = SmsPhone(degraded_app.test_client(), "+8613800002222")
+    phone.send("你好")  # the connection opened, its statements prepared
+    sent: list[str] = []
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+    command = _connection_base.BaseConnection._exec_command
+
+    def counted_execute(self, query, params=None, **kwargs):
+        sent.append(str(query))
+        return execute(self, query, params, **kwargs)
+
+    def counted_executemany(self, query, params_seq, **kwargs):
+        sent.append(str(query))
+        return executemany(self, query, params_seq, **kwargs)
+
+    def counted_command(self, cmd, *args, **kwargs):
+        sent.append(bytes(cmd).decode() if isinstance(cmd, (bytes, bytearray)) else str(cmd))
+        return command(self, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted_execute)
+    monkeypatch.setattr(psycopg.Cursor, "executemany", counted_executemany)
+    monkeypatch.setattr(_connection_base.BaseConnection, "_exec_command", counted_command)
+    assert phone.send(text)
+    assert not [s for s in sent if "lastval" in s], sent
+    assert not [s for s in sent if s.startswith("SELECT text FROM messages")], sent
+    assert not [s for s in sent if s.strip() == "BEGIN"], sent  # always with the lock
+    assert len([s for s in sent if "pg_advisory_xact_lock" in s]) == 2, sent
+    # claim, log, state, flood bucket (in a savepoint); replies, state, remembered
+    # replies; BEGIN with the lock and COMMIT for each transaction.
+    assert len(sent) <= 13, sent
+
+
+def test_a_report_opened_and_answered_reads_no_schema(traced):
+    """Reports are written with plain statements: sqlite-utils' table methods read the
+    table list and columns (sqlite_master, PRAGMA table_info) on every insert and update
+    and read the row back before an update."""
+    phone, statements = traced
+    replies = phone.send("我要举报，村口有人扫码送鸡蛋，说是医保局的")
+    replies += phone.send("新圩村")
+    assert any("编号" in r or "村" in r for r in replies), replies
+    written = [s for s in statements if s.upper().startswith(("INSERT", "UPDATE"))]
+    assert [s for s in written if "reports" in s.split("(")[0]], statements  # opened
+    assert not [s for s in statements if "sqlite_master" in s or "PRAGMA" in s], statements
+    # Nor a savepoint around each read of a report (sqlite-utils' query does that).
+    reads = [i for i, s in enumerate(statements) if s.startswith("SELECT * FROM report")]
+    guarded = [i for i in reads if statements[i - 1] == 'SAVEPOINT "sqlite_utils_query"']
+    assert reads and not guarded, [statements[i - 1 : i + 1] for i in guarded]

@@ -5,6 +5,8 @@ an fsync each (WAL + synchronous NORMAL)."""
 
 from __future__ import annotations
 
+import pytest
+
 from storage.db import get_db
 
 
@@ -59,3 +61,57 @@ def test_connections_use_wal_without_an_fsync_per_commit(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     db.conn.close()
+
+
+def test_the_next_request_takes_the_connection_the_last_one_handed_back(degraded_app):
+    """Most recently used first, whichever thread asks: SQLite drops a connection's page
+    cache when another connection wrote since, so server threads taking turns on
+    connections of their own read every page again (docs/benchmarks.md)."""
+    import threading
+
+    seen = []
+
+    def request() -> None:
+        with degraded_app.app_context():
+            seen.append(get_db())
+
+    for _ in range(4):  # one after another, each on a new thread
+        worker = threading.Thread(target=request)
+        worker.start()
+        worker.join()
+    assert all(db is seen[0] for db in seen)
+
+
+def test_connections_beyond_the_idle_bound_are_closed(degraded_app, monkeypatch):
+    from storage import db as storage_db
+
+    monkeypatch.setattr(storage_db, "MAX_IDLE_CONNECTIONS", 2)
+    contexts = [degraded_app.app_context() for _ in range(3)]
+    opened = []
+    for ctx in contexts:  # three at once (nested contexts), handed back in turn
+        ctx.push()
+        opened.append(get_db())
+    for ctx in reversed(contexts):
+        ctx.pop()
+    kept = storage_db.idle_connections(degraded_app).connections
+    assert len(kept) == 2 and all(db in opened for db in kept)
+    (closed,) = [db for db in opened if db not in kept]
+    with pytest.raises(Exception):  # noqa: B017 - sqlite3 and psycopg raise their own
+        closed.execute("SELECT 1").fetchone()
+
+
+def test_a_forked_worker_never_takes_its_parents_connections(degraded_app, monkeypatch):
+    """hotline serve forks its workers from the process that built the app: a
+    connection the parent left idle is the parent's (SQLite locks, PostgreSQL session)."""
+    from storage import db as storage_db
+
+    with degraded_app.app_context():
+        parents = get_db()
+    monkeypatch.setattr(storage_db.os, "getpid", lambda: -1)  # as in a forked child
+    with degraded_app.app_context():
+        childs = get_db()
+    assert childs is not parents
+    assert parents in storage_db._INHERITED  # kept, not closed by the child
+    assert parents.execute("SELECT 1").fetchone() == (1,)
+    with degraded_app.app_context():
+        assert get_db() is childs  # the child's own are reused as before
