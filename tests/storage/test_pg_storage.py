@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from storage import pg
+from storage import pg, pgserver
 from storage.db import connect
 from storage.schema import MIGRATIONS, migrate
 
@@ -187,6 +187,34 @@ def test_a_writer_stuck_behind_a_long_transaction_gives_up_with_a_timeout(databa
     finally:
         a.conn.close()
         b.conn.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_hotline_in_another_schema_does_not_wait_for_this_ones_writes(
+    database_url, postgres_server
+):
+    # Advisory locks are per database: keyed without the schema, a long write in one
+    # schema (a million-recipient push) held every other schema's writers too.
+    other, schema = pgserver.create_schema(postgres_server)
+    a, b = connect(database_url), connect(other)
+    try:
+        with a.atomic():
+            a.execute("INSERT INTO messages (sender_hash, text) VALUES ('a', '1')")
+            started = time.monotonic()
+            with b.atomic():
+                b.execute("INSERT INTO messages (sender_hash, text) VALUES ('b', '2')")
+            assert time.monotonic() - started < pg.LOCK_TIMEOUT_MS / 1000 / 2
+            # ...while this schema's own second writer still waits for the first.
+            c = connect(database_url, migrate_schema=False)
+            try:
+                with pytest.raises(TimeoutError), c.atomic():
+                    pass
+            finally:
+                c.conn.close()
+    finally:
+        a.conn.close()
+        b.conn.close()
+        pgserver.drop_schema(postgres_server, schema)
 
 
 def test_translate_leaves_quoted_text_alone():
