@@ -66,16 +66,17 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if not examples:
             log.warning("no intent examples: the intent classifier is left untrained")
             return self._resource
-        self.model = textclf.fit(
+        fitted = textclf.fit(
             [e.get(TEXT) for e in examples],
             [e.get(INTENT) for e in examples],
             c_grid=tuple(self.config["c_grid"]),
             folds=self.config["folds"],
             seed=self.config["random_seed"],
         )
-        log.info("intent classifier: C=%s chosen by cross-validation", textclf.chosen_c(self.model))
+        log.info("intent classifier: C=%s chosen by cross-validation", textclf.chosen_c(fitted))
         with self._storage.write_to(self._resource) as directory:
-            joblib.dump(self.model, directory / textclf.MODEL_FILE)
+            joblib.dump(fitted, directory / textclf.MODEL_FILE)  # scikit-learn's, not compiled
+        self.model = textclf.for_prediction(fitted)
         return self._resource
 
     @classmethod
