@@ -26,13 +26,13 @@ from typing import Any
 from storage.db import is_postgres, location
 
 
-def _key(name: str, schema: str = "") -> int:
-    # A stable signed 64-bit key per leadership name and schema (the advisory-lock key
-    # space). Advisory locks are per database, not per schema: two hotlines in two
-    # schemas of one database (a staging copy, the test suite's schema per test) must
-    # not share one leader, or the second never runs its jobs.
-    digest = hashlib.sha256(f"hotline-leader:{schema}:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+def _key(name: str) -> int:
+    # A stable signed 32-bit key per leadership name; the second key is the schema's
+    # hash (hashtext(current_schema()), as storage/pg.py's write lock): advisory locks are
+    # per database, and two hotlines in two schemas of one database (a staging copy, the
+    # test suite's schema per test) must not share one leader.
+    digest = hashlib.sha256(f"hotline-leader:{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
 
 
 class Leader:
@@ -72,9 +72,9 @@ class Leader:
 
         self._conn = None
         conn = psycopg.connect(_libpq_url(self.where), autocommit=True)
-        schema = conn.execute("SELECT current_schema()").fetchone()
-        key = _key(self.name, (schema and schema[0]) or "")
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", [_key(self.name)]
+        ).fetchone()
         won = bool(row and row[0])
         if not won:
             conn.close()
